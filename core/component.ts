@@ -10,6 +10,7 @@ import type { TSchema, Static } from '@sinclair/typebox';
 import type { Event } from './model.js';
 import type { Telemetry } from './telemetry.js';
 import type { Logger } from './log.js';
+import type { Transport } from './transport.js';
 
 export interface Lifecycle {
   start(): Promise<void>;
@@ -29,6 +30,8 @@ export interface ComponentContext {
   /** Identity of this process, set on every record it originates (resource attributes). */
   readonly agentId: string;
   readonly hostName: string;
+  /** The in-process bus when the program runs embedded (`tidewatch up`); undefined otherwise. */
+  readonly bus: Transport | undefined;
 }
 
 export interface SourceContext extends ComponentContext {

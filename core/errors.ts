@@ -28,6 +28,12 @@ export const ERROR_CODES = {
   TW_STOPPED: { retriable: false, summary: 'The component was stopped while the operation was in flight.' },
   TW_INPUT_READ: { retriable: false, summary: 'An input file given on the command line cannot be read or is malformed.' },
   TW_INTERNAL: { retriable: false, summary: 'A bug: an invariant did not hold. Please report it with the log line.' },
+  TW_HTTP_REQUEST: { retriable: false, summary: 'A dashboard HTTP request has a missing or malformed parameter, or an unexpected Host header; the response names it.' },
+  TW_OTLP_REQUEST: { retriable: false, summary: 'An OTLP request is malformed, too large, of an unsupported content type or encoding, or not authorised; it is answered with a 4xx status (gRPC: an error code) naming the problem, and counted.' },
+  TW_LISTEN: { retriable: false, summary: 'A receiver cannot listen on its configured address (port in use, not permitted); the program does not start.' },
+  TW_SCRAPE_FAILED: { retriable: true, summary: 'A Prometheus target could not be scraped (down, timeout, bad status, unparsable body); `up` is 0 for that scrape and it is tried again at the next interval.' },
+  TW_HOST_READ: { retriable: true, summary: 'A host metrics file under /proc (or a filesystem statfs) could not be read; that group of metrics is skipped for this interval.' },
+  TW_OUTPUT_WRITE: { retriable: false, summary: 'An output file given on the command line cannot be created or written.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

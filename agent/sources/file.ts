@@ -1,0 +1,151 @@
+/**
+ * `file` source: tails the files that include/exclude globs select and hands their lines on, one
+ * batch of whole lines of one file per emit, each line with its identity
+ * (`tidewatch.stream_id`, `tidewatch.generation`, `tidewatch.offset`). It frames, it does not
+ * parse: severity and time are the collector's business.
+ *
+ * Promise: every line written to a selected file is emitted at least once, through rotation
+ * (rename or copytruncate), truncation, restarts, crashes and sink outages; a line emitted twice
+ * carries the same identity both times. The engine is agent/sources/file/tailer.ts.
+ */
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import type { Source, SourceFactory } from '../../core/component.js';
+import { TidewatchError } from '../../core/errors.js';
+import { FileTailer } from './file/tailer.js';
+import { compileMultiline } from './file/multiline.js';
+import type { MultilineRule } from './file/multiline.js';
+
+const MultilineSchema = Type.Object(
+  {
+    preset: Type.Optional(
+      Type.Union([Type.Literal('java'), Type.Literal('python')], {
+        description: 'Built-in rules: java (stack traces, Caused by, ... N more) or python (tracebacks); patterns given here override it.',
+      }),
+    ),
+    start_pattern: Type.Optional(Type.String({ minLength: 1, description: 'Regular expression: a line matching it starts a new event.' })),
+    continuation_pattern: Type.Optional(
+      Type.String({ minLength: 1, description: 'Regular expression: a line matching it (or, with negate, not matching it) extends the open event.' }),
+    ),
+    negate: Type.Boolean({ default: false, description: 'Invert continuation_pattern: lines that do NOT match it extend the open event.' }),
+    max_lines: Type.Integer({ default: 500, minimum: 1, description: 'An event is closed at this many lines; the next line starts a new one (counted).' }),
+    max_bytes: Type.Integer({ default: 1_048_576, minimum: 1, description: 'An event is closed at this many bytes (counted).' }),
+    timeout_ms: Type.Integer({ default: 1000, minimum: 1, description: 'The open event is sent this long after its last line, without waiting for the next line.' }),
+  },
+  { additionalProperties: false, description: 'Join consecutive lines into one event (stack traces).' },
+);
+
+export const FileSourceSchema = Type.Object(
+  {
+    include: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Glob patterns of files to follow (picomatch syntax; ** crosses directories).' }),
+    exclude: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Glob patterns of files never to follow, even when included.' }),
+    exclude_gz: Type.Boolean({ default: true, description: 'Skip *.gz files: compressed rotations are not text and were read before compression.' }),
+    start_at: Type.Union([Type.Literal('beginning'), Type.Literal('end')], {
+      default: 'end',
+      description: 'Where to start in files present at the very first start (no checkpoint yet); files that appear later are always read from their beginning.',
+    }),
+    max_line_bytes: Type.Integer({ default: 262_144, minimum: 16, description: 'Longest line kept whole, in bytes; longer lines are truncated or split (counted).' }),
+    long_lines: Type.Union([Type.Literal('truncate'), Type.Literal('split')], {
+      default: 'truncate',
+      description: 'What happens to a line longer than max_line_bytes: truncate (the rest is skipped) or split into several records.',
+    }),
+    multiline: Type.Optional(MultilineSchema),
+    fingerprint_bytes: Type.Integer({
+      default: 1024,
+      minimum: 16,
+      maximum: 65_536,
+      description: 'How many first bytes recognise a file after a rename or as the copy of a copytruncate rotation.',
+    }),
+    rescan_interval_ms: Type.Integer({
+      default: 10_000,
+      minimum: 100,
+      description: 'Full directory walk and stat of every selected file; file-system events are only hints, this is the safety net.',
+    }),
+    max_open_files: Type.Integer({ default: 1024, minimum: 4, description: 'Cap on open file handles; idle files are closed first, rotated files being drained are never evicted.' }),
+    close_idle_ms: Type.Integer({ default: 60_000, minimum: 0, description: 'A file read to its end and unchanged this long has its handle closed; a write reopens it.' }),
+    read_buffer_bytes: Type.Integer({ default: 65_536, minimum: 1024, description: 'Bytes read from a file per read call.' }),
+    max_batch_bytes: Type.Integer({ default: 524_288, minimum: 1, description: 'A batch (one Kafka message downstream) is sent at this many bytes of lines.' }),
+    max_batch_lines: Type.Integer({ default: 4096, minimum: 1, description: 'A batch is sent at this many lines.' }),
+    batch_linger_ms: Type.Integer({
+      default: 0,
+      minimum: 0,
+      description: 'How long a partial batch waits for more lines once the file is read to its end; 0 sends at once (lowest latency).',
+    }),
+    max_inflight_batches: Type.Integer({ default: 4, minimum: 1, description: 'Batches per file handed on and not yet confirmed; reading pauses beyond it.' }),
+    max_inflight_bytes: Type.Integer({ default: 16_777_216, minimum: 1024, description: 'Bytes handed on and not yet confirmed, all files together; reading pauses beyond it (bounded memory).' }),
+    rotated_idle_ms: Type.Integer({ default: 5000, minimum: 0, description: 'A rotated-away or deleted file, read to its end, is let go after this long without growth.' }),
+    rotate_drain_timeout_ms: Type.Integer({
+      default: 300_000,
+      minimum: 0,
+      description: 'Longest time a rotated-away or deleted file is followed; bytes still unread then are abandoned (counted).',
+    }),
+    partial_line_flush_ms: Type.Integer({ default: 5000, minimum: 1, description: 'A last line without its newline is sent as it is after the file stayed unchanged this long.' }),
+    copy_detect_ms: Type.Integer({
+      default: 10_000,
+      minimum: 0,
+      description: 'How long a file that looks like a copy of a followed file waits for that file to be truncated (copytruncate) before being read as a new file.',
+    }),
+    checkpoint_interval_ms: Type.Integer({ default: 1000, minimum: 10, description: 'Confirmed offsets are written (fsync + rename) at most this often; new files and truncations at once.' }),
+    retry_backoff_ms: Type.Integer({ default: 1000, minimum: 0, description: 'After a batch was not confirmed, the file is re-read from its checkpoint after this pause.' }),
+    stop_timeout_ms: Type.Integer({ default: 5000, minimum: 0, description: 'On stop, how long to wait for batches in flight to be confirmed before the final checkpoint.' }),
+    max_dirs: Type.Integer({ default: 10_000, minimum: 1, description: 'Cap on directories walked per rescan (and so on directory watches).' }),
+    watch: Type.Boolean({ default: true, description: 'Use file-system events as hints; false relies on rescan_interval_ms alone (network file systems).' }),
+  },
+  { additionalProperties: false },
+);
+
+export type FileSourceConfig = Static<typeof FileSourceSchema>;
+
+export const fileSource: SourceFactory<typeof FileSourceSchema> = {
+  type: 'file',
+  role: 'source',
+  description: 'Tails files selected by globs, through rotation, truncation and restarts; checkpoints only what every sink confirmed.',
+  schema: FileSourceSchema,
+  create(config, ctx): Source {
+    let multiline: MultilineRule | undefined;
+    if (config.multiline !== undefined) {
+      const m = config.multiline;
+      if (m.preset === undefined && m.start_pattern === undefined && m.continuation_pattern === undefined) {
+        throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.multiline needs preset, start_pattern or continuation_pattern`);
+      }
+      try {
+        multiline = compileMultiline(m);
+      } catch (err) {
+        throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.multiline: ${(err as Error).message}`, {}, { cause: err });
+      }
+    }
+    return new FileTailer(
+      {
+        include: config.include,
+        exclude: config.exclude,
+        excludeGz: config.exclude_gz,
+        startAt: config.start_at,
+        maxLineBytes: config.max_line_bytes,
+        longLines: config.long_lines,
+        multiline,
+        fingerprintBytes: config.fingerprint_bytes,
+        rescanIntervalMs: config.rescan_interval_ms,
+        maxOpenFiles: config.max_open_files,
+        closeIdleMs: config.close_idle_ms,
+        readBufferBytes: config.read_buffer_bytes,
+        maxBatchBytes: config.max_batch_bytes,
+        maxBatchLines: config.max_batch_lines,
+        batchLingerMs: config.batch_linger_ms,
+        maxInflightBatches: config.max_inflight_batches,
+        maxInflightBytes: config.max_inflight_bytes,
+        rotatedIdleMs: config.rotated_idle_ms,
+        rotateDrainTimeoutMs: config.rotate_drain_timeout_ms,
+        partialLineFlushMs: config.partial_line_flush_ms,
+        copyDetectMs: config.copy_detect_ms,
+        checkpointIntervalMs: config.checkpoint_interval_ms,
+        retryBackoffMs: config.retry_backoff_ms,
+        stopTimeoutMs: config.stop_timeout_ms,
+        maxDirs: config.max_dirs,
+        watch: config.watch,
+        stateDir: join(ctx.dataDir, 'source', ctx.name),
+      },
+      ctx,
+    );
+  },
+};

@@ -1,0 +1,167 @@
+/**
+ * Line framing for the `file` source: finds line boundaries in a byte stream and reports each
+ * line as a byte range of the file. Pure: no I/O, no clock; the tailer feeds it chunks in file
+ * order and decides when a partial last line has waited long enough (`flushPartial`).
+ *
+ * Boundaries: `\n` ends a line; a `\r` right before it is not part of the line (`\r\n`). A lone
+ * `\r` is content. Lines longer than `maxLineBytes` are truncated (the rest up to the newline is
+ * skipped) or split into pieces of `maxLineBytes`, and counted either way; memory held for one
+ * line is bounded by `maxLineBytes + 1` whatever the input.
+ */
+
+export type LongLines = 'truncate' | 'split';
+
+export interface FramerOptions {
+  readonly maxLineBytes: number;
+  readonly longLines: LongLines;
+}
+
+/**
+ * One framed line. `offset` is the file offset of its first byte, `next` the offset just after
+ * its terminator (where the following line starts: a safe checkpoint position). `bytes` is the
+ * content without terminator; it may point into the chunk given to `push`, so it is valid only
+ * until the caller reuses that chunk.
+ */
+export interface Line {
+  offset: number;
+  next: number;
+  bytes: Buffer;
+  /** true when bytes beyond `maxLineBytes` were dropped (truncate) or the line was cut (split). */
+  cut: boolean;
+}
+
+const NL = 0x0a;
+const CR = 0x0d;
+
+export class LineFramer {
+  /** Bytes of the current unfinished line (never more than maxLineBytes + 1). */
+  private carry: Buffer | undefined;
+  /** File offset of the current unfinished line's first byte. */
+  private start: number;
+  /** File offset just after the last byte pushed. */
+  private pos: number;
+  /** truncate mode: the current line exceeded the limit; bytes are skipped up to its newline. */
+  private skipping = false;
+  /** After `flushPartial`, an immediately following bare terminator is not a line of its own. */
+  private afterFlush = false;
+  /** Lines truncated or split, since construction. */
+  cutLines = 0;
+
+  constructor(
+    private readonly opts: FramerOptions,
+    startOffset: number,
+  ) {
+    this.start = startOffset;
+    this.pos = startOffset;
+  }
+
+  /** File offset after the last byte pushed. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Where the unfinished line starts: everything before it has been handed out as lines. */
+  get lineStart(): number {
+    return this.start;
+  }
+
+  /** Bytes pushed but not yet part of a framed line. */
+  get pendingBytes(): number {
+    return this.pos - this.start;
+  }
+
+  /** Frames `chunk`, the file's bytes at `position`, appending finished lines to `out`. */
+  push(chunk: Buffer, out: Line[]): void {
+    const base = this.pos;
+    let i = 0;
+    while (i < chunk.length) {
+      const nl = chunk.indexOf(NL, i);
+      if (nl === -1) {
+        this.append(chunk, i, chunk.length, out);
+        break;
+      }
+      const end = nl > i && chunk[nl - 1] === CR ? nl - 1 : nl;
+      if (this.carry === undefined && !this.skipping && end - i <= this.opts.maxLineBytes) {
+        // Fast path: the whole line is inside this chunk; hand out a view, no copy.
+        this.emit(chunk.subarray(i, end), base + nl + 1, false, out);
+      } else {
+        this.append(chunk, i, nl, out);
+        this.finish(base + nl + 1, out);
+      }
+      i = nl + 1;
+    }
+    this.pos = base + chunk.length;
+  }
+
+  /**
+   * Hands out the unfinished line as it is (the writer never ended it, or took too long). Bytes
+   * that later complete it become a line of their own. Returns false when nothing was pending.
+   */
+  flushPartial(out: Line[]): boolean {
+    if (this.pos === this.start) return false;
+    const bytes = this.carry ?? Buffer.alloc(0);
+    const cut = this.skipping;
+    this.carry = undefined;
+    this.skipping = false;
+    this.emit(bytes, this.pos, cut, out);
+    this.afterFlush = true;
+    return true;
+  }
+
+  private append(chunk: Buffer, from: number, to: number, out: Line[]): void {
+    if (from === to || this.skipping) return;
+    const limit = this.opts.maxLineBytes + 1; // + 1: room for a `\r` that may precede the newline
+    const seg = chunk.subarray(from, to);
+    const have = this.carry?.length ?? 0;
+    if (have + seg.length <= limit) {
+      // Copy: `chunk` belongs to the caller and is reused for the next read.
+      this.carry = this.carry === undefined ? Buffer.from(seg) : Buffer.concat([this.carry, seg]);
+      return;
+    }
+    const all = this.carry === undefined ? seg : Buffer.concat([this.carry, seg]);
+    if (this.opts.longLines === 'truncate') {
+      this.carry = Buffer.from(all.subarray(0, this.opts.maxLineBytes));
+      this.skipping = true;
+      return;
+    }
+    // split: hand out full pieces while more than `limit` bytes remain, so the last piece is never
+    // empty even after its `\r` is dropped.
+    let o = 0;
+    while (all.length - o > limit) {
+      const piece = Buffer.from(all.subarray(o, o + this.opts.maxLineBytes));
+      this.emit(piece, this.start + piece.length, true, out);
+      o += this.opts.maxLineBytes;
+    }
+    this.carry = Buffer.from(all.subarray(o));
+  }
+
+  private finish(next: number, out: Line[]): void {
+    let bytes = this.carry ?? Buffer.alloc(0);
+    let cut = this.skipping;
+    if (!cut && bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+    if (bytes.length > this.opts.maxLineBytes) {
+      if (this.opts.longLines === 'split') {
+        this.emit(bytes.subarray(0, this.opts.maxLineBytes), this.start + this.opts.maxLineBytes, true, out);
+        bytes = bytes.subarray(this.opts.maxLineBytes);
+      } else {
+        bytes = bytes.subarray(0, this.opts.maxLineBytes);
+        cut = true;
+      }
+    }
+    this.carry = undefined;
+    this.skipping = false;
+    this.emit(bytes, next, cut, out);
+  }
+
+  private emit(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
+    const offset = this.start;
+    this.start = next;
+    if (this.afterFlush) {
+      this.afterFlush = false;
+      // The rest of a line already flushed was only its terminator: nothing new to report.
+      if (bytes.length === 0 && !cut) return;
+    }
+    if (cut) this.cutLines++;
+    out.push({ offset, next, bytes, cut });
+  }
+}

@@ -1,0 +1,1140 @@
+/**
+ * The `file` source's engine: follows the files the globs select, frames their lines, hands
+ * batches to the pipeline and checkpoints only what every sink confirmed.
+ *
+ * Identity (DESIGN.md, line identity). A *tracker* is one (stream_id, generation) being read. A new
+ * file gets a fresh random stream id at generation 0; a truncation of the file retires its tracker
+ * and starts generation + 1 on the same file. Device, inode, birth time and the first bytes (the
+ * fingerprint) only *recognise* files: after a rename, at restart, and for the copy a copytruncate
+ * rotation leaves behind, which takes over the retired tracker and goes on from where it stopped.
+ * An identity is written to the checkpoint before any line carrying it is emitted, so a crash
+ * never hands the same identity to different bytes, nor new identities to bytes already sent.
+ *
+ * Rewrites are seen by re-reading the 32 bytes before the read position with every read: if they
+ * changed (or are gone), the file was truncated, whatever its size is now.
+ *
+ * Concurrency: one work loop does all file I/O, one operation at a time; events, timers and
+ * acknowledgements only mark work and wake the loop. Several batches per file are in flight
+ * (bounded per file and in bytes overall); a file's checkpoint advances over the contiguous
+ * prefix of confirmed batches only. A rejected batch rewinds its file to the last confirmed
+ * offset after a backoff: lines after it may be sent again, with the same identity and offset.
+ */
+import { open, stat, readdir } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { FSWatcher } from 'chokidar';
+import type { SourceContext, Source } from '../../../core/component.js';
+import type { Attributes, LogRecord } from '../../../core/model.js';
+import { AttrKeys } from '../../../core/model.js';
+import { errorCodeOf } from '../../../core/errors.js';
+import { LineFramer } from './lines.js';
+import type { Line, LongLines } from './lines.js';
+import { Multiline } from './multiline.js';
+import type { MultilineRule, Piece } from './multiline.js';
+import { CheckpointStore } from './checkpoint.js';
+import type { CheckpointEntry } from './checkpoint.js';
+import { compileGlobs, scan, watchRoots } from './discovery.js';
+import type { GlobSet } from './discovery.js';
+
+export interface TailerOptions {
+  include: readonly string[];
+  exclude: readonly string[];
+  excludeGz: boolean;
+  startAt: 'beginning' | 'end';
+  maxLineBytes: number;
+  longLines: LongLines;
+  multiline: MultilineRule | undefined;
+  fingerprintBytes: number;
+  rescanIntervalMs: number;
+  maxOpenFiles: number;
+  closeIdleMs: number;
+  readBufferBytes: number;
+  maxBatchBytes: number;
+  maxBatchLines: number;
+  batchLingerMs: number;
+  maxInflightBatches: number;
+  maxInflightBytes: number;
+  rotatedIdleMs: number;
+  rotateDrainTimeoutMs: number;
+  partialLineFlushMs: number;
+  copyDetectMs: number;
+  checkpointIntervalMs: number;
+  retryBackoffMs: number;
+  stopTimeoutMs: number;
+  maxDirs: number;
+  /** false: no file-system watcher, the periodic rescan alone (tests, exotic file systems). */
+  watch: boolean;
+  /** Where the checkpoint lives. */
+  stateDir: string;
+}
+
+/** Per-file lag, for operators: bytes written but not read, bytes read but not yet confirmed. */
+export interface FileLag {
+  path: string;
+  streamId: string;
+  generation: number;
+  state: TrackerState;
+  unreadBytes: number;
+  unconfirmedBytes: number;
+}
+
+type TrackerState = 'live' | 'draining' | 'retired' | 'released';
+
+interface Inflight {
+  end: number;
+  bytes: number;
+  /** The bytes just before `end`, when known at emit time. */
+  tail: Buffer | undefined;
+  settled: boolean;
+  ok: boolean;
+}
+
+const TAIL = 32;
+const EMPTY = Buffer.alloc(0);
+
+class Tracker {
+  sid: string;
+  gen: number;
+  head: boolean;
+  path: string;
+  dev: number;
+  ino: number;
+  btime: number;
+  fp: Buffer;
+  fd: FileHandle | undefined;
+  state: TrackerState = 'live';
+  readOffset: number;
+  tail: Buffer;
+  confirmed: number;
+  confirmedTail: Buffer | undefined;
+  framer: LineFramer;
+  ml: Multiline | undefined;
+  batch: LogRecord[] = [];
+  batchBytes = 0;
+  batchEnd = 0;
+  batchSince = 0;
+  inflight: Inflight[] = [];
+  failed = false;
+  retryAt = 0;
+  persisted = false;
+  size = 0;
+  /** Largest size seen in this generation (for bytes lost to a copytruncate). */
+  maxSize = 0;
+  lastGrowthAt: number;
+  lastActiveAt: number;
+  eof = false;
+  drainSince = 0;
+  retiredAt = 0;
+  finishing = false;
+  blocked = false;
+  /** Cached checkpoint entry; undefined when something in it changed. */
+  entry: CheckpointEntry | undefined;
+
+  constructor(
+    init: { sid: string; gen: number; head: boolean; path: string; dev: number; ino: number; btime: number; fp: Buffer; offset: number; tail: Buffer },
+    opts: TailerOptions,
+    now: number,
+  ) {
+    this.sid = init.sid;
+    this.gen = init.gen;
+    this.head = init.head;
+    this.path = init.path;
+    this.dev = init.dev;
+    this.ino = init.ino;
+    this.btime = init.btime;
+    this.fp = init.fp;
+    this.readOffset = init.offset;
+    this.confirmed = init.offset;
+    this.tail = init.tail;
+    this.confirmedTail = init.tail;
+    this.framer = new LineFramer({ maxLineBytes: opts.maxLineBytes, longLines: opts.longLines }, init.offset);
+    this.ml = opts.multiline === undefined ? undefined : new Multiline(opts.multiline);
+    this.lastGrowthAt = now;
+    this.lastActiveAt = now;
+  }
+
+  get key(): string {
+    return `${this.dev}:${this.ino}`;
+  }
+
+  /** Holds bytes not yet handed out (a partial line, an open multiline event, an unsent batch). */
+  get holding(): boolean {
+    return this.framer.pendingBytes > 0 || this.ml?.heldFrom !== undefined || this.batch.length > 0;
+  }
+
+  get idle(): boolean {
+    return this.eof && this.inflight.length === 0 && !this.holding && !this.failed;
+  }
+}
+
+const newSid = (): string => randomBytes(8).toString('hex');
+const keyOf = (st: Stats): string => `${st.dev}:${st.ino}`;
+const sameBirth = (a: number, b: number): boolean => a === 0 || b === 0 || Math.abs(a - b) < 1;
+
+/** Counter names; every drop or loss has one (STYLE.md rule 3). */
+const C = {
+  cut: 'tidewatch_file_lines_cut_total',
+  truncations: 'tidewatch_file_truncations_total',
+  rotations: 'tidewatch_file_rotations_total',
+  copies: 'tidewatch_file_copies_recognised_total',
+  abandoned: 'tidewatch_file_abandoned_bytes_total',
+  possiblyLost: 'tidewatch_file_possibly_lost_bytes_total',
+  multilineOverflow: 'tidewatch_file_multiline_overflow_total',
+  emitRejected: 'tidewatch_file_emit_rejected_total',
+  ckWrites: 'tidewatch_file_checkpoint_writes_total',
+  ckCorrupt: 'tidewatch_file_checkpoint_corrupt_total',
+  ioErrors: 'tidewatch_file_io_errors_total',
+  openDeferred: 'tidewatch_file_open_deferred_total',
+} as const;
+
+export class FileTailer implements Source {
+  private readonly globs: GlobSet;
+  private readonly store: CheckpointStore;
+  private readonly trackers = new Set<Tracker>();
+  /** Attached trackers by `dev:ino` of their file. */
+  private readonly byIno = new Map<string, Tracker>();
+  /** Live trackers by the selected path their file is at. */
+  private readonly byPath = new Map<string, Tracker>();
+  /** Files that look like a copy of a tracked file, waiting for that file's truncation. */
+  private readonly pending = new Map<string, { path: string; since: number }>();
+  private readonly hints = new Map<string, 'change' | 'rename'>();
+  private readonly dirty = new Set<Tracker>();
+  private readonly resource: Attributes;
+  private readonly labels: Record<string, string>;
+  private readonly buf: Buffer;
+  private readonly lines: Line[] = [];
+  private readonly pieces: Piece[] = [];
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private again = false;
+  private started = false;
+  private stopping = false;
+  private stopped = false;
+  private firstRun = false;
+  private initialScan = true;
+  private scanDue = true;
+  private nextScanAt = 0;
+  private ckDirty = false;
+  private ckUrgent = false;
+  private lastCkAt = 0;
+  private openCount = 0;
+  private inflightBytes = 0;
+  private nextLagAt = 0;
+
+  constructor(
+    private readonly opts: TailerOptions,
+    private readonly ctx: SourceContext,
+  ) {
+    this.globs = compileGlobs(opts.include, opts.exclude, opts.excludeGz);
+    this.store = new CheckpointStore(opts.stateDir);
+    this.resource = { [AttrKeys.hostName]: ctx.hostName, [AttrKeys.agentId]: ctx.agentId };
+    this.labels = { source: ctx.name };
+    this.buf = Buffer.allocUnsafe(opts.readBufferBytes + TAIL);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const now = this.ctx.now();
+    const loaded = await this.store.load();
+    if (loaded.status === 'corrupt' || loaded.status === 'recovered_from_prev') {
+      this.ctx.telemetry.add(C.ckCorrupt, this.labels);
+      this.ctx.log.error('file checkpoint is corrupt', {
+        file: this.store.file,
+        reason: loaded.reason,
+        recovery: loaded.status === 'corrupt' ? 'reading every file from its beginning' : 'using the previous checkpoint, under new stream ids',
+      });
+    }
+    this.firstRun = loaded.status === 'missing';
+    // After a fallback the last identities handed out are unknown: new stream ids make sure no
+    // line is ever sent under an identity that already named other bytes (duplicates, never loss).
+    const reidentify = loaded.status === 'recovered_from_prev';
+    for (const e of loaded.state.entries) {
+      const t = new Tracker(
+        {
+          sid: reidentify ? newSid() : e.sid,
+          gen: reidentify ? 0 : e.gen,
+          head: reidentify ? true : e.head,
+          path: e.path,
+          dev: e.dev,
+          ino: e.ino,
+          btime: e.btime,
+          fp: Buffer.from(e.fp, 'base64'),
+          offset: e.offset,
+          tail: Buffer.from(e.tail, 'base64'),
+        },
+        this.opts,
+        now,
+      );
+      t.persisted = !reidentify;
+      if (reidentify) this.ckUrgent = true;
+      t.maxSize = e.offset;
+      if (e.state === 'retired') {
+        t.state = 'retired';
+        // The agent was down: a copy gets its full chance from now on.
+        t.retiredAt = now;
+      } else {
+        this.byIno.set(t.key, t);
+        // Not yet seen: the first scan attaches it or finds it gone.
+        t.state = 'live';
+        t.eof = true;
+      }
+      this.trackers.add(t);
+    }
+    if (this.opts.watch && this.globs.roots.length > 0) {
+      try {
+        this.watcher = await watchRoots(
+          this.globs,
+          (p, kind) => this.onHint(p, kind),
+          (err) => this.ioError('watch', err),
+        );
+      } catch (err) {
+        this.ioError('watch', err);
+      }
+    }
+    await this.kickAndWait();
+    const tick = Math.max(10, Math.min(200, this.opts.partialLineFlushMs / 2, this.opts.batchLingerMs || 200, this.opts.multiline?.timeoutMs ?? 200));
+    this.timer = setInterval(() => this.tick(), tick);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started || this.stopped) {
+      this.stopped = true;
+      return;
+    }
+    this.stopping = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.close().catch(() => {});
+    while (this.loop !== undefined) await this.loop;
+    // Whole lines already framed go out; a partial line or an open multiline event stays unsent
+    // and is read again after the restart, from the checkpoint.
+    for (const t of this.trackers) this.emitBatch(t);
+    const deadline = Date.now() + this.opts.stopTimeoutMs;
+    while ([...this.trackers].some((t) => t.inflight.some((e) => !e.settled)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.saveCheckpoint().catch((err: unknown) => this.ioError('checkpoint', err));
+    for (const t of this.trackers) await this.closeFd(t);
+    this.stopped = true;
+  }
+
+  /** Lag per tracked file. */
+  lag(): FileLag[] {
+    return [...this.trackers].map((t) => ({
+      path: t.path,
+      streamId: t.sid,
+      generation: t.gen,
+      state: t.state,
+      unreadBytes: Math.max(0, t.size - t.readOffset),
+      unconfirmedBytes: t.readOffset - t.confirmed,
+    }));
+  }
+
+  /** How many files are open (for the bench and tests). */
+  get openFiles(): number {
+    return this.openCount;
+  }
+
+  /** Rescans now and services every file, then waits for the loop to go idle (tests, bench). */
+  async sync(): Promise<void> {
+    this.scanDue = true;
+    for (const t of this.trackers) this.dirty.add(t);
+    await this.kickAndWait();
+  }
+
+  /** Runs the work loop until nothing is left to do (tests, start). */
+  async kickAndWait(): Promise<void> {
+    this.kick();
+    while (this.loop !== undefined) await this.loop;
+  }
+
+  // ---- scheduling -------------------------------------------------------------------------
+
+  private onHint(path: string, kind: 'change' | 'rename' | 'dir'): void {
+    if (this.stopping) return;
+    if (kind === 'dir') {
+      this.nextScanAt = Math.min(this.nextScanAt, this.ctx.now() + 50);
+      return;
+    }
+    if (!this.globs.match(path)) return;
+    if (this.hints.get(path) !== 'rename') this.hints.set(path, kind);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.loop !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+      if (this.again && !this.stopping) this.kick();
+    });
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    const now = this.ctx.now();
+    for (const t of this.trackers) {
+      if (t.state === 'released') continue;
+      if (t.failed) {
+        if (now >= t.retryAt) this.dirty.add(t);
+        continue;
+      }
+      if (t.state === 'draining' || t.state === 'retired') {
+        this.dirty.add(t);
+        continue;
+      }
+      if (t.fd === undefined && !t.holding) continue;
+      if (this.dueFlush(t, now)) this.dirty.add(t);
+    }
+    if (this.pending.size > 0) for (const [, p] of this.pending) this.hints.set(p.path, 'rename');
+    if (now >= this.nextScanAt) this.scanDue = true;
+    if (this.ckDirty && now - this.lastCkAt >= this.opts.checkpointIntervalMs) this.ckUrgent = true;
+    if (now >= this.nextLagAt) {
+      this.nextLagAt = now + 1000;
+      this.publishLag();
+    }
+    if (this.dirty.size > 0 || this.hints.size > 0 || this.scanDue || this.ckUrgent) this.kick();
+  }
+
+  private dueFlush(t: Tracker, now: number): boolean {
+    if (t.batch.length > 0 && now - t.batchSince >= this.opts.batchLingerMs) return true;
+    const d = t.ml?.deadline();
+    if (d !== undefined && now >= d) return true;
+    return t.eof && t.framer.pendingBytes > 0 && now - t.lastGrowthAt >= this.opts.partialLineFlushMs;
+  }
+
+  private async run(): Promise<void> {
+    do {
+      this.again = false;
+      if (this.stopping) return;
+      try {
+        if (this.hints.size > 0) {
+          const hs = [...this.hints];
+          this.hints.clear();
+          for (const [p, kind] of hs) {
+            if (this.stopping) return;
+            await this.onPath(p, kind);
+          }
+        }
+        if (this.scanDue) {
+          this.scanDue = false;
+          this.nextScanAt = this.ctx.now() + this.opts.rescanIntervalMs;
+          await this.rescan();
+        }
+        while (this.dirty.size > 0 && !this.stopping) {
+          const ts = [...this.dirty];
+          this.dirty.clear();
+          for (const t of ts) await this.service(t);
+          if (this.ckUrgent) break;
+        }
+        if (this.ckUrgent && !this.stopping) await this.saveCheckpoint();
+      } catch (err) {
+        this.ioError('loop', err);
+      }
+    } while ((this.again || this.hints.size > 0 || this.ckUrgent || this.dirty.size > 0) && !this.stopping);
+  }
+
+  // ---- discovery ------------------------------------------------------------------------
+
+  private async rescan(): Promise<void> {
+    const now = this.ctx.now();
+    const res = await scan(this.globs, this.opts.maxDirs);
+    if (res.errors > 0) this.ctx.telemetry.add(C.ioErrors, { ...this.labels, op: 'scan' }, res.errors);
+    for (const [p, st] of res.files) {
+      const t = this.byPath.get(p);
+      // Unchanged since last look: nothing to do, no syscall.
+      if (t !== undefined && t.dev === st.dev && t.ino === st.ino && st.size === t.size && t.state === 'live' && !this.initialScan) continue;
+      await this.onPath(p, 'rename', st);
+    }
+    // Tracked files no longer where they were.
+    for (const t of [...this.trackers]) {
+      if (t.state !== 'live') continue;
+      const st = res.files.get(t.path);
+      // A file with t's inode elsewhere in the selection was seen above and moved t.path there.
+      if (st === undefined || st.ino !== t.ino || st.dev !== t.dev) await this.pathGone(t);
+    }
+    // Idle handles are closed; an event or the next scan reopens them.
+    for (const t of this.trackers) {
+      if (t.fd !== undefined && t.state === 'live' && t.idle && now - t.lastActiveAt >= this.opts.closeIdleMs) await this.closeFd(t);
+    }
+    this.initialScan = false;
+    this.ctx.telemetry.set('tidewatch_file_tracked_files', this.labels, this.trackers.size);
+    this.ctx.telemetry.set('tidewatch_file_watched_dirs', this.labels, res.dirs);
+  }
+
+  /** Looks at one selected path: new file, same file grown, renamed, replaced or gone. */
+  private async onPath(path: string, kind: 'change' | 'rename', known?: Stats): Promise<void> {
+    const cur = this.byPath.get(path);
+    if (kind === 'change' && known === undefined && cur !== undefined && cur.fd !== undefined && cur.state === 'live') {
+      // A write to a file we hold open: read it, no stat needed (a rename comes as 'rename').
+      this.dirty.add(cur);
+      return;
+    }
+    let st = known;
+    if (st === undefined) {
+      try {
+        st = await stat(path);
+      } catch {
+        this.pending.delete([...this.pending].find(([, p]) => p.path === path)?.[0] ?? '');
+        if (cur !== undefined) await this.pathGone(cur);
+        return;
+      }
+    }
+    if (!st.isFile() || !this.globs.match(path)) return;
+    const t = this.byIno.get(keyOf(st));
+    if (t !== undefined && sameBirth(t.btime, st.birthtimeMs)) {
+      if (cur !== undefined && cur !== t) await this.pathGone(cur);
+      if (t.path !== path || t.state !== 'live') {
+        if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+        t.path = path;
+        t.state = 'live';
+        t.entry = undefined;
+        this.ckDirty = true;
+      }
+      this.byPath.set(path, t);
+      t.size = st.size;
+      if (this.initialScan && t.fd === undefined) await this.verifyOnAttach(t, st);
+      this.dirty.add(t);
+      return;
+    }
+    if (t !== undefined) {
+      // Same inode, other birth time: the file we knew is gone and its inode was reused.
+      await this.pathGone(t);
+      if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
+    }
+    if (cur !== undefined) await this.pathGone(cur);
+    await this.newFile(path, st);
+  }
+
+  /** At restart: is the file at this inode still the one the checkpoint describes? */
+  private async verifyOnAttach(t: Tracker, st: Stats): Promise<void> {
+    const head = await readHead(path0(t, st), this.opts.fingerprintBytes);
+    const k = Math.min(head.length, t.fp.length);
+    const fpOk = head.subarray(0, k).equals(t.fp.subarray(0, k));
+    if (!fpOk || st.size < t.confirmed) await this.truncated(t, head);
+  }
+
+  private async newFile(path: string, st: Stats): Promise<void> {
+    if (st.size === 0) return; // nothing to read; its first write brings it back here
+    const now = this.ctx.now();
+    const key = keyOf(st);
+    let head: Buffer;
+    try {
+      head = await readHead(path, this.opts.fingerprintBytes);
+    } catch (err) {
+      this.ioError('open', err);
+      return;
+    }
+    const verdict = await this.classify(path, head, st);
+    if (verdict.kind === 'copy') {
+      const t = verdict.of;
+      this.pending.delete(key);
+      t.path = path;
+      t.dev = st.dev;
+      t.ino = st.ino;
+      t.btime = st.birthtimeMs;
+      t.state = 'live';
+      t.size = st.size;
+      t.entry = undefined;
+      t.lastActiveAt = now;
+      this.byIno.set(key, t);
+      this.byPath.set(path, t);
+      this.ckDirty = true;
+      this.ctx.telemetry.add(C.copies, this.labels);
+      // Bytes the original had beyond what the copy holds were written between copy and truncate.
+      if (t.maxSize > st.size) this.ctx.telemetry.add(C.possiblyLost, this.labels, t.maxSize - st.size);
+      t.maxSize = st.size;
+      this.dirty.add(t);
+      return;
+    }
+    if (verdict.kind === 'wait') {
+      const p = this.pending.get(key);
+      if (p === undefined) {
+        this.pending.set(key, { path, since: now });
+        return;
+      }
+      if (now - p.since < this.opts.copyDetectMs) return;
+      // Looked like a copy for too long without its original being truncated: read it all.
+    }
+    this.pending.delete(key);
+    let offset = 0;
+    if (this.initialScan && this.firstRun && this.opts.startAt === 'end') offset = await lastLineEnd(path, st.size, this.opts.readBufferBytes);
+    const t = new Tracker(
+      { sid: newSid(), gen: 0, head: true, path, dev: st.dev, ino: st.ino, btime: st.birthtimeMs, fp: head, offset, tail: EMPTY },
+      this.opts,
+      now,
+    );
+    if (offset > 0) t.tail = await readAt(path, Math.max(0, offset - TAIL), Math.min(TAIL, offset));
+    t.confirmedTail = t.tail;
+    t.size = st.size;
+    t.maxSize = st.size;
+    t.eof = false;
+    this.trackers.add(t);
+    this.byIno.set(key, t);
+    this.byPath.set(path, t);
+    this.ckUrgent = true; // its identity is written down before its first line goes out
+    this.ckDirty = true;
+    this.dirty.add(t);
+  }
+
+  /**
+   * Is this unknown file a copy of a tracked one (copytruncate)? A copy starts with the tracked
+   * file's fingerprint and holds, just before where that tracker stopped reading, the same bytes.
+   * A retired tracker (its original was truncated) is taken over by its copy; while the original
+   * is still live, the copy waits for the truncation (or for copy_detect_ms).
+   */
+  private async classify(path: string, head: Buffer, st: Stats): Promise<{ kind: 'new' } | { kind: 'wait' } | { kind: 'copy'; of: Tracker }> {
+    let wait = false;
+    for (const t of this.trackers) {
+      // Only a live file (copytruncate) or a retired one (truncated away) can have a copy; a file
+      // renamed away and drained is not copied by anyone.
+      if ((t.state !== 'live' && t.state !== 'retired') || t.fp.length === 0) continue;
+      if (t.state === 'live' && t.dev === st.dev && t.ino === st.ino) continue;
+      const k = Math.min(head.length, t.fp.length);
+      if (!head.subarray(0, k).equals(t.fp.subarray(0, k))) continue;
+      if (head.length < t.fp.length || st.size < t.readOffset) {
+        wait = true; // a copy still being written, perhaps
+        continue;
+      }
+      const tail = t.readOffset === 0 ? EMPTY : await readAt(path, t.readOffset - t.tail.length, t.tail.length).catch(() => undefined);
+      if (tail === undefined || !tail.equals(t.tail)) continue;
+      if (t.state === 'retired' && t.fd === undefined) return { kind: 'copy', of: t };
+      wait = true;
+    }
+    return wait ? { kind: 'wait' } : { kind: 'new' };
+  }
+
+  /** The tracker's file is no longer at its selected path: renamed away, or deleted. */
+  private async pathGone(t: Tracker): Promise<void> {
+    if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+    if (t.state !== 'live') return;
+    this.ctx.telemetry.add(C.rotations, this.labels);
+    const now = this.ctx.now();
+    if (t.fd === undefined) {
+      // Not open (idle, or not yet opened after a restart): look for it beside its old name.
+      const found = await findByInode(dirname(t.path), t).catch(() => undefined);
+      if (found !== undefined) {
+        t.path = found;
+        t.entry = undefined;
+      } else {
+        t.state = 'retired';
+        t.retiredAt = now;
+        t.entry = undefined;
+        this.ckDirty = true;
+        return;
+      }
+    }
+    t.state = 'draining';
+    t.drainSince = now;
+    t.lastGrowthAt = now;
+    t.entry = undefined;
+    this.ckDirty = true;
+    this.dirty.add(t);
+  }
+
+  // ---- reading --------------------------------------------------------------------------
+
+  private async service(t: Tracker): Promise<void> {
+    if (t.state === 'released' || this.stopping) return;
+    const now = this.ctx.now();
+    if (t.failed) {
+      if (t.inflight.some((e) => !e.settled) || now < t.retryAt) return;
+      await this.rewind(t);
+    }
+    if (!t.persisted) {
+      this.ckUrgent = true;
+      return;
+    }
+    if (t.state === 'retired' && t.fd === undefined) {
+      await this.maybeRelease(t, now);
+      return;
+    }
+    if (t.fd === undefined && !(await this.openFd(t))) return;
+    await this.pump(t, now);
+    await this.flushDue(t, now);
+    if (t.state === 'draining') await this.maybeRelease(t, now);
+  }
+
+  private async pump(t: Tracker, now: number): Promise<void> {
+    const fd = t.fd;
+    if (fd === undefined) return;
+    let reads = 0;
+    t.blocked = false;
+    while (!this.stopping && t.fd === fd) {
+      if (t.inflight.length >= this.opts.maxInflightBatches || this.inflightBytes >= this.opts.maxInflightBytes) {
+        t.blocked = true; // an acknowledgement wakes it
+        return;
+      }
+      if (reads >= 16) {
+        this.dirty.add(t); // fairness between files: come back after the others
+        return;
+      }
+      const tailLen = t.tail.length;
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fd.read(this.buf, 0, tailLen + this.opts.readBufferBytes, t.readOffset - tailLen));
+      } catch (err) {
+        this.ioError('read', err);
+        await this.closeFd(t);
+        return;
+      }
+      if (n < tailLen || this.buf.compare(t.tail, 0, tailLen, 0, tailLen) !== 0) {
+        await this.truncated(t);
+        return;
+      }
+      const got = n - tailLen;
+      reads++;
+      if (got === 0) {
+        t.eof = true;
+        break;
+      }
+      const chunk = this.buf.subarray(tailLen, n);
+      this.extendFingerprint(t, chunk);
+      this.frame(t, chunk, now, n);
+      t.readOffset += got;
+      t.tail = Buffer.from(this.buf.subarray(Math.max(0, n - TAIL), n));
+      t.size = Math.max(t.size, t.readOffset);
+      t.maxSize = Math.max(t.maxSize, t.size);
+      t.lastGrowthAt = now;
+      t.lastActiveAt = now;
+      if (got < this.opts.readBufferBytes) {
+        t.eof = true; // a short read: at the end for now, no need to ask again
+        break;
+      }
+      t.eof = false;
+    }
+    if (t.eof && this.opts.batchLingerMs === 0) this.emitBatch(t);
+  }
+
+  private extendFingerprint(t: Tracker, chunk: Buffer): void {
+    if (t.fp.length >= this.opts.fingerprintBytes || t.readOffset > t.fp.length) return;
+    const from = t.fp.length - t.readOffset;
+    const more = chunk.subarray(from, from + this.opts.fingerprintBytes - t.fp.length);
+    if (more.length === 0) return;
+    t.fp = Buffer.concat([t.fp, more]);
+    t.entry = undefined;
+  }
+
+  /** Frames a chunk read at t.readOffset; `bufEnd` is where it ends in this.buf (for tails). */
+  private frame(t: Tracker, chunk: Buffer, now: number, bufEnd: number): void {
+    const lines = this.lines;
+    lines.length = 0;
+    const cutBefore = t.framer.cutLines;
+    t.framer.push(chunk, lines);
+    if (t.framer.cutLines !== cutBefore) this.ctx.telemetry.add(C.cut, this.labels, t.framer.cutLines - cutBefore);
+    // this.buf[bufEnd - k] is the file byte at (t.readOffset + chunk.length - k).
+    const fileEnd = t.readOffset + chunk.length;
+    for (const l of lines) this.addLine(t, l, now, { fileEnd, bufEnd });
+    lines.length = 0;
+  }
+
+  private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
+    const text = l.bytes.toString('utf8'); // invalid sequences become U+FFFD, never an exception
+    if (t.ml === undefined) {
+      this.addRecord(t, text, l.offset, l.next, l.bytes.length, now, at);
+      return;
+    }
+    const out = this.pieces;
+    out.length = 0;
+    const before = t.ml.overflows;
+    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.bytes.length }, now, out);
+    if (t.ml.overflows !== before) this.ctx.telemetry.add(C.multilineOverflow, this.labels);
+    for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, at);
+    out.length = 0;
+  }
+
+  private addRecord(t: Tracker, text: string, offset: number, next: number, bytes: number, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
+    if (t.batch.length === 0) t.batchSince = now;
+    t.batch.push({
+      kind: 'log',
+      observed_time: now,
+      severity_number: 0,
+      severity_text: '',
+      body: text,
+      attributes: {
+        [AttrKeys.filePath]: t.path,
+        [AttrKeys.streamId]: t.sid,
+        [AttrKeys.generation]: t.gen,
+        [AttrKeys.offset]: offset,
+      },
+      resource: this.resource,
+    });
+    t.batchBytes += bytes;
+    t.batchEnd = next;
+    if (t.batch.length >= this.opts.maxBatchLines || t.batchBytes >= this.opts.maxBatchBytes) this.emitBatch(t, at);
+  }
+
+  private emitBatch(t: Tracker, at?: { fileEnd: number; bufEnd: number }): void {
+    if (t.batch.length === 0) return;
+    const records = t.batch;
+    const end = t.batchEnd;
+    let tail: Buffer | undefined;
+    if (end === t.readOffset) tail = t.tail;
+    else if (at !== undefined) {
+      const e = at.bufEnd - (at.fileEnd - end);
+      if (e >= 0 && e <= at.bufEnd) tail = Buffer.from(this.buf.subarray(Math.max(0, e - TAIL), e));
+      if (tail !== undefined && tail.length < Math.min(TAIL, end)) tail = undefined;
+    }
+    const entry: Inflight = { end, bytes: t.batchBytes, tail, settled: false, ok: false };
+    t.batch = [];
+    t.batchBytes = 0;
+    t.inflight.push(entry);
+    this.inflightBytes += entry.bytes;
+    let p: Promise<void>;
+    try {
+      p = this.ctx.emit(records);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      () => this.onAck(t, entry),
+      (err: unknown) => this.onNack(t, entry, err),
+    );
+  }
+
+  private onAck(t: Tracker, e: Inflight): void {
+    e.settled = true;
+    e.ok = true;
+    this.inflightBytes -= e.bytes;
+    let moved = false;
+    while (t.inflight.length > 0 && t.inflight[0]?.settled === true && t.inflight[0].ok) {
+      const done = t.inflight.shift() as Inflight;
+      t.confirmed = done.end;
+      t.confirmedTail = done.tail;
+      moved = true;
+    }
+    if (moved) {
+      t.entry = undefined;
+      this.ckDirty = true;
+    }
+    this.wakeBlocked(t);
+  }
+
+  private onNack(t: Tracker, e: Inflight, err: unknown): void {
+    e.settled = true;
+    this.inflightBytes -= e.bytes;
+    if (this.stopping) return;
+    this.ctx.telemetry.add(C.emitRejected, { ...this.labels, code: errorCodeOf(err) });
+    if (!t.failed) this.ctx.log.warn('file batch not confirmed; will re-read from the checkpoint', { path: t.path, error: err });
+    t.failed = true;
+    t.retryAt = this.ctx.now() + this.opts.retryBackoffMs;
+    this.wakeBlocked(t);
+  }
+
+  private wakeBlocked(t: Tracker): void {
+    if (this.stopping) return;
+    this.dirty.add(t);
+    for (const o of this.trackers) if (o.blocked) this.dirty.add(o);
+    this.kick();
+  }
+
+  /** After a rejected batch: back to the last confirmed offset, forget everything after it. */
+  private async rewind(t: Tracker): Promise<void> {
+    t.inflight = [];
+    t.failed = false;
+    t.readOffset = t.confirmed;
+    t.framer = new LineFramer({ maxLineBytes: this.opts.maxLineBytes, longLines: this.opts.longLines }, t.confirmed);
+    t.ml?.reset();
+    t.batch = [];
+    t.batchBytes = 0;
+    t.eof = false;
+    if (t.fd !== undefined && t.confirmed > 0) {
+      const n = Math.min(TAIL, t.confirmed);
+      const b = Buffer.alloc(n);
+      await t.fd.read(b, 0, n, t.confirmed - n).catch(() => undefined);
+      t.tail = b;
+    } else {
+      t.tail = t.confirmedTail ?? EMPTY;
+    }
+  }
+
+  /** Partial lines, multiline events and lingering batches whose time has come. */
+  private async flushDue(t: Tracker, now: number): Promise<void> {
+    if (t.failed || !t.persisted) return;
+    const ml = t.ml;
+    if (t.eof && t.framer.pendingBytes > 0 && now - t.lastGrowthAt >= this.opts.partialLineFlushMs) {
+      this.flushPartial(t, now);
+    }
+    const d = ml?.deadline();
+    if (ml !== undefined && d !== undefined && now >= d) {
+      const out: Piece[] = [];
+      ml.flush(now, false, out);
+      for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, undefined);
+    }
+    if (t.batch.length > 0 && (t.eof || now - t.batchSince >= this.opts.batchLingerMs) && now - t.batchSince >= this.opts.batchLingerMs) this.emitBatch(t);
+  }
+
+  private flushPartial(t: Tracker, now: number): void {
+    const lines: Line[] = [];
+    t.framer.flushPartial(lines);
+    for (const l of lines) this.addLine(t, l, now, undefined);
+  }
+
+  /** Everything of a tracker handed out, then released: the end of a rotated or deleted file. */
+  private async maybeRelease(t: Tracker, now: number): Promise<void> {
+    if (t.state === 'draining') {
+      if (!t.eof || t.failed) {
+        if (now - t.drainSince < this.opts.rotateDrainTimeoutMs) return;
+      } else if (now - t.lastGrowthAt < this.opts.rotatedIdleMs && now - t.drainSince < this.opts.rotateDrainTimeoutMs) {
+        return;
+      }
+      if (now - t.drainSince >= this.opts.rotateDrainTimeoutMs && t.fd !== undefined && !t.finishing) {
+        const st = await t.fd.stat().catch(() => undefined);
+        const left = st === undefined ? 0 : Math.max(0, st.size - t.readOffset);
+        if (left > 0) this.ctx.telemetry.add(C.abandoned, this.labels, left);
+      }
+    } else if (t.state === 'retired') {
+      if (now - t.retiredAt < this.opts.copyDetectMs) return;
+    } else {
+      return;
+    }
+    if (!t.finishing) {
+      t.finishing = true;
+      this.flushPartial(t, now);
+      const out: Piece[] = [];
+      t.ml?.flush(now, true, out);
+      for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, undefined);
+      this.emitBatch(t);
+    }
+    if (t.inflight.length > 0) return; // an acknowledgement (or its rejection) brings it back
+    if (t.state === 'retired' && t.fd === undefined) {
+      const lost = Math.max(0, t.maxSize - t.readOffset);
+      if (lost > 0) this.ctx.telemetry.add(C.possiblyLost, this.labels, lost);
+    }
+    await this.release(t);
+  }
+
+  private async release(t: Tracker): Promise<void> {
+    await this.closeFd(t);
+    t.state = 'released';
+    this.trackers.delete(t);
+    if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
+    if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+    this.dirty.delete(t);
+    this.ckDirty = true;
+  }
+
+  /**
+   * The file under t was truncated (or rewritten): t retires, keeping what it holds in case a
+   * copy of the old content turns up, and the file goes on as the next generation.
+   */
+  private async truncated(t: Tracker, knownHead?: Buffer): Promise<void> {
+    const now = this.ctx.now();
+    this.ctx.telemetry.add(C.truncations, this.labels);
+    let head = knownHead;
+    if (head === undefined) {
+      head = EMPTY;
+      if (t.fd !== undefined) {
+        const b = Buffer.alloc(this.opts.fingerprintBytes);
+        const r = await t.fd.read(b, 0, b.length, 0).catch(() => undefined);
+        head = r === undefined ? EMPTY : Buffer.from(b.subarray(0, r.bytesRead));
+      }
+    }
+    const n = new Tracker(
+      {
+        sid: t.head ? t.sid : newSid(),
+        gen: t.head ? t.gen + 1 : 0,
+        head: true,
+        path: t.path,
+        dev: t.dev,
+        ino: t.ino,
+        btime: t.btime,
+        fp: head,
+        offset: 0,
+        tail: EMPTY,
+      },
+      this.opts,
+      now,
+    );
+    n.fd = t.fd;
+    n.state = t.state === 'draining' ? 'draining' : 'live';
+    n.drainSince = t.drainSince;
+    n.lastActiveAt = now;
+    // Complete lines of the old generation go out now; a partial line waits for a copy.
+    this.emitBatch(t);
+    t.fd = undefined;
+    t.head = false;
+    t.state = 'retired';
+    t.retiredAt = now;
+    t.entry = undefined;
+    this.trackers.add(n);
+    this.byIno.set(n.key, n);
+    if (this.byPath.get(t.path) === t) this.byPath.set(n.path, n);
+    this.dirty.delete(t);
+    this.dirty.add(n);
+    this.ckUrgent = true;
+    this.ckDirty = true;
+    // A copy seen earlier may be waiting for exactly this.
+    for (const [, p] of this.pending) this.hints.set(p.path, 'rename');
+    // And one not yet seen is looked for now rather than at the next scan.
+    this.scanDue = true;
+  }
+
+  // ---- handles ----------------------------------------------------------------------------
+
+  private async openFd(t: Tracker): Promise<boolean> {
+    if (this.openCount >= this.opts.maxOpenFiles && !(await this.evictIdle())) {
+      this.ctx.telemetry.add(C.openDeferred, this.labels);
+      return false;
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(t.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') await this.pathGone(t);
+      else this.ioError('open', err);
+      return false;
+    }
+    const st = await fh.stat().catch(() => undefined);
+    if (st === undefined || st.dev !== t.dev || st.ino !== t.ino || !sameBirth(t.btime, st.birthtimeMs)) {
+      // Another file is at the path now: ours was renamed or deleted while closed.
+      await fh.close().catch(() => {});
+      const p = t.path;
+      await this.pathGone(t);
+      this.hints.set(p, 'rename');
+      return false;
+    }
+    t.fd = fh;
+    t.size = st.size;
+    this.openCount++;
+    this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
+    return true;
+  }
+
+  private async evictIdle(): Promise<boolean> {
+    let victim: Tracker | undefined;
+    for (const t of this.trackers) {
+      if (t.fd !== undefined && t.state === 'live' && t.idle && (victim === undefined || t.lastActiveAt < victim.lastActiveAt)) victim = t;
+    }
+    if (victim === undefined) return false;
+    await this.closeFd(victim);
+    return true;
+  }
+
+  private async closeFd(t: Tracker): Promise<void> {
+    const fd = t.fd;
+    if (fd === undefined) return;
+    t.fd = undefined;
+    this.openCount--;
+    await fd.close().catch(() => {});
+  }
+
+  // ---- checkpoint -----------------------------------------------------------------------
+
+  private async saveCheckpoint(): Promise<void> {
+    this.ckUrgent = false;
+    const entries: CheckpointEntry[] = [];
+    const saved: Tracker[] = [];
+    for (const t of this.trackers) {
+      if (t.state === 'released') continue;
+      if (t.entry === undefined) {
+        let tail = t.confirmedTail;
+        if (tail === undefined && t.fd !== undefined && t.confirmed > 0) {
+          const n = Math.min(TAIL, t.confirmed);
+          const b = Buffer.alloc(n);
+          const r = await t.fd.read(b, 0, n, t.confirmed - n).catch(() => undefined);
+          tail = r?.bytesRead === n ? b : EMPTY;
+          t.confirmedTail = tail;
+        }
+        t.entry = {
+          sid: t.sid,
+          gen: t.gen,
+          head: t.head,
+          path: t.path,
+          dev: t.dev,
+          ino: t.ino,
+          btime: t.btime,
+          fp: t.fp.toString('base64'),
+          offset: t.confirmed,
+          tail: (tail ?? EMPTY).toString('base64'),
+          state: t.state === 'retired' ? 'retired' : 'live',
+          ...(t.state === 'retired' ? { retired_at: t.retiredAt } : {}),
+        };
+      }
+      entries.push(t.entry);
+      saved.push(t);
+    }
+    this.ckDirty = false;
+    try {
+      await this.store.save({ entries });
+    } catch (err) {
+      this.ckDirty = true;
+      this.ioError('checkpoint', err);
+      return;
+    }
+    this.lastCkAt = this.ctx.now();
+    this.ctx.telemetry.add(C.ckWrites, this.labels);
+    for (const t of saved) {
+      if (!t.persisted) {
+        t.persisted = true;
+        this.dirty.add(t);
+      }
+    }
+  }
+
+  // ---- telemetry ------------------------------------------------------------------------
+
+  private publishLag(): void {
+    let unread = 0;
+    let unconfirmed = 0;
+    for (const t of this.trackers) {
+      unread += Math.max(0, t.size - t.readOffset);
+      unconfirmed += t.readOffset - t.confirmed;
+    }
+    this.ctx.telemetry.set('tidewatch_file_unread_bytes', this.labels, unread);
+    this.ctx.telemetry.set('tidewatch_file_unconfirmed_bytes', this.labels, unconfirmed);
+    this.ctx.telemetry.set('tidewatch_file_inflight_bytes', this.labels, this.inflightBytes);
+  }
+
+  private ioError(op: string, err: unknown): void {
+    this.ctx.telemetry.add(C.ioErrors, { ...this.labels, op });
+    this.ctx.log.warn('file source I/O error', { op, error: err });
+  }
+}
+
+function path0(t: Tracker, _st: Stats): string {
+  return t.path;
+}
+
+async function readAt(path: string, pos: number, len: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(len);
+    const { bytesRead } = await fh.read(b, 0, len, pos);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+function readHead(path: string, n: number): Promise<Buffer> {
+  return readAt(path, 0, n);
+}
+
+/** Where `start_at: end` begins: just after the last complete line, so no line is cut. */
+async function lastLineEnd(path: string, size: number, window: number): Promise<number> {
+  const from = Math.max(0, size - window);
+  const b = await readAt(path, from, size - from);
+  const i = b.lastIndexOf(0x0a);
+  if (i === -1) return from === 0 ? 0 : size;
+  return from + i + 1;
+}
+
+/** A file renamed while we did not hold it open, found by its inode next to its old name. */
+async function findByInode(dir: string, t: Tracker): Promise<string | undefined> {
+  const names = await readdir(dir);
+  for (const name of names) {
+    const p = join(dir, name);
+    const st = await stat(p).catch(() => undefined);
+    if (st !== undefined && st.isFile() && st.dev === t.dev && st.ino === t.ino && sameBirth(t.btime, st.birthtimeMs)) return p;
+  }
+  return undefined;
+}

@@ -1,0 +1,341 @@
+/**
+ * Tokenizer and generic variable masks for the template miner. Pure: a string in, tokens out.
+ *
+ * A line is split on whitespace into words, and each word is split further at structural
+ * punctuation (`= , ; : ( ) [ ] { } < > " ' |`), which is kept as its own token so that
+ * `key=value`, `host:port` and `[tag]` line up position by position across lines. Before that
+ * split, patterns that contain such punctuation themselves (timestamps, IPv6 and MAC addresses,
+ * URLs) are masked whole. Every remaining piece is masked when it matches one of the generic
+ * masks in MASKS below. Nothing here knows any particular system's log format.
+ */
+
+/** The variable marker, in tokens and in rendered templates (the Drain / Loghub convention). */
+export const VAR = '<*>';
+
+/** A tokenized line: `tokens[i]` is VAR or a constant; `space[i]` is 1 when whitespace preceded it. */
+export interface Tokens {
+  readonly tokens: string[];
+  readonly space: number[];
+}
+
+/**
+ * The generic masks, in the order they apply, for the README and for tests. Each is something
+ * that varies between occurrences of one event in any system's logs.
+ */
+export const MASKS: readonly { readonly name: string; readonly example: string; readonly rule: string }[] = [
+  { name: 'timestamp', example: '2015-10-18T18:01:47.978Z, 18:01:47,978, 2005-06-03-15.42.50.675872', rule: 'ISO 8601 / RFC 3339 date-times, dates (`2015-10-18`, `2005.06.03`, `17/06/09`) and clock times `hh:mm[:ss[.frac]]`' },
+  { name: 'ipv6', example: 'fe80::1ff:fe23:4567:890a', rule: 'hex groups with two or more colons' },
+  { name: 'mac', example: '00:1a:2b:3c:4d:5e', rule: 'six or more hex pairs separated by `:` or `-`' },
+  { name: 'date names', example: 'Fri Jul 01 08:16:53 PDT 2005', rule: 'a month name next to a number, and a weekday name before it' },
+  { name: 'url', example: 'hdfs://10.0.0.1:9000/tmp/x', rule: 'a `scheme://` is kept, the rest up to a closing bracket or quote is one variable' },
+  { name: 'ipv4', example: '10.251.73.220 (then `:` port)', rule: 'four dotted numbers; a port after `:` is masked as a number' },
+  { name: 'uuid', example: '123e4567-e89b-12d3-a456-426614174000', rule: '8-4-4-4-12 hex' },
+  { name: 'email', example: 'ops@example.com', rule: 'local@domain.tld' },
+  { name: 'host name', example: 'ns.example.com, 191-210-223-172.user.vivozap.com.br', rule: 'dotted lower-case labels ending in a generic top-level domain (com, net, org, ...), or 3+ labels ending in a country domain when the name has a digit or hyphen' },
+  { name: 'size unit', example: '93.0 B, 5.2 KB', rule: 'a byte unit (B, KB, MB, GiB, ...) right after a number joins that variable: size formatters pick the unit by magnitude' },
+  { name: 'path', example: '/var/www/html/, ~/x, ./a, C:\\Temp', rule: 'a piece starting with `/`, `~/`, `./`, `../` or a drive letter' },
+  { name: 'hex', example: '0x7fff5fbff8c8, deadbeefcafe', rule: '`0x` followed by hex digits, or 12+ hex digits' },
+  { name: 'number', example: '42, -1, 3.5ms, 64KB, 1e-3', rule: 'a piece that starts with a digit (or a sign then a digit)' },
+  { name: 'id with digits', example: 'blk_-1608999687919862906, node-246, core.1234, broadcast_9', rule: 'a piece with two or more digits, or one digit after a non-letter (a digit glued to letters, as in `ssh2`, `eth0`, `log4j`, stays a word)' },
+];
+
+// Patterns that contain `:` (a delimiter) themselves, masked whole in words that have a digit
+// and a colon before the word is split. One alternation, one pass; earlier alternatives win.
+// A match is replaced by a NUL, and a piece with a NUL becomes one VAR token.
+const WORD_MASK = new RegExp(
+  [
+    // ISO-ish date-times: 2015-10-18T18:01:47.978Z, 2005-06-03-15.42.50.675872
+    String.raw`\d{4}-\d{1,2}-\d{1,2}[T-]\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?`,
+    // dates inside a word: 2015-10-18, 2005.06.03, 17/06/09
+    String.raw`(?<![.\d])(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})(?![.\d])`,
+    // clock times 18:01:47,978 / 04:47:44 / 10:00 (not the port after an IPv4 address)
+    String.raw`(?<![.\d])\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?![.\d])`,
+    // MAC (before IPv6, which it also looks like); six or more hex pairs
+    String.raw`\b[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5,}\b`,
+    // IPv6: two or more colons between hex groups
+    String.raw`(?:[0-9a-fA-F]{1,4})?(?::[0-9a-fA-F]{0,4}){2,7}(?=$|[^0-9a-zA-Z:])`,
+  ].join('|'),
+  'g',
+);
+// Quick filters so that most words never meet a regex.
+const RE_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const RE_EMAIL = /^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
+const RE_HEX_LONG = /^[0-9a-fA-F]{12,}$/;
+// Host names: dotted lower-case labels ending in a common generic top-level domain, or two or
+// more dots and a two-letter country domain (`mapred.task.id` has no hyphen or digit: a key).
+const RE_HOST = /^(?:(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|edu|gov|mil|int|info|biz|io|local|lan|internal|localdomain)|(?=[a-z0-9.-]*[0-9-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.){2,}[a-z]{2})$/;
+/** Units that a human-readable size formatter picks by magnitude, so they vary with the number. */
+const SIZE_UNITS = new Set(['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'kB', 'K', 'M', 'G', 'T']);
+
+const NUL = '\u0000';
+
+/** Delimiters split off as their own constant tokens. */
+function isDelim(c: number): boolean {
+  switch (c) {
+    case 61: // =
+    case 44: // ,
+    case 59: // ;
+    case 58: // :
+    case 40: // (
+    case 41: // )
+    case 91: // [
+    case 93: // ]
+    case 123: // {
+    case 125: // }
+    case 60: // <
+    case 62: // >
+    case 34: // "
+    case 39: // '
+    case 124: // |
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** True when a piece (no whitespace, no delimiters) is a variable by the generic masks. */
+export function isVariablePiece(p: string): boolean {
+  const n = p.length;
+  if (n === 0) return false;
+  const c0 = p.charCodeAt(0);
+  // numbers, and things that start with one (3.5ms, 64KB, 0x1f, 1e-3, 2.5GB)
+  if (isDigit(c0)) return true;
+  if ((c0 === 45 || c0 === 43) && n > 1 && isDigit(p.charCodeAt(1))) return true;
+  // paths
+  if (c0 === 47 /* / */ && n > 1) return true;
+  if (c0 === 126 /* ~ */ && n > 1 && p.charCodeAt(1) === 47) return true;
+  if (c0 === 46 /* . */ && n > 2 && (p.charCodeAt(1) === 47 || (p.charCodeAt(1) === 46 && p.charCodeAt(2) === 47))) return true;
+  if (c0 === 92 /* \ */ && n > 1 && p.charCodeAt(1) === 92) return true; // UNC \\host\share
+  if (n > 2 && p.charCodeAt(1) === 58 && p.charCodeAt(2) === 92) return true; // C:\dir
+  let digits = 0;
+  let at = -1;
+  for (let i = 0; i < n; i++) {
+    if (isDigit(p.charCodeAt(i))) {
+      digits++;
+      at = i;
+    }
+  }
+  if (digits >= 2) return true;
+  // One digit: a counter after a separator (`broadcast_9`, `node-7`, `#3`) varies; one glued to
+  // letters (`ssh2`, `eth0`, `log4j`, `IPv4`) is part of a name.
+  if (digits === 1 && !isLetter(p.charCodeAt(at - 1))) return true;
+  if (n >= 6 && p.indexOf('.') > 0 && RE_HOST.test(p)) return true;
+  if (n >= 12 && RE_HEX_LONG.test(p)) return true;
+  if (n === 36 && RE_UUID.test(p)) return true; // a UUID with fewer than two digits
+  if (p.indexOf('@') > 0 && RE_EMAIL.test(p)) return true;
+  return false;
+}
+
+/**
+ * Tokenizes one line (at most `maxTokens` tokens; the rest is one VAR so that a very long
+ * line costs bounded work and still clusters by its start).
+ */
+export function tokenize(line: string, maxTokens = 256): Tokens {
+  const out: Tokens = { tokens: [], space: [] };
+  tokenizeInto(line, maxTokens, out);
+  return out;
+}
+
+/**
+ * tokenize() into caller-owned arrays (emptied first), so the miner's hot path allocates no
+ * arrays per line (bench/miner.mjs: about 10% of the time was garbage collection before).
+ */
+export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void {
+  const tokens = out.tokens;
+  const space = out.space;
+  tokens.length = 0;
+  space.length = 0;
+  const n = line.length;
+  let i = 0;
+  let sawSpace = 0;
+  let anyDigit = false;
+  while (i < n) {
+    const c = line.charCodeAt(i);
+    if (isSpace(c)) {
+      sawSpace = 1;
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    let digits = isDigit(c) ? 1 : 0;
+    let hasDelim = isDelim(c);
+    while (j < n) {
+      const d = line.charCodeAt(j);
+      if (isSpace(d)) break;
+      if (isDigit(d)) digits++;
+      else if (!hasDelim && isDelim(d)) hasDelim = true;
+      j++;
+    }
+    const hasDigit = digits > 0;
+    if (tokens.length >= maxTokens - 1) {
+      if (tokens[tokens.length - 1] !== VAR) {
+        tokens.push(VAR);
+        space.push(sawSpace);
+      }
+      break;
+    }
+    if (!hasDelim && (digits >= 2 || (digits === 1 && isDigit(c)))) {
+      // A number or an id with digits, and no dot leader (`key......0`): a variable, no slice.
+      if (digits === 1 || line.indexOf('..', i) < 0 || line.indexOf('..', i) >= j) {
+        tokens.push(VAR);
+        space.push(sawSpace);
+        anyDigit = true;
+        sawSpace = 0;
+        i = j;
+        continue;
+      }
+    }
+    splitWord(line.slice(i, j), hasDigit, hasDelim, sawSpace, tokens, space);
+    if (hasDigit) anyDigit = true;
+    sawSpace = 0;
+    i = j;
+  }
+  if (anyDigit) maskDateNames(tokens);
+}
+
+function splitWord(word: string, hasDigit: boolean, hasDelim: boolean, spaceBefore: number, tokens: string[], space: number[]): void {
+  if (!hasDelim) {
+    // `93.0 B` / `5.2 KB`: the unit is part of the variable (glued, so rendering merges them).
+    if (!hasDigit && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(word)) {
+      tokens.push(VAR);
+      space.push(0);
+      return;
+    }
+    pushPiece(word, spaceBefore, tokens, space);
+    return;
+  }
+  let w = word;
+  if (hasDigit && w.indexOf(':') >= 0) w = w.replace(WORD_MASK, NUL);
+  const n = w.length;
+  let start = 0;
+  let sp = spaceBefore;
+  const flush = (end: number): void => {
+    if (end > start) {
+      flushPiece(w, start, end, sp, spaceBefore, tokens, space);
+      sp = 0;
+    }
+  };
+  for (let k = 0; k < n; k++) {
+    const c = w.charCodeAt(k);
+    if (c === 58 /* : */ && w.charCodeAt(k + 1) === 47 && w.charCodeAt(k + 2) === 47 && k > start) {
+      // URL: keep `scheme://`, the rest up to a closing bracket, quote or comma is one variable
+      tokens.push(w.slice(start, k) + '://');
+      space.push(sp);
+      sp = 0;
+      let e = k + 3;
+      while (e < n) {
+        const d = w.charCodeAt(e);
+        if (d === 93 || d === 41 || d === 125 || d === 62 || d === 34 || d === 39 || d === 44) break;
+        e++;
+      }
+      if (e > k + 3) {
+        tokens.push(VAR);
+        space.push(0);
+      }
+      start = e;
+      k = e - 1;
+      continue;
+    }
+    if (isDelim(c)) {
+      // A drive letter path (C:\...) is one variable.
+      if (c === 58 && k === start + 1 && w.charCodeAt(k + 1) === 92) continue;
+      flush(k);
+      tokens.push(w[k]!);
+      space.push(sp);
+      sp = 0;
+      start = k + 1;
+    }
+  }
+  flush(n);
+}
+
+function flushPiece(w: string, start: number, end: number, sp: number, spaceBefore: number, tokens: string[], space: number[]): void {
+  const c0 = w.charCodeAt(start);
+  if (isDigit(c0) || c0 === 0) {
+    // a number (or a masked timestamp): no need to look at the text
+    let dots = false;
+    for (let k = start; k < end - 1; k++) if (w.charCodeAt(k) === 46 && w.charCodeAt(k + 1) === 46) dots = true;
+    if (!dots) {
+      tokens.push(VAR);
+      space.push(sp);
+      return;
+    }
+  }
+  const piece = w.slice(start, end);
+  if (piece.indexOf(NUL) >= 0) {
+    tokens.push(VAR);
+    space.push(sp);
+  } else if (start === 0 && spaceBefore === 1 && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(piece)) {
+    tokens.push(VAR);
+    space.push(0);
+  } else {
+    pushPiece(piece, sp, tokens, space);
+  }
+}
+
+/**
+ * Pushes one piece. A dot leader (`illegal instruction......0`, as in aligned `key....value`
+ * dumps) separates a constant key from its value.
+ */
+function pushPiece(piece: string, sp: number, tokens: string[], space: number[]): void {
+  const dots = piece.indexOf('..');
+  if (dots > 0) {
+    let e = dots + 2;
+    while (e < piece.length && piece.charCodeAt(e) === 46) e++;
+    if (e < piece.length) {
+      const key = piece.slice(0, e);
+      tokens.push(key);
+      space.push(sp);
+      const value = piece.slice(e);
+      tokens.push(isVariablePiece(value) ? VAR : value);
+      space.push(0);
+      return;
+    }
+  }
+  tokens.push(isVariablePiece(piece) ? VAR : piece);
+  space.push(sp);
+}
+
+const MONTHS = new Set(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']);
+const WEEKDAYS = new Set(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']);
+
+/**
+ * Textual dates (`Fri Jul 01 08:16:53 2005`, `Jul 1`): a month name next to a number, and a
+ * weekday name before a month name, are part of a timestamp.
+ */
+function maskDateNames(tokens: string[]): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (MONTHS.has(t) && (tokens[i + 1] === VAR || tokens[i - 1] === VAR)) {
+      tokens[i] = VAR;
+      if (i > 0 && WEEKDAYS.has(tokens[i - 1]!)) tokens[i - 1] = VAR;
+    }
+  }
+}
+
+/** Renders tokens as a template string, whitespace as one space, adjacent variables merged. */
+export function render(tokens: readonly string[], space: readonly number[]): string {
+  let out = '';
+  let prevVar = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const isVar = t === VAR;
+    if (isVar && prevVar && space[i] === 0) continue;
+    if (i > 0 && space[i] === 1) out += ' ';
+    out += t;
+    prevVar = isVar;
+  }
+  return out;
+}

@@ -1,0 +1,386 @@
+/**
+ * The Kafka Transport (core/transport.ts), on kafkajs 2.2.
+ *
+ * Publishing: one idempotent producer, acks = -1 (all in-sync replicas); `publish` resolves only
+ * when the broker acknowledged every message. kafkajs retries retriable errors with backoff
+ * (`retry`); when it gives up, `publish` rejects with TW_TRANSPORT_UNAVAILABLE (retriable: the
+ * caller keeps its data and its checkpoint, and tries again) or TW_TRANSPORT_REJECTED (the
+ * broker refused for good: authorisation, invalid topic, record too large).
+ *
+ * Consuming: a consumer group per `subscribe`, `eachBatch` one partition at a time, no
+ * auto-commit. After the handler resolves, the offset after the batch's last message is
+ * committed before the next batch of that partition is fetched. A handler that rejects gets the
+ * same batch again after a backoff (nothing is committed for it), until it succeeds or the
+ * subscription closes; the messages are then delivered again to whoever owns the partition next.
+ * So delivery is at-least-once across crashes and rebalances, and exactly-once across orderly
+ * restarts (close commits what was handled).
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { CompressionTypes, Kafka, Partitioners, logLevel } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, LogEntry, Producer, SASLOptions } from 'kafkajs';
+import { TidewatchError, isTidewatchError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Telemetry } from '../telemetry.js';
+import type {
+  BatchHandler,
+  ConsumedBatch,
+  InMessage,
+  OutMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+  Transport,
+} from '../transport.js';
+
+export interface KafkaTransportOptions {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: string[];
+  clientId?: string;
+  /** TLS: `true` for the system CAs, or Node TLS options (ca, cert, key, servername). Passed to kafkajs as is. */
+  ssl?: boolean | ConnectionOptions;
+  /** SASL (plain, scram-sha-256/512, aws, oauthbearer). Passed to kafkajs as is. */
+  sasl?: SASLOptions;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /**
+   * kafkajs retry policy for broker requests. Bounded by default (8 retries, about half a minute)
+   * so that `publish` rejects while the brokers are away instead of hanging: the caller retries.
+   */
+  retry?: { retries?: number; initialRetryTimeMs?: number; maxRetryTimeMs?: number };
+  /** How long the broker may wait for the in-sync replicas before failing a produce request. */
+  ackTimeoutMs?: number;
+  compression?: 'none' | 'gzip';
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Upper bound of one fetch per partition; bounds the memory of a batch in flight. */
+  maxBytesPerPartition?: number;
+  /** Partitions one subscription handles at the same time (each still one batch at a time, in order). */
+  partitionsConsumedConcurrently?: number;
+  /** Longest pause between two deliveries of a batch whose handler rejected. */
+  maxHandlerBackoffMs?: number;
+  /** Where kafkajs's own warnings and errors go (at warn); silent when absent. */
+  log?: Logger;
+  telemetry?: Telemetry;
+}
+
+export function createKafkaTransport(opts: KafkaTransportOptions): KafkaTransport {
+  return new KafkaTransport(opts);
+}
+
+export class KafkaTransport implements Transport {
+  private readonly kafka: Kafka;
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+  private readonly subs = new Set<KafkaSubscription>();
+  private stopped = false;
+
+  private readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number };
+
+  constructor(private readonly opts: KafkaTransportOptions) {
+    this.retry = {
+      retries: opts.retry?.retries ?? 8,
+      initialRetryTime: opts.retry?.initialRetryTimeMs ?? 300,
+      maxRetryTime: opts.retry?.maxRetryTimeMs ?? 10_000,
+    };
+    if (opts.brokers.length === 0) throw new TidewatchError('TW_CONFIG_SCHEMA', 'kafka transport: brokers is empty');
+    const log = opts.log;
+    this.kafka = new Kafka({
+      clientId: opts.clientId ?? 'tidewatch',
+      brokers: opts.brokers,
+      ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
+      ...(opts.sasl !== undefined ? { sasl: opts.sasl } : {}),
+      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+      requestTimeout: opts.requestTimeoutMs ?? 30_000,
+      retry: this.retry,
+      logLevel: log === undefined ? logLevel.NOTHING : logLevel.WARN,
+      ...(log === undefined ? {} : { logCreator: () => (entry: LogEntry) => kafkajsLog(log, entry) }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.getProducer();
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    this.assertRunning();
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.name));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions,
+            replicationFactor: t.replicationFactor,
+            configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      }
+      await this.warnOnDrift(admin, topics.filter((t) => existing.has(t.name)));
+    } catch (err) {
+      throw mapError(err, `ensure topics ${topics.map((t) => t.name).join(', ')}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Existing topics are left as they are (DESIGN.md), but a partition count that differs from the config is worth a line. */
+  private async warnOnDrift(admin: Admin, topics: TopicSpec[]): Promise<void> {
+    if (topics.length === 0 || this.opts.log === undefined) return;
+    const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.name) });
+    for (const t of topics) {
+      const m = meta.topics.find((x) => x.name === t.name);
+      if (m !== undefined && m.partitions.length !== t.partitions) {
+        this.opts.log.warn('kafka topic exists with another partition count; left as it is', { topic: t.name, partitions: m.partitions.length, configured: t.partitions });
+      }
+    }
+  }
+
+  async publish(topic: string, messages: OutMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    this.assertRunning();
+    const producer = await this.getProducer();
+    try {
+      await producer.send({
+        topic,
+        acks: -1,
+        timeout: this.opts.ackTimeoutMs ?? 30_000,
+        compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages: messages.map((m) => ({
+          value: m.value,
+          ...(m.key !== undefined ? { key: m.key } : {}),
+          ...(m.headers !== undefined ? { headers: m.headers } : {}),
+          ...(m.partition !== undefined ? { partition: m.partition } : {}),
+        })),
+      });
+    } catch (err) {
+      const mapped = mapError(err, `publish to ${topic}`);
+      this.opts.telemetry?.add('tidewatch_transport_publish_errors_total', { transport: 'kafka', topic, code: mapped.code });
+      // After a send that gave up, the idempotent producer's sequence numbers may disagree with
+      // the broker's (the request may have landed): a fresh producer (new producer id) starts clean.
+      if (mapped.retriable) this.dropProducer(producer);
+      throw mapped;
+    }
+    this.opts.telemetry?.add('tidewatch_transport_published_total', { transport: 'kafka', topic }, messages.length);
+  }
+
+  async subscribe(opts: SubscribeOptions, handler: BatchHandler): Promise<Subscription> {
+    this.assertRunning();
+    const consumer = this.kafka.consumer({
+      groupId: opts.groupId,
+      readUncommitted: !(opts.readCommitted ?? false),
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: this.opts.heartbeatIntervalMs ?? 3000,
+      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1_048_576,
+      // The consumer's own retry (rejoin, fetch) is unbounded: a consumer waits for Kafka to come back.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    const sub = new KafkaSubscription(consumer, handler, this.opts, () => this.subs.delete(sub));
+    this.subs.add(sub);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning });
+      await sub.run(this.opts.partitionsConsumedConcurrently ?? 1);
+    } catch (err) {
+      await sub.close().catch(() => undefined);
+      throw mapError(err, `subscribe ${opts.groupId} to ${opts.topics.join(', ')}`);
+    }
+    return sub;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.subs].map((s) => s.close()));
+    const producer = this.producer ?? (await this.connecting?.catch(() => undefined));
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new TidewatchError('TW_STOPPED', 'kafka transport is stopped');
+  }
+
+  private dropProducer(p: Producer): void {
+    if (this.producer !== p) return;
+    this.producer = undefined;
+    this.connecting = undefined;
+    void p.disconnect().catch(() => undefined);
+  }
+
+  private getProducer(): Promise<Producer> {
+    this.assertRunning();
+    if (this.producer !== undefined) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      // The default (murmur2, Java-compatible) partitioner, named so kafkajs does not warn about it.
+      const p = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: this.retry });
+      try {
+        await p.connect();
+      } catch (err) {
+        this.connecting = undefined;
+        throw mapError(err, 'connect the producer');
+      }
+      this.producer = p;
+      return p;
+    })();
+    return this.connecting;
+  }
+}
+
+class KafkaSubscription implements Subscription {
+  private closing: Promise<void> | undefined;
+  private stopRequested = false;
+  /** Wakes a handler backoff early when the subscription closes. */
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly handler: BatchHandler,
+    private readonly opts: KafkaTransportOptions,
+    private readonly onClosed: () => void,
+  ) {}
+
+  async run(concurrency: number): Promise<void> {
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: concurrency,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const consumed: ConsumedBatch = {
+      topic: batch.topic,
+      partition: batch.partition,
+      messages: batch.messages.map((m) => toInMessage(batch.topic, batch.partition, m)),
+    };
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    // A slow handler must not cost the group membership: keep heartbeating while it runs
+    // (kafkajs throttles heartbeat() to heartbeatInterval).
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), Math.max(500, (this.opts.heartbeatIntervalMs ?? 3000) / 2));
+    beat.unref();
+    try {
+      let backoff = 100;
+      for (;;) {
+        // Not handled yet and the partition is going away (close, rebalance, seek): leave the
+        // batch uncommitted for the next owner.
+        if (this.stopRequested || !isRunning() || isStale()) return;
+        try {
+          await this.handler(consumed);
+          break;
+        } catch (err) {
+          this.opts.telemetry?.add('tidewatch_transport_handler_errors_total', {
+            transport: 'kafka',
+            topic: batch.topic,
+            code: isTidewatchError(err) ? err.code : 'TW_INTERNAL',
+          });
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, backoff);
+            t.unref();
+            this.wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wake = undefined;
+          backoff = Math.min(backoff * 2, this.opts.maxHandlerBackoffMs ?? 5000);
+        }
+      }
+      resolveOffset(last);
+      // commitOffsetsIfNecessary(offsets) commits even while the consumer is stopping (the
+      // consumer's commitOffsets() skips silently once stop began): close() relies on it.
+      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+      this.opts.telemetry?.add('tidewatch_transport_consumed_total', { transport: 'kafka', topic: batch.topic }, batch.messages.length);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopRequested = true;
+      this.wake?.();
+      try {
+        // disconnect() stops fetching, waits for the batch in flight (which commits), then leaves the group.
+        await this.consumer.disconnect();
+      } finally {
+        this.onClosed();
+      }
+    })();
+    return this.closing;
+  }
+}
+
+function toInMessage(topic: string, partition: number, m: { key: Buffer | null; value: Buffer | null; headers?: IHeaders; offset: string; timestamp: string }): InMessage {
+  const headers: Record<string, string> = {};
+  if (m.headers !== undefined) {
+    for (const [k, v] of Object.entries(m.headers)) {
+      // A repeated header keeps its last value (the wire format never repeats one).
+      const one = Array.isArray(v) ? v[v.length - 1] : v;
+      if (one !== undefined) headers[k] = typeof one === 'string' ? one : one.toString('utf8');
+    }
+  }
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    // A tombstone (compacted topics) has no value; it reaches the handler as empty bytes.
+    value: m.value ?? Buffer.alloc(0),
+    headers,
+    timestamp: Number(m.timestamp),
+  };
+}
+
+/** kafkajs errors → TidewatchError: retriable ones (or retries exhausted on them) are UNAVAILABLE. */
+export function mapError(err: unknown, what: string): TidewatchError {
+  if (isTidewatchError(err)) return err;
+  let e: unknown = err;
+  let retriable = false;
+  let type: string | undefined;
+  // KafkaJSNumberOfRetriesExceeded and friends wrap the last error in `cause` / `originalError`.
+  for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
+    const k = e as { name?: string; retriable?: boolean; type?: string; cause?: unknown; originalError?: unknown };
+    type ??= k.type;
+    if (k.retriable === true || /Connection|Timeout|NoBrokerAvailable|BrokerNotFound|MetadataNotLoaded/.test(k.name ?? '')) retriable = true;
+    e = k.originalError ?? k.cause;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (type !== undefined && NEVER_RETRIABLE.has(type)) retriable = false;
+  return new TidewatchError(retriable ? 'TW_TRANSPORT_UNAVAILABLE' : 'TW_TRANSPORT_REJECTED', `kafka: ${what}: ${message}`, type === undefined ? {} : { kafka_error: type }, {
+    cause: err,
+  });
+}
+
+/** Broker answers that no retry will change. */
+const NEVER_RETRIABLE = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'INVALID_REPLICATION_FACTOR',
+  'INVALID_PARTITIONS',
+  'INVALID_CONFIG',
+  'POLICY_VIOLATION',
+  'UNSUPPORTED_VERSION',
+]);
+
+function kafkajsLog(log: Logger, { namespace, level, log: entry }: LogEntry): void {
+  if (level > logLevel.WARN) return;
+  const { message, timestamp: _t, logger: _l, ...fields } = entry as { message: string; timestamp?: string; logger?: string } & Record<string, unknown>;
+  // Bounded retries are deliberate (publish must reject while brokers are away; the caller
+  // retries, a fresh producer starts clean, and the ingest stage drops replayed lines by offset).
+  if (message.startsWith('Limiting retries for the idempotent producer')) return;
+  log.warn(`kafkajs: ${message}`, { namespace, ...fields });
+}

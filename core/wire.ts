@@ -1,0 +1,772 @@
+/**
+ * Wire format v1 (docs/wire-format.md): the bytes that travel between roles over Kafka or the
+ * in-process bus. Every message carries two headers, `tw-wire: 1` and `tw-type: <type>`; the
+ * value is one UTF-8 JSON document (the default encoding).
+ *
+ * Decoders are validating and total: whatever bytes arrive, they return a well-formed record or
+ * throw TidewatchError TW_WIRE_DECODE (TW_WIRE_VERSION for another version); never anything
+ * else (test/core/wire.test.ts fuzzes them). They run per message, so the checks are hand-written
+ * field tests, not a generic schema walk. A decoder builds its output from the fields it knows:
+ * unknown fields (a later minor addition) are ignored, never passed through.
+ *
+ * Non-finite numbers (a NaN gauge from a Prometheus scrape) have no JSON form; in the numeric
+ * value fields of metrics and rollups they travel as the strings "NaN", "+Inf", "-Inf".
+ */
+import { TidewatchError } from './errors.js';
+import { AttrKeys } from './model.js';
+import type {
+  AttrValue,
+  Attributes,
+  ExpBuckets,
+  ExponentialHistogramPoint,
+  HistogramPoint,
+  LogRecord,
+  MetricPoint,
+  Scope,
+  Temporality,
+} from './model.js';
+import type { OutMessage } from './transport.js';
+
+export const WIRE_VERSION = '1';
+export const WIRE_HEADER = 'tw-wire';
+export const TYPE_HEADER = 'tw-type';
+
+export const WIRE_TYPES = ['logs', 'metrics', 'rollups', 'alerts', 'patterns', 'agents', 'state'] as const;
+export type WireType = (typeof WIRE_TYPES)[number];
+
+/** Kafka's default max.message.bytes is 1 MiB; batches stay under it with room for headers. */
+export const DEFAULT_MAX_BATCH_BYTES = 900_000;
+
+// ---------------------------------------------------------------------------------------------
+// Record shapes
+
+/** One line of a log batch. Absent optional fields mean: severity 0 / '', no attributes. */
+export interface WireLogLine {
+  /** Byte offset of the line in its stream generation (absent for logs that have no stream). */
+  offset?: number;
+  time?: number;
+  observed_time: number;
+  severity_number?: number;
+  severity_text?: string;
+  body: AttrValue;
+  /** The record's attributes without the line identity (path, stream_id, generation, offset). */
+  attributes?: Attributes;
+  scope?: Scope;
+  trace_id?: string;
+  span_id?: string;
+}
+
+/**
+ * Log lines of ONE stream (one file generation on one agent): the line identity of DESIGN.md is
+ * `(agent_id, stream_id, generation, lines[i].offset)`. Logs without a stream (OTLP) travel in
+ * batches without `stream_id`, `generation` and `path`, and their lines without `offset`.
+ */
+export interface LogBatch {
+  agent_id: string;
+  host: string;
+  stream_id?: string;
+  generation?: number;
+  /** `log.file.path` of the stream. */
+  path?: string;
+  /** The records' resource, whole (agent_id and host are copies, for routing without digging). */
+  resource: Attributes;
+  lines: WireLogLine[];
+}
+
+/** MetricPoints of one resource. Points are MetricPoint without `kind` and `resource`. */
+export interface MetricBatch {
+  resource: Attributes;
+  points: WireMetricPoint[];
+}
+export type WireMetricPoint = DistributiveOmit<MetricPoint, 'kind' | 'resource'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A partial window aggregate of one series, mergeable with the other instances' partials. */
+export interface RollupPartial {
+  series_id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Window start, epoch ms. */
+  window_start: number;
+  window_ms: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Value of the latest point in the window (by event time). */
+  last: number;
+  /** Quantile sketch (e.g. DDSketch), opaque base64; merged by the sketch's own code. */
+  sketch?: string;
+  /** false for an early (open window) partial, true once the window closed; a final replaces the early ones. */
+  final: boolean;
+  /** The collector instance that produced it (partials of one series from many instances merge). */
+  source_instance: string;
+}
+
+export type AlertState = 'firing' | 'resolved';
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+/** The state of one alert; the alerts topic is compacted by `alert_id`, so the latest state wins. */
+export interface AlertRecord {
+  alert_id: string;
+  rule: string;
+  state: AlertState;
+  severity: AlertSeverity;
+  series_id?: string;
+  labels: Record<string, string>;
+  /** When it started firing, epoch ms. */
+  started_at: number;
+  /** Event time of the evaluation that produced this record, epoch ms. */
+  time: number;
+  resolved_at?: number;
+  /** The observed value that triggered it, and the detector's score in [0,1] when it has one. */
+  value: number;
+  score?: number;
+  summary: string;
+}
+
+/** A log template (pattern) and its counts; compacted by `pattern_id`. */
+export interface PatternRecord {
+  pattern_id: string;
+  /** Template with `<*>` for the variable tokens. */
+  template: string;
+  count: number;
+  first_seen: number;
+  last_seen: number;
+  /** One raw line that matched, for the dashboard. */
+  sample?: string;
+  labels: Record<string, string>;
+}
+
+/** An agent's heartbeat; compacted by `agent_id`, so the topic lists every agent's last word. */
+export interface AgentHeartbeat {
+  agent_id: string;
+  host: string;
+  version: string;
+  started_at: number;
+  time: number;
+  /** The next heartbeat is due before `time + interval_ms`; later, the agent is silent. */
+  interval_ms: number;
+  /** Files (streams) the agent tails now. */
+  streams: number;
+  /** true in the last heartbeat of an orderly stop: silence after it is not an outage. */
+  stopping: boolean;
+}
+
+/** Exactly-once state of the ingest stage: the highest line offset counted per stream generation. */
+export interface StreamState {
+  agent_id: string;
+  stream_id: string;
+  generation: number;
+  offset: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers
+
+export function wireHeaders(type: WireType): Record<string, string> {
+  return { [WIRE_HEADER]: WIRE_VERSION, [TYPE_HEADER]: type };
+}
+
+/** The message's wire type; TW_WIRE_VERSION for another version, TW_WIRE_DECODE without headers. */
+export function wireTypeOf(headers: Readonly<Record<string, string | undefined>>): WireType {
+  const v = headers[WIRE_HEADER];
+  if (v === undefined) throw new TidewatchError('TW_WIRE_DECODE', `message has no ${WIRE_HEADER} header: not a tidewatch message`);
+  if (v !== WIRE_VERSION) throw new TidewatchError('TW_WIRE_VERSION', `wire version ${JSON.stringify(v)} is not supported (this program reads ${WIRE_VERSION})`, { version: v });
+  const t = headers[TYPE_HEADER];
+  if (!(WIRE_TYPES as readonly (string | undefined)[]).includes(t)) throw new TidewatchError('TW_WIRE_DECODE', `unknown ${TYPE_HEADER} header ${JSON.stringify(t ?? null)}`);
+  return t as WireType;
+}
+
+export type DecodedMessage =
+  | { type: 'logs'; records: LogRecord[] }
+  | { type: 'metrics'; records: MetricPoint[] }
+  | { type: 'rollups'; record: RollupPartial }
+  | { type: 'alerts'; record: AlertRecord }
+  | { type: 'patterns'; record: PatternRecord }
+  | { type: 'agents'; record: AgentHeartbeat }
+  | { type: 'state'; record: StreamState };
+
+/** Decodes any tidewatch message by its headers. */
+export function decodeMessage(msg: { headers: Readonly<Record<string, string | undefined>>; value: Buffer }): DecodedMessage {
+  const type = wireTypeOf(msg.headers);
+  switch (type) {
+    case 'logs':
+      return { type, records: decodeLogBatch(msg.value) };
+    case 'metrics':
+      return { type, records: decodeMetricBatch(msg.value) };
+    case 'rollups':
+      return { type, record: decodeRollup(msg.value) };
+    case 'alerts':
+      return { type, record: decodeAlert(msg.value) };
+    case 'patterns':
+      return { type, record: decodePattern(msg.value) };
+    case 'agents':
+      return { type, record: decodeHeartbeat(msg.value) };
+    case 'state':
+      return { type, record: decodeStreamState(msg.value) };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+
+interface StreamIdentity {
+  stream_id: string;
+  generation: number;
+  path: string;
+  offset: number;
+}
+
+/** The record's line identity when it has all of it, with the canonical types; else undefined. */
+function identityOf(r: LogRecord): StreamIdentity | undefined {
+  const a = r.attributes;
+  const stream_id = a[AttrKeys.streamId];
+  const generation = a[AttrKeys.generation];
+  const path = a[AttrKeys.filePath];
+  const offset = a[AttrKeys.offset];
+  if (typeof stream_id !== 'string' || typeof path !== 'string' || !isUInt(generation) || !isUInt(offset)) return undefined;
+  return { stream_id, generation, path, offset };
+}
+
+const IDENTITY_KEYS: ReadonlySet<string> = new Set([AttrKeys.streamId, AttrKeys.generation, AttrKeys.filePath, AttrKeys.offset]);
+
+function toWireLine(r: LogRecord, id: StreamIdentity | undefined): WireLogLine {
+  const line: WireLogLine = { observed_time: r.observed_time, body: r.body };
+  if (id !== undefined) line.offset = id.offset;
+  if (r.time !== undefined) line.time = r.time;
+  if (r.severity_number !== 0) line.severity_number = r.severity_number;
+  if (r.severity_text !== '') line.severity_text = r.severity_text;
+  let attrs: Attributes | undefined;
+  for (const k in r.attributes) {
+    if (id !== undefined && IDENTITY_KEYS.has(k)) continue;
+    attrs ??= {};
+    // Plain assignment of "__proto__" would set the prototype instead of copying the attribute.
+    if (k === '__proto__') Object.defineProperty(attrs, k, { value: r.attributes[k], enumerable: true, writable: true, configurable: true });
+    else attrs[k] = r.attributes[k] as AttrValue;
+  }
+  if (attrs !== undefined) line.attributes = attrs;
+  if (r.scope !== undefined) line.scope = r.scope;
+  if (r.trace_id !== undefined) line.trace_id = r.trace_id;
+  if (r.span_id !== undefined) line.span_id = r.span_id;
+  return line;
+}
+
+interface Group {
+  readonly head: string;
+  readonly key: string;
+  parts: string[];
+  bytes: number;
+}
+
+/**
+ * Groups LogRecords into batches of one stream (order kept within a stream) and encodes them,
+ * each message under `maxBytes` unless a single line is larger. The message key is
+ * `<agent_id>/<stream_id>`, so one stream's batches stay in one partition, in order.
+ * The caller keeps ownership of `records`; nothing is retained.
+ */
+export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?: number } = {}): OutMessage[] {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  const out: OutMessage[] = [];
+  const groups = new Map<string, Group>();
+  // Records of one source share their resource object: serialise it once per object.
+  const resourceJson = new Map<Attributes, string>();
+  const flush = (g: Group): void => {
+    if (g.parts.length === 0) return;
+    out.push({ key: g.key, value: Buffer.from(`${g.head}${g.parts.join(',')}]}`), headers: wireHeaders('logs') });
+    g.parts = [];
+    g.bytes = g.head.length + 2;
+  };
+  for (const r of records) {
+    const id = identityOf(r);
+    let res = resourceJson.get(r.resource);
+    if (res === undefined) {
+      res = JSON.stringify(r.resource);
+      resourceJson.set(r.resource, res);
+    }
+    const agentId = stringOr(r.resource[AttrKeys.agentId], '');
+    const host = stringOr(r.resource[AttrKeys.hostName], '');
+    const gk = id === undefined ? `-\u0000${res}` : `${id.stream_id}\u0000${id.generation}\u0000${id.path}\u0000${res}`;
+    let g = groups.get(gk);
+    if (g === undefined) {
+      const stream = id === undefined ? '' : `,"stream_id":${JSON.stringify(id.stream_id)},"generation":${id.generation},"path":${JSON.stringify(id.path)}`;
+      const head = `{"agent_id":${JSON.stringify(agentId)},"host":${JSON.stringify(host)}${stream},"resource":${res},"lines":[`;
+      g = { head, key: `${agentId}/${id?.stream_id ?? ''}`, parts: [], bytes: head.length + 2 };
+      groups.set(gk, g);
+    }
+    const line = JSON.stringify(toWireLine(r, id));
+    // Byte length, not string length: a batch of multi-byte text must stay under the limit too.
+    const size = Buffer.byteLength(line) + 1;
+    if (g.parts.length > 0 && g.bytes + size > maxBytes) flush(g);
+    g.parts.push(line);
+    g.bytes += size;
+  }
+  for (const g of groups.values()) flush(g);
+  return out;
+}
+
+/** Decodes a log batch to the LogRecords the agent produced. */
+export function decodeLogBatch(value: Buffer): LogRecord[] {
+  return logBatchRecords(parseLogBatch(value));
+}
+
+/** Decodes and validates a log batch without building records (the ingest stage's dedup reads identities only). */
+export function parseLogBatch(value: Buffer): LogBatch {
+  const o = parseObject(value, 'logs');
+  const agent_id = str(o['agent_id'], 'logs', 'agent_id');
+  const host = str(o['host'], 'logs', 'host');
+  const resource = attrs(o['resource'], 'logs', 'resource');
+  const batch: LogBatch = { agent_id, host, resource, lines: [] };
+  const hasStream = o['stream_id'] !== undefined;
+  if (hasStream) {
+    batch.stream_id = str(o['stream_id'], 'logs', 'stream_id');
+    batch.generation = uint(o['generation'], 'logs', 'generation');
+    batch.path = str(o['path'], 'logs', 'path');
+  } else if (o['generation'] !== undefined || o['path'] !== undefined) {
+    fail('logs', 'stream_id', 'is missing while generation or path is set');
+  }
+  const lines = o['lines'];
+  if (!Array.isArray(lines)) fail('logs', 'lines', 'expected an array');
+  for (let i = 0; i < lines.length; i++) {
+    const l: unknown = lines[i];
+    if (!isObject(l)) fail('logs', `lines[${i}]`, 'expected an object');
+    const line: WireLogLine = { observed_time: num(l['observed_time'], 'logs', `lines[${i}].observed_time`), body: null };
+    if (!('body' in l)) fail('logs', `lines[${i}].body`, 'is missing');
+    line.body = l['body'] as AttrValue;
+    if (hasStream) line.offset = uint(l['offset'], 'logs', `lines[${i}].offset`);
+    else if (l['offset'] !== undefined) fail('logs', `lines[${i}].offset`, 'is set in a batch without stream_id');
+    if (l['time'] !== undefined) line.time = num(l['time'], 'logs', `lines[${i}].time`);
+    if (l['severity_number'] !== undefined) line.severity_number = uint(l['severity_number'], 'logs', `lines[${i}].severity_number`);
+    if (l['severity_text'] !== undefined) line.severity_text = str(l['severity_text'], 'logs', `lines[${i}].severity_text`);
+    if (l['attributes'] !== undefined) line.attributes = attrs(l['attributes'], 'logs', `lines[${i}].attributes`);
+    if (l['scope'] !== undefined) line.scope = scope(l['scope'], 'logs', `lines[${i}].scope`);
+    if (l['trace_id'] !== undefined) line.trace_id = str(l['trace_id'], 'logs', `lines[${i}].trace_id`);
+    if (l['span_id'] !== undefined) line.span_id = str(l['span_id'], 'logs', `lines[${i}].span_id`);
+    batch.lines.push(line);
+  }
+  return batch;
+}
+
+/** LogRecords of a batch; they share the batch's resource object (records are read-only data). */
+export function logBatchRecords(batch: LogBatch): LogRecord[] {
+  const out: LogRecord[] = new Array<LogRecord>(batch.lines.length);
+  for (let i = 0; i < batch.lines.length; i++) {
+    const l = batch.lines[i]!;
+    const attributes: Attributes = { ...l.attributes };
+    if (batch.stream_id !== undefined) {
+      attributes[AttrKeys.filePath] = batch.path ?? '';
+      attributes[AttrKeys.streamId] = batch.stream_id;
+      attributes[AttrKeys.generation] = batch.generation ?? 0;
+      attributes[AttrKeys.offset] = l.offset ?? 0;
+    }
+    const r: LogRecord = {
+      kind: 'log',
+      observed_time: l.observed_time,
+      severity_number: l.severity_number ?? 0,
+      severity_text: l.severity_text ?? '',
+      body: l.body,
+      attributes,
+      resource: batch.resource,
+    };
+    if (l.time !== undefined) r.time = l.time;
+    if (l.scope !== undefined) r.scope = l.scope;
+    if (l.trace_id !== undefined) r.trace_id = l.trace_id;
+    if (l.span_id !== undefined) r.span_id = l.span_id;
+    out[i] = r;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+
+/**
+ * Groups points by resource and encodes one batch per resource (split under `maxBytes`). The key
+ * is the resource's agent id, or its service.name for points from elsewhere.
+ */
+export function encodeMetricBatch(points: readonly MetricPoint[], opts: { maxBytes?: number } = {}): OutMessage[] {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  const out: OutMessage[] = [];
+  const groups = new Map<string, Group>();
+  const resourceJson = new Map<Attributes, string>();
+  const flush = (g: Group): void => {
+    if (g.parts.length === 0) return;
+    out.push({ key: g.key, value: Buffer.from(`${g.head}${g.parts.join(',')}]}`), headers: wireHeaders('metrics') });
+    g.parts = [];
+    g.bytes = g.head.length + 2;
+  };
+  for (const p of points) {
+    let res = resourceJson.get(p.resource);
+    if (res === undefined) {
+      res = JSON.stringify(p.resource);
+      resourceJson.set(p.resource, res);
+    }
+    let g = groups.get(res);
+    if (g === undefined) {
+      const head = `{"resource":${res},"points":[`;
+      const key = stringOr(p.resource[AttrKeys.agentId], stringOr(p.resource[AttrKeys.serviceName], ''));
+      g = { head, key, parts: [], bytes: head.length + 2 };
+      groups.set(res, g);
+    }
+    const { kind: _kind, resource: _resource, ...rest } = p;
+    const json = JSON.stringify(encodeNonFinite(rest));
+    const size = Buffer.byteLength(json) + 1;
+    if (g.parts.length > 0 && g.bytes + size > maxBytes) flush(g);
+    g.parts.push(json);
+    g.bytes += size;
+  }
+  for (const g of groups.values()) flush(g);
+  return out;
+}
+
+/** The numeric value fields that may be NaN or infinite (OpenTelemetry allows it; JSON does not). */
+function encodeNonFinite<T extends object>(p: T): T {
+  const q = p as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const f of ['value', 'sum', 'min', 'max', 'last'] as const) {
+    const v = q[f];
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      copy ??= { ...q };
+      copy[f] = nonFinite(v);
+    }
+  }
+  const qs = q['quantiles'];
+  if (Array.isArray(qs) && qs.some((x: { value: number }) => !Number.isFinite(x.value))) {
+    copy ??= { ...q };
+    copy['quantiles'] = qs.map((x: { quantile: number; value: number }) => ({ quantile: x.quantile, value: Number.isFinite(x.value) ? x.value : nonFinite(x.value) }));
+  }
+  return (copy ?? q) as T;
+}
+
+function nonFinite(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
+}
+
+export function decodeMetricBatch(value: Buffer): MetricPoint[] {
+  const o = parseObject(value, 'metrics');
+  const resource = attrs(o['resource'], 'metrics', 'resource');
+  const points = o['points'];
+  if (!Array.isArray(points)) fail('metrics', 'points', 'expected an array');
+  const out: MetricPoint[] = [];
+  for (let i = 0; i < points.length; i++) out.push(metricPoint(points[i], resource, `points[${i}]`));
+  return out;
+}
+
+function metricPoint(v: unknown, resource: Attributes, at: string): MetricPoint {
+  if (!isObject(v)) fail('metrics', at, 'expected an object');
+  const T = 'metrics';
+  const base = {
+    kind: 'metric' as const,
+    name: nonEmpty(v['name'], T, `${at}.name`),
+    time: num(v['time'], T, `${at}.time`),
+    attributes: attrs(v['attributes'], T, `${at}.attributes`),
+    resource,
+  };
+  const opt = (p: MetricPoint): MetricPoint => {
+    if (v['description'] !== undefined) p.description = str(v['description'], T, `${at}.description`);
+    if (v['unit'] !== undefined) p.unit = str(v['unit'], T, `${at}.unit`);
+    if (v['start_time'] !== undefined) p.start_time = num(v['start_time'], T, `${at}.start_time`);
+    if (v['scope'] !== undefined) p.scope = scope(v['scope'], T, `${at}.scope`);
+    return p;
+  };
+  const stats = (p: HistogramPoint | ExponentialHistogramPoint): MetricPoint => {
+    if (v['sum'] !== undefined) p.sum = value(v['sum'], T, `${at}.sum`);
+    if (v['min'] !== undefined) p.min = value(v['min'], T, `${at}.min`);
+    if (v['max'] !== undefined) p.max = value(v['max'], T, `${at}.max`);
+    return p;
+  };
+  const type = v['type'];
+  switch (type) {
+    case 'gauge':
+      return opt({ ...base, type, value: value(v['value'], T, `${at}.value`) });
+    case 'sum':
+      return opt({
+        ...base,
+        type,
+        temporality: temporality(v['temporality'], `${at}.temporality`),
+        monotonic: bool(v['monotonic'], T, `${at}.monotonic`),
+        value: value(v['value'], T, `${at}.value`),
+      });
+    case 'histogram': {
+      const bucket_bounds = numArray(v['bucket_bounds'], `${at}.bucket_bounds`, false);
+      const bucket_counts = numArray(v['bucket_counts'], `${at}.bucket_counts`, true);
+      if (bucket_counts.length !== bucket_bounds.length + 1 && !(bucket_counts.length === 0 && bucket_bounds.length === 0)) {
+        fail(T, `${at}.bucket_counts`, 'must have one entry more than bucket_bounds');
+      }
+      return opt(
+        stats({
+          ...base,
+          type,
+          temporality: temporality(v['temporality'], `${at}.temporality`),
+          count: uint(v['count'], T, `${at}.count`),
+          bucket_bounds,
+          bucket_counts,
+        }),
+      );
+    }
+    case 'exponential_histogram':
+      return opt(
+        stats({
+          ...base,
+          type,
+          temporality: temporality(v['temporality'], `${at}.temporality`),
+          count: uint(v['count'], T, `${at}.count`),
+          scale: int(v['scale'], T, `${at}.scale`),
+          zero_count: uint(v['zero_count'], T, `${at}.zero_count`),
+          positive: expBuckets(v['positive'], `${at}.positive`),
+          negative: expBuckets(v['negative'], `${at}.negative`),
+        }),
+      );
+    case 'summary': {
+      const qs = v['quantiles'];
+      if (!Array.isArray(qs)) fail(T, `${at}.quantiles`, 'expected an array');
+      const quantiles = qs.map((q: unknown, j) => {
+        if (!isObject(q)) fail(T, `${at}.quantiles[${j}]`, 'expected an object');
+        const quantile = num(q['quantile'], T, `${at}.quantiles[${j}].quantile`);
+        if (quantile < 0 || quantile > 1) fail(T, `${at}.quantiles[${j}].quantile`, 'must be in [0,1]');
+        return { quantile, value: value(q['value'], T, `${at}.quantiles[${j}].value`) };
+      });
+      return opt({ ...base, type, count: uint(v['count'], T, `${at}.count`), sum: value(v['sum'], T, `${at}.sum`), quantiles });
+    }
+    default:
+      return fail(T, `${at}.type`, `unknown metric type ${JSON.stringify(type ?? null)}`);
+  }
+}
+
+function temporality(v: unknown, at: string): Temporality {
+  if (v !== 'delta' && v !== 'cumulative') fail('metrics', at, 'expected "delta" or "cumulative"');
+  return v;
+}
+
+function numArray(v: unknown, at: string, counts: boolean): number[] {
+  if (!Array.isArray(v)) fail('metrics', at, 'expected an array');
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    if (counts ? !isUInt(x) : !isFiniteNumber(x)) fail('metrics', `${at}[${i}]`, counts ? 'expected a non-negative integer' : 'expected a finite number');
+  }
+  return v as number[];
+}
+
+function expBuckets(v: unknown, at: string): ExpBuckets {
+  if (!isObject(v)) fail('metrics', at, 'expected an object');
+  return { offset: int(v['offset'], 'metrics', `${at}.offset`), bucket_counts: numArray(v['bucket_counts'], `${at}.bucket_counts`, true) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-record messages: rollups, alerts, patterns, agents, state
+
+export function encodeRollup(r: RollupPartial): OutMessage {
+  return { key: r.series_id, value: Buffer.from(JSON.stringify(encodeNonFinite(r))), headers: wireHeaders('rollups') };
+}
+
+export function decodeRollup(buf: Buffer): RollupPartial {
+  const T = 'rollups';
+  const o = parseObject(buf, T);
+  const r: RollupPartial = {
+    series_id: nonEmpty(o['series_id'], T, 'series_id'),
+    name: nonEmpty(o['name'], T, 'name'),
+    labels: labels(o['labels'], T, 'labels'),
+    window_start: num(o['window_start'], T, 'window_start'),
+    window_ms: posInt(o['window_ms'], T, 'window_ms'),
+    count: uint(o['count'], T, 'count'),
+    sum: value(o['sum'], T, 'sum'),
+    min: value(o['min'], T, 'min'),
+    max: value(o['max'], T, 'max'),
+    last: value(o['last'], T, 'last'),
+    final: bool(o['final'], T, 'final'),
+    source_instance: str(o['source_instance'], T, 'source_instance'),
+  };
+  if (o['sketch'] !== undefined) {
+    const s = str(o['sketch'], T, 'sketch');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) fail(T, 'sketch', 'expected base64');
+    r.sketch = s;
+  }
+  return r;
+}
+
+export function encodeAlert(a: AlertRecord): OutMessage {
+  return { key: a.alert_id, value: Buffer.from(JSON.stringify(encodeNonFinite(a))), headers: wireHeaders('alerts') };
+}
+
+export function decodeAlert(buf: Buffer): AlertRecord {
+  const T = 'alerts';
+  const o = parseObject(buf, T);
+  const state = o['state'];
+  if (state !== 'firing' && state !== 'resolved') fail(T, 'state', 'expected "firing" or "resolved"');
+  const severity = o['severity'];
+  if (severity !== 'info' && severity !== 'warning' && severity !== 'critical') fail(T, 'severity', 'expected "info", "warning" or "critical"');
+  const a: AlertRecord = {
+    alert_id: nonEmpty(o['alert_id'], T, 'alert_id'),
+    rule: nonEmpty(o['rule'], T, 'rule'),
+    state,
+    severity,
+    labels: labels(o['labels'], T, 'labels'),
+    started_at: num(o['started_at'], T, 'started_at'),
+    time: num(o['time'], T, 'time'),
+    value: value(o['value'], T, 'value'),
+    summary: str(o['summary'], T, 'summary'),
+  };
+  if (o['series_id'] !== undefined) a.series_id = str(o['series_id'], T, 'series_id');
+  if (o['resolved_at'] !== undefined) a.resolved_at = num(o['resolved_at'], T, 'resolved_at');
+  if (o['score'] !== undefined) {
+    const s = num(o['score'], T, 'score');
+    if (s < 0 || s > 1) fail(T, 'score', 'must be in [0,1]');
+    a.score = s;
+  }
+  return a;
+}
+
+export function encodePattern(p: PatternRecord): OutMessage {
+  return { key: p.pattern_id, value: Buffer.from(JSON.stringify(p)), headers: wireHeaders('patterns') };
+}
+
+export function decodePattern(buf: Buffer): PatternRecord {
+  const T = 'patterns';
+  const o = parseObject(buf, T);
+  const p: PatternRecord = {
+    pattern_id: nonEmpty(o['pattern_id'], T, 'pattern_id'),
+    template: str(o['template'], T, 'template'),
+    count: uint(o['count'], T, 'count'),
+    first_seen: num(o['first_seen'], T, 'first_seen'),
+    last_seen: num(o['last_seen'], T, 'last_seen'),
+    labels: labels(o['labels'], T, 'labels'),
+  };
+  if (o['sample'] !== undefined) p.sample = str(o['sample'], T, 'sample');
+  return p;
+}
+
+export function encodeHeartbeat(h: AgentHeartbeat): OutMessage {
+  return { key: h.agent_id, value: Buffer.from(JSON.stringify(h)), headers: wireHeaders('agents') };
+}
+
+export function decodeHeartbeat(buf: Buffer): AgentHeartbeat {
+  const T = 'agents';
+  const o = parseObject(buf, T);
+  return {
+    agent_id: nonEmpty(o['agent_id'], T, 'agent_id'),
+    host: str(o['host'], T, 'host'),
+    version: str(o['version'], T, 'version'),
+    started_at: num(o['started_at'], T, 'started_at'),
+    time: num(o['time'], T, 'time'),
+    interval_ms: posInt(o['interval_ms'], T, 'interval_ms'),
+    streams: uint(o['streams'], T, 'streams'),
+    stopping: bool(o['stopping'], T, 'stopping'),
+  };
+}
+
+/** Key `<agent_id>/<stream_id>/<generation>`: compaction keeps the latest offset per generation. */
+export function encodeStreamState(s: StreamState): OutMessage {
+  return { key: `${s.agent_id}/${s.stream_id}/${s.generation}`, value: Buffer.from(JSON.stringify(s)), headers: wireHeaders('state') };
+}
+
+export function decodeStreamState(buf: Buffer): StreamState {
+  const T = 'state';
+  const o = parseObject(buf, T);
+  return {
+    agent_id: str(o['agent_id'], T, 'agent_id'),
+    stream_id: str(o['stream_id'], T, 'stream_id'),
+    generation: uint(o['generation'], T, 'generation'),
+    offset: uint(o['offset'], T, 'offset'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks. Each returns the value typed or throws TW_WIRE_DECODE naming the record type and field.
+
+function fail(type: WireType, at: string, why: string): never {
+  throw new TidewatchError('TW_WIRE_DECODE', `${type}: ${at}: ${why}`, { type, field: at });
+}
+
+function parseObject(buf: Buffer, type: WireType): Record<string, unknown> {
+  if (!Buffer.isBuffer(buf)) fail(type, '(value)', 'expected bytes');
+  let v: unknown;
+  try {
+    // `fatal` rejects invalid UTF-8 instead of decoding it to U+FFFD and carrying mangled text on.
+    v = JSON.parse(utf8.decode(buf));
+  } catch {
+    return fail(type, '(value)', 'not valid UTF-8 JSON');
+  }
+  if (!isObject(v)) fail(type, '(value)', 'expected a JSON object');
+  return v;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function isUInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function stringOr(v: AttrValue | undefined, dflt: string): string {
+  return typeof v === 'string' ? v : dflt;
+}
+
+function str(v: unknown, t: WireType, at: string): string {
+  if (typeof v !== 'string') fail(t, at, 'expected a string');
+  return v;
+}
+
+function nonEmpty(v: unknown, t: WireType, at: string): string {
+  if (typeof v !== 'string' || v === '') fail(t, at, 'expected a non-empty string');
+  return v;
+}
+
+function num(v: unknown, t: WireType, at: string): number {
+  if (!isFiniteNumber(v)) fail(t, at, 'expected a finite number');
+  return v;
+}
+
+/** A measured value: a finite number, or "NaN" / "+Inf" / "-Inf". */
+function value(v: unknown, t: WireType, at: string): number {
+  if (isFiniteNumber(v)) return v;
+  if (v === 'NaN') return Number.NaN;
+  if (v === '+Inf') return Number.POSITIVE_INFINITY;
+  if (v === '-Inf') return Number.NEGATIVE_INFINITY;
+  return fail(t, at, 'expected a number (or "NaN", "+Inf", "-Inf")');
+}
+
+function int(v: unknown, t: WireType, at: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(t, at, 'expected an integer');
+  return v;
+}
+
+function uint(v: unknown, t: WireType, at: string): number {
+  if (!isUInt(v)) fail(t, at, 'expected a non-negative integer');
+  return v;
+}
+
+function posInt(v: unknown, t: WireType, at: string): number {
+  if (!isUInt(v) || v === 0) fail(t, at, 'expected a positive integer');
+  return v;
+}
+
+function bool(v: unknown, t: WireType, at: string): boolean {
+  if (typeof v !== 'boolean') fail(t, at, 'expected true or false');
+  return v;
+}
+
+/** Any JSON object is a valid attribute map (JSON.parse yields only AttrValues). */
+function attrs(v: unknown, t: WireType, at: string): Attributes {
+  if (!isObject(v)) fail(t, at, 'expected an object');
+  return v as Attributes;
+}
+
+function labels(v: unknown, t: WireType, at: string): Record<string, string> {
+  if (!isObject(v)) fail(t, at, 'expected an object');
+  for (const k in v) if (typeof v[k] !== 'string') fail(t, `${at}.${k}`, 'expected a string');
+  return v as Record<string, string>;
+}
+
+function scope(v: unknown, t: WireType, at: string): Scope {
+  if (!isObject(v)) fail(t, at, 'expected an object');
+  const s: Scope = { name: str(v['name'], t, `${at}.name`) };
+  if (v['version'] !== undefined) s.version = str(v['version'], t, `${at}.version`);
+  return s;
+}

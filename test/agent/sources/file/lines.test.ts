@@ -1,0 +1,139 @@
+import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
+import { LineFramer } from '../../../../agent/sources/file/lines.js';
+import type { Line, LongLines } from '../../../../agent/sources/file/lines.js';
+
+interface Out {
+  text: string;
+  offset: number;
+  next: number;
+  cut: boolean;
+}
+
+/** The simple model: split the whole input at once. */
+function model(input: Buffer, max: number, mode: LongLines): Out[] {
+  const out: Out[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = input.indexOf(0x0a, start);
+    if (nl === -1) break;
+    let content = input.subarray(start, nl);
+    if (content.length > 0 && content[content.length - 1] === 0x0d) content = content.subarray(0, content.length - 1);
+    if (content.length <= max) out.push({ text: content.toString('latin1'), offset: start, next: nl + 1, cut: false });
+    else if (mode === 'truncate') out.push({ text: content.subarray(0, max).toString('latin1'), offset: start, next: nl + 1, cut: true });
+    else {
+      let o = 0;
+      while (content.length - o > max) {
+        out.push({ text: content.subarray(o, o + max).toString('latin1'), offset: start + o, next: start + o + max, cut: true });
+        o += max;
+      }
+      out.push({ text: content.subarray(o).toString('latin1'), offset: start + o, next: nl + 1, cut: false });
+    }
+    start = nl + 1;
+  }
+  // split mode hands out full pieces of an unfinished line as soon as more bytes follow them.
+  if (mode === 'split') {
+    while (input.length - start > max + 1) {
+      out.push({ text: input.subarray(start, start + max).toString('latin1'), offset: start, next: start + max, cut: true });
+      start += max;
+    }
+  }
+  return out;
+}
+
+function frame(input: Buffer, cuts: number[], max: number, mode: LongLines): { lines: Out[]; framer: LineFramer } {
+  const f = new LineFramer({ maxLineBytes: max, longLines: mode }, 0);
+  const lines: Line[] = [];
+  const res: Out[] = [];
+  let prev = 0;
+  for (const c of [...cuts.filter((x) => x > 0 && x < input.length).sort((a, b) => a - b), input.length]) {
+    // A reused buffer, as the tailer does: lines must not keep pointing into it.
+    const chunk = Buffer.from(input.subarray(prev, c));
+    f.push(chunk, lines);
+    for (const l of lines) res.push({ text: l.bytes.toString('latin1'), offset: l.offset, next: l.next, cut: l.cut });
+    lines.length = 0;
+    chunk.fill(0x78);
+    prev = c;
+  }
+  return { lines: res, framer: f };
+}
+
+const bytesArb = fc
+  .array(fc.constantFrom(0x61, 0x62, 0x0a, 0x0d, 0xff, 0xc3, 0x20), { maxLength: 400 })
+  .map((a) => Buffer.from(a));
+
+describe('LineFramer', () => {
+  test('frames \\n and \\r\\n lines with their offsets; a lone \\r is content', () => {
+    const { lines, framer } = frame(Buffer.from('a\r\nbb\ncc\rd\n\nlast'), [], 100, 'truncate');
+    expect(lines).toEqual([
+      { text: 'a', offset: 0, next: 3, cut: false },
+      { text: 'bb', offset: 3, next: 6, cut: false },
+      { text: 'cc\rd', offset: 6, next: 11, cut: false },
+      { text: '', offset: 11, next: 12, cut: false },
+    ]);
+    expect(framer.lineStart).toBe(12);
+    expect(framer.pendingBytes).toBe(4);
+  });
+
+  test('any chunking gives the same lines as splitting the whole input (both long-line modes)', () => {
+    fc.assert(
+      fc.property(bytesArb, fc.array(fc.nat(400)), fc.integer({ min: 1, max: 12 }), fc.constantFrom<LongLines>('truncate', 'split'), (input, cuts, max, mode) => {
+        const { lines, framer } = frame(input, cuts, max, mode);
+        expect(lines).toEqual(model(input, max, mode));
+        // Everything before lineStart was handed out; the rest is the unfinished line.
+        const handed = model(input, max, mode).at(-1)?.next ?? 0;
+        expect(framer.lineStart).toBe(handed);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a line split across a \\r|\\n chunk boundary still drops the \\r', () => {
+    const { lines } = frame(Buffer.from('abc\r\ndef\r\n'), [4, 9], 100, 'truncate');
+    expect(lines.map((l) => l.text)).toEqual(['abc', 'def']);
+  });
+
+  test('truncate: a line over max_line_bytes keeps its first bytes, is counted, the next line is intact', () => {
+    const { lines, framer } = frame(Buffer.from(`${'x'.repeat(50)}\nok\n`), [7, 13, 31], 10, 'truncate');
+    expect(lines).toEqual([
+      { text: 'x'.repeat(10), offset: 0, next: 51, cut: true },
+      { text: 'ok', offset: 51, next: 54, cut: false },
+    ]);
+    expect(framer.cutLines).toBe(1);
+  });
+
+  test('a line of exactly max_line_bytes followed by \\r\\n is not cut', () => {
+    const { lines, framer } = frame(Buffer.from('0123456789\r\n'), [10, 11], 10, 'split');
+    expect(lines).toEqual([{ text: '0123456789', offset: 0, next: 12, cut: false }]);
+    expect(framer.cutLines).toBe(0);
+  });
+
+  test('memory for one endless line stays bounded by max_line_bytes', () => {
+    const f = new LineFramer({ maxLineBytes: 1000, longLines: 'truncate' }, 0);
+    const out: Line[] = [];
+    for (let i = 0; i < 1000; i++) f.push(Buffer.alloc(10_000, 0x41), out);
+    expect(out).toEqual([]);
+    // The held line is flushed at max_line_bytes, not 10 MB.
+    f.flushPartial(out);
+    expect(out[0]?.bytes.length).toBe(1000);
+    expect(out[0]?.next).toBe(10_000_000);
+  });
+
+  test('flushPartial hands out the unfinished line; its bare terminator later is not a second line', () => {
+    const f = new LineFramer({ maxLineBytes: 100, longLines: 'truncate' }, 0);
+    const out: Line[] = [];
+    f.push(Buffer.from('abc'), out);
+    expect(f.flushPartial(out)).toBe(true);
+    expect(f.flushPartial(out)).toBe(false);
+    f.push(Buffer.from('\r\nnext\n'), out);
+    expect(out.map((l) => [l.bytes.toString(), l.offset, l.next])).toEqual([
+      ['abc', 0, 3],
+      ['next', 5, 10],
+    ]);
+  });
+
+  test('invalid UTF-8 passes through as bytes (the decoder replaces it, never throws)', () => {
+    const { lines } = frame(Buffer.from([0xff, 0xfe, 0x0a, 0xc3, 0x0a]), [1, 4], 100, 'truncate');
+    expect(lines.map((l) => Buffer.from(l.text, 'latin1').toString('utf8'))).toEqual(['\ufffd\ufffd', '\ufffd']);
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { MASKS, VAR, isVariablePiece, render, tokenize } from '../../../collector/miner/tokenize.js';
+
+const tpl = (line: string): string => {
+  const t = tokenize(line);
+  return render(t.tokens, t.space);
+};
+
+describe('tokenize: generic masks', () => {
+  it.each([
+    // [line, template]
+    ['Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010', 'Receiving block <*> src: <*>:<*> dest: <*>:<*>'],
+    ['Failed password for root from 112.95.230.3 port 48958 ssh2', 'Failed password for root from <*> port <*> ssh2'],
+    ['took 12ms at 2015-10-18T18:01:47.978Z', 'took <*> at <*>'],
+    ['peer fe80::1ff:fe23:4567:890a left', 'peer <*> left'],
+    ['user 123e4567-e89b-12d3-a456-426614174000 logged in', 'user <*> logged in'],
+    ['opened /var/log/app.log and ~/notes and ./run.sh', 'opened <*> and <*> and <*>'],
+    ['opened C:\\Temp\\x.log', 'opened <*>'],
+    ['mac 00:1a:2b:3c:4d:5e at 18:01:47,978 via eth0', 'mac <*> at <*> via eth0'],
+    ['estimated size 93.0 B, free 317.1 KB', 'estimated size <*>, free <*>'],
+    ['illegal instruction......0', 'illegal instruction......<*>'],
+    ['GET https://example.com/a?b=1 done', 'GET https://<*> done'],
+    ['status=500 ms=12.5 host=web-1.example.com', 'status=<*> ms=<*> host=<*>'],
+    ['changed at Fri Jul 01 08:16:53 PDT 2005', 'changed at <*> <*> <*> <*> PDT <*>'],
+    ['Found block broadcast_9 locally', 'Found block <*> locally'],
+    ['fault at 0x7fff5fbff8c8 hash deadbeefcafe', 'fault at <*> hash <*>'],
+    ['mail to ops@example.com queued', 'mail to <*> queued'],
+    ['reverse mapping for ns.example.com [1.2.3.4] failed', 'reverse mapping for <*> [<*>] failed'],
+    ['date 2005.06.03 and 17/06/09', 'date <*> and <*>'],
+    ['offset -42 and +7', 'offset <*> and <*>'],
+  ])('%s', (line, want) => {
+    expect(tpl(line)).toBe(want);
+  });
+
+  it.each([
+    // names with a digit glued to letters, dotted config keys and plain words stay constant
+    ['ssh2', false], ['eth0', false], ['log4j', false], ['IPv4', false], ['mapred.task.id', false],
+    ['hadoop-metrics2.properties', false], ['workerEnv.init()', false], ['preauth', false],
+    // numbers, ids and counters after a separator are variables
+    ['42', true], ['-1', true], ['3.5ms', true], ['node-7', true], ['core.12345', true], ['#3', true],
+    ['job_1445144423722_0020', true], ['/etc/hosts', true],
+  ])('isVariablePiece(%s) = %s', (piece, want) => {
+    expect(isVariablePiece(piece)).toBe(want);
+  });
+
+  it('splits structural punctuation into tokens, so key=value pairs line up', () => {
+    expect(tokenize('a=1, b=[x]').tokens).toEqual(['a', '=', VAR, ',', 'b', '=', '[', 'x', ']']);
+  });
+
+  it('records which tokens followed whitespace, and renders them back', () => {
+    const t = tokenize('  Got  exception:  foo(bar)  ');
+    expect(t.tokens).toEqual(['Got', 'exception', ':', 'foo', '(', 'bar', ')']);
+    expect(render(t.tokens, t.space)).toBe('Got exception: foo(bar)');
+  });
+
+  it('caps the token count and ends a long line with one variable', () => {
+    const line = Array.from({ length: 1000 }, (_, i) => `w${String.fromCharCode(97 + (i % 26))}`).join(' ');
+    const t = tokenize(line, 50);
+    expect(t.tokens.length).toBe(50);
+    expect(t.tokens[49]).toBe(VAR);
+  });
+
+  it('returns no tokens for an empty or blank line', () => {
+    expect(tokenize('').tokens).toEqual([]);
+    expect(tokenize(' \t ').tokens).toEqual([]);
+  });
+
+  it('lists every mask with an example for the README', () => {
+    expect(MASKS.length).toBeGreaterThanOrEqual(10);
+    for (const m of MASKS) expect(m.example.length).toBeGreaterThan(0);
+  });
+});

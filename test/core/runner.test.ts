@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { TidewatchError } from '../../core/errors.js';
+import { PipelineRunner } from '../../core/runner.js';
+import { MemoryTelemetry } from '../../core/telemetry.js';
+import { Harness, config, line } from '../support/memory-components.js';
+
+function runner(h: Harness, tickMs = 10_000) {
+  const telemetry = new MemoryTelemetry();
+  const r = new PipelineRunner({
+    config: config({
+      sources: { a: { type: 'test' }, b: { type: 'test' } },
+      transforms: { c: { type: 'count_per_tick' } },
+      sinks: { x: { type: 'test' }, y: { type: 'test' } },
+      pipelines: { p1: { sources: ['a'], transforms: ['c'], sinks: ['x'] }, p2: { sources: ['a', 'b'], transforms: [], sinks: ['y'] } },
+    }),
+    components: h.components(),
+    agentId: 'agent-1',
+    hostName: 'host-1',
+    telemetry,
+    tickMs,
+  });
+  return { r, telemetry };
+}
+
+describe('PipelineRunner', () => {
+  it('starts downstream first and stops upstream first', async () => {
+    const h = new Harness();
+    const { r } = runner(h);
+    await r.start();
+    await r.stop();
+    const firstSourceStart = h.order.findIndex((s) => s.startsWith('start source'));
+    const lastSinkStart = h.order.findLastIndex((s) => s.startsWith('start sink'));
+    expect(lastSinkStart).toBeLessThan(firstSourceStart);
+    const lastSourceStop = h.order.findLastIndex((s) => s.startsWith('stop source'));
+    const firstSinkStop = h.order.findIndex((s) => s.startsWith('stop sink'));
+    expect(lastSourceStop).toBeLessThan(firstSinkStop);
+    expect(h.order.filter((s) => s === 'stop sink x')).toHaveLength(1);
+  });
+
+  it('resolves emit only after every sink of every pipeline fed by the source has the batch', async () => {
+    const h = new Harness();
+    h.sinkDelayMs = 30;
+    const { r, telemetry } = runner(h);
+    await r.start();
+    await h.sourceCtx.get('a')!.emit([line('one'), line('two')]);
+    expect(h.written.get('x')?.map((e) => (e.kind === 'log' ? e.body : e.name))).toEqual(['one', 'two']);
+    expect(h.written.get('y')).toHaveLength(2);
+    await h.sourceCtx.get('b')!.emit([line('three')]);
+    expect(h.written.get('x')).toHaveLength(2); // b feeds only p2
+    expect(h.written.get('y')).toHaveLength(3);
+    expect(telemetry.value('tidewatch_events_received_total', { component: 'a' })).toBe(2);
+    expect(telemetry.value('tidewatch_events_sent_total', { component: 'y', pipeline: 'p2' })).toBe(3);
+    await r.stop();
+  });
+
+  it('rejects the emit when a sink fails, so the source keeps its checkpoint, and counts the error', async () => {
+    const h = new Harness();
+    h.failSink = (name) => (name === 'y' ? new TidewatchError('TW_SINK_WRITE', 'disk full') : undefined);
+    const { r, telemetry } = runner(h);
+    await r.start();
+    await expect(h.sourceCtx.get('a')!.emit([line('x')])).rejects.toMatchObject({ code: 'TW_SINK_WRITE' });
+    expect(telemetry.value('tidewatch_errors_total', { component: 'y', code: 'TW_SINK_WRITE' })).toBe(1);
+    await r.stop();
+  });
+
+  it('flushes stateful transforms on the tick and once more, final, at stop', async () => {
+    const h = new Harness();
+    const { r } = runner(h, 20);
+    await r.start();
+    await h.sourceCtx.get('a')!.emit([line('1'), line('2'), line('3')]);
+    await new Promise((res) => setTimeout(res, 80));
+    const metrics = () => (h.written.get('x') ?? []).filter((e) => e.kind === 'metric');
+    expect(metrics().map((m) => (m.kind === 'metric' && m.type === 'sum' ? m.value : -1))).toEqual([3]);
+    await h.sourceCtx.get('a')!.emit([line('4')]);
+    await r.stop();
+    const last = metrics().at(-1);
+    expect(last?.kind === 'metric' && last.type === 'sum' && last.value).toBe(1);
+    expect(last?.attributes['final']).toBe(true);
+  });
+
+  it('refuses emits after stop and stop is idempotent and safe without start', async () => {
+    const h = new Harness();
+    const { r } = runner(h);
+    await r.stop();
+    await r.stop();
+    const { r: r2 } = runner(h);
+    await r2.start();
+    const ctx = h.sourceCtx.get('a')!;
+    await r2.stop();
+    await expect(ctx.emit([line('late')])).rejects.toMatchObject({ code: 'TW_STOPPED' });
+  });
+
+  it('fails fast on a component type the program does not ship', async () => {
+    const h = new Harness();
+    const r = new PipelineRunner({
+      config: config({ sources: { a: { type: 'nope' } }, sinks: { x: { type: 'test' } }, pipelines: { p: { sources: ['a'], transforms: [], sinks: ['x'] } } }),
+      components: h.components(),
+      agentId: 'a',
+      hostName: 'h',
+    });
+    await expect(r.start()).rejects.toMatchObject({ code: 'TW_COMPONENT_UNKNOWN' });
+  });
+});

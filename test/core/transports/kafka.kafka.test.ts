@@ -1,0 +1,132 @@
+/**
+ * The Kafka transport against the harness broker (project `kafka`).
+ */
+import { createServer } from 'node:net';
+import { ConfigResourceTypes } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaTransport } from '../../../core/transports/kafka.js';
+import type { KafkaTransportOptions } from '../../../core/transports/kafka.js';
+import type { ConsumedBatch } from '../../../core/transport.js';
+import { MemoryTelemetry } from '../../../core/telemetry.js';
+import { kafkaBrokers, kafkaClient, uniqueTopic } from '../../kafka/harness.js';
+import { scale } from '../../support/scale.js';
+import { restartContract, transportContract } from './transport-contract.js';
+
+function make(extra: Partial<KafkaTransportOptions> = {}) {
+  return createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'tw-transport-test', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000, ...extra });
+}
+
+describe('kafka transport: the Transport contract', () => {
+  const contract = {
+    async make() {
+      const t = make();
+      await t.start();
+      return t;
+    },
+    async makeSmallBatches() {
+      // About 20 messages of the suite per fetch.
+      const t = make({ maxBytesPerPartition: 2048 });
+      await t.start();
+      return t;
+    },
+    partitions: 3,
+    count: scale(600, 20_000),
+    timeoutMs: 90_000,
+  };
+  transportContract(contract);
+  restartContract(contract);
+});
+
+describe('kafka transport', () => {
+  const admin = () => kafkaClient().admin();
+  let a: ReturnType<typeof admin>;
+  beforeAll(async () => {
+    a = admin();
+    await a.connect();
+  });
+  afterAll(async () => {
+    await a.disconnect();
+  });
+
+  it('creates missing topics with the configured partitions and configs, and leaves existing ones alone', async () => {
+    const t = make();
+    const compacted = uniqueTopic('tw-compact');
+    const retained = uniqueTopic('tw-retain');
+    try {
+      await t.ensureTopics([
+        { name: compacted, partitions: 4, replicationFactor: 1, configs: { 'cleanup.policy': 'compact' } },
+        { name: retained, partitions: 2, replicationFactor: 1, configs: { 'retention.ms': '3600000' } },
+      ]);
+      // A second call with other settings changes nothing.
+      await t.ensureTopics([{ name: compacted, partitions: 8, replicationFactor: 1, configs: { 'cleanup.policy': 'delete' } }]);
+      const meta = await a.fetchTopicMetadata({ topics: [compacted, retained] });
+      expect(Object.fromEntries(meta.topics.map((x) => [x.name, x.partitions.length]))).toEqual({ [compacted]: 4, [retained]: 2 });
+      const configs = await a.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          { type: ConfigResourceTypes.TOPIC, name: compacted, configNames: ['cleanup.policy'] },
+          { type: ConfigResourceTypes.TOPIC, name: retained, configNames: ['retention.ms'] },
+        ],
+      });
+      const value = (topic: string, name: string) =>
+        configs.resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === name)?.configValue;
+      expect(value(compacted, 'cleanup.policy')).toBe('compact');
+      expect(value(retained, 'retention.ms')).toBe('3600000');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('redelivers a batch whose handler rejected, committing only after it succeeds', async () => {
+    const telemetry = new MemoryTelemetry();
+    const t = make({ telemetry, maxHandlerBackoffMs: 200 });
+    const topic = uniqueTopic('tw-redeliver');
+    try {
+      await t.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1 }]);
+      await t.publish(topic, [{ value: Buffer.from('a') }, { value: Buffer.from('b') }]);
+      let calls = 0;
+      const handled: string[] = [];
+      const sub = await t.subscribe({ topics: [topic], groupId: `g-${topic}`, fromBeginning: true }, async (b: ConsumedBatch) => {
+        calls++;
+        if (calls <= 2) throw new Error('downstream unavailable');
+        handled.push(...b.messages.map((m) => m.value.toString()));
+      });
+      const deadline = Date.now() + 60_000;
+      while (handled.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await sub.close();
+      expect(handled).toEqual(['a', 'b']);
+      expect(telemetry.value('tidewatch_transport_handler_errors_total', { transport: 'kafka', topic, code: 'TW_INTERNAL' })).toBe(2);
+      const offsets = await a.fetchOffsets({ groupId: `g-${topic}`, topics: [topic] });
+      expect(offsets[0]?.partitions[0]?.offset).toBe('2');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('rejects a record the broker will never take as TW_TRANSPORT_REJECTED', async () => {
+    const t = make();
+    const topic = uniqueTopic('tw-small');
+    try {
+      await t.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: { 'max.message.bytes': '1024' } }]);
+      await t.publish(topic, [{ value: Buffer.alloc(100) }]);
+      const err = await t.publish(topic, [{ value: Buffer.alloc(10_000, 1) }]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'TW_TRANSPORT_REJECTED', retriable: false });
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('rejects publish with a retriable TW_TRANSPORT_UNAVAILABLE when no broker answers', async () => {
+    // A loopback port nobody listens on: take a free one, then release it.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const t = createKafkaTransport({ brokers: [`127.0.0.1:${port}`], connectionTimeoutMs: 300, retry: { retries: 1, initialRetryTimeMs: 50, maxRetryTimeMs: 100 } });
+    const err = await t.publish('tw-nowhere', [{ value: Buffer.from('x') }]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TW_TRANSPORT_UNAVAILABLE', retriable: true });
+    await t.stop();
+  });
+});
