@@ -18,8 +18,15 @@ export function processIO(): CommandIO {
     env: process.env,
     waitForStop() {
       stop ??= new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
+        // Components unref() their timers and watchers (STYLE.md rule 5), so nothing else keeps
+        // the event loop alive: a waiting command holds it open until the signal arrives.
+        const keepAlive = setInterval(() => undefined, 1 << 30);
+        const done = (sig: NodeJS.Signals): void => {
+          clearInterval(keepAlive);
+          resolve(sig);
+        };
+        process.once('SIGTERM', done);
+        process.once('SIGINT', done);
       });
       return stop;
     },

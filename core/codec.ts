@@ -1,30 +1,35 @@
 /**
- * Events ⇄ transport messages. Sinks that publish (bus, kafka) and sources that consume use
- * these two functions, so the in-process bus and Kafka carry the same bytes.
+ * Events ⇄ transport messages, in wire format v1 (core/wire.ts, docs/wire-format.md). Sinks
+ * that publish (bus, kafka) and sources that consume use these two functions, so the in-process
+ * bus and Kafka carry the same bytes.
  */
-import { TidewatchError } from './errors.js';
-import type { Event } from './model.js';
+import type { Event, LogRecord, MetricPoint } from './model.js';
 import type { InMessage, OutMessage } from './transport.js';
+import { decodeMessage, encodeLogBatch, encodeMetricBatch } from './wire.js';
 
-export const WIRE_HEADER = 'tw-wire';
-export const TYPE_HEADER = 'tw-type';
-
-/** Encodes a batch of events into messages (one message per batch for now). */
-export function encodeEvents(events: Event[]): OutMessage[] {
-  if (events.length === 0) return [];
-  return [{ value: Buffer.from(JSON.stringify(events)), headers: { [WIRE_HEADER]: '1', [TYPE_HEADER]: 'events' } }];
+/**
+ * Encodes a batch: log records grouped into one message per stream (key `<agent>/<stream>`,
+ * order kept), metric points into metric batches. The caller keeps ownership of `events`.
+ */
+export function encodeEvents(events: readonly Event[], opts: { maxBytes?: number } = {}): OutMessage[] {
+  const logs: LogRecord[] = [];
+  const metrics: MetricPoint[] = [];
+  for (const e of events) {
+    if (e.kind === 'log') logs.push(e);
+    else metrics.push(e);
+  }
+  const out: OutMessage[] = [];
+  if (logs.length > 0) out.push(...encodeLogBatch(logs, opts));
+  if (metrics.length > 0) out.push(...encodeMetricBatch(metrics, opts));
+  return out;
 }
 
-/** Decodes one message; throws TidewatchError TW_WIRE_DECODE / TW_WIRE_VERSION, never anything else. */
-export function decodeEvents(msg: InMessage): Event[] {
-  const v = msg.headers[WIRE_HEADER];
-  if (v !== '1') throw new TidewatchError('TW_WIRE_VERSION', `unsupported wire version ${v ?? '(none)'}`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(msg.value.toString('utf8'));
-  } catch {
-    throw new TidewatchError('TW_WIRE_DECODE', 'message is not valid JSON');
-  }
-  if (!Array.isArray(parsed)) throw new TidewatchError('TW_WIRE_DECODE', 'expected an array of events');
-  return parsed as Event[];
+/**
+ * Decodes the events of one message. Throws TidewatchError TW_WIRE_DECODE / TW_WIRE_VERSION
+ * for anything else (the caller counts and drops it); records of other wire types (rollups,
+ * alerts, ...) are not events and give an empty list.
+ */
+export function decodeEvents(msg: Pick<InMessage, 'headers' | 'value'>): Event[] {
+  const d = decodeMessage(msg);
+  return d.type === 'logs' || d.type === 'metrics' ? d.records : [];
 }

@@ -231,12 +231,19 @@ function identityOf(r: LogRecord): StreamIdentity | undefined {
 
 const IDENTITY_KEYS: ReadonlySet<string> = new Set([AttrKeys.streamId, AttrKeys.generation, AttrKeys.filePath, AttrKeys.offset]);
 
-function toWireLine(r: LogRecord, id: StreamIdentity | undefined): WireLogLine {
-  const line: WireLogLine = { observed_time: r.observed_time, body: r.body };
-  if (id !== undefined) line.offset = id.offset;
-  if (r.time !== undefined) line.time = r.time;
-  if (r.severity_number !== 0) line.severity_number = r.severity_number;
-  if (r.severity_text !== '') line.severity_text = r.severity_text;
+/**
+ * One line's JSON, written directly rather than through an intermediate object (bench/wire.mjs:
+ * the agent encodes every line it ships). Non-finite times have no JSON form: a NaN event time
+ * is left out (as if the source had not said), a NaN observed time becomes 0, so one bad record
+ * never makes its whole batch undecodable.
+ */
+function wireLineJson(r: LogRecord, id: StreamIdentity | undefined): string {
+  let s = id === undefined ? '{' : `{"offset":${id.offset},`;
+  s += `"observed_time":${Number.isFinite(r.observed_time) ? r.observed_time : 0}`;
+  if (r.time !== undefined && Number.isFinite(r.time)) s += `,"time":${r.time}`;
+  if (r.severity_number !== 0) s += `,"severity_number":${JSON.stringify(r.severity_number)}`;
+  if (r.severity_text !== '') s += `,"severity_text":${JSON.stringify(r.severity_text)}`;
+  s += `,"body":${JSON.stringify(r.body) ?? 'null'}`;
   let attrs: Attributes | undefined;
   for (const k in r.attributes) {
     if (id !== undefined && IDENTITY_KEYS.has(k)) continue;
@@ -245,11 +252,11 @@ function toWireLine(r: LogRecord, id: StreamIdentity | undefined): WireLogLine {
     if (k === '__proto__') Object.defineProperty(attrs, k, { value: r.attributes[k], enumerable: true, writable: true, configurable: true });
     else attrs[k] = r.attributes[k] as AttrValue;
   }
-  if (attrs !== undefined) line.attributes = attrs;
-  if (r.scope !== undefined) line.scope = r.scope;
-  if (r.trace_id !== undefined) line.trace_id = r.trace_id;
-  if (r.span_id !== undefined) line.span_id = r.span_id;
-  return line;
+  if (attrs !== undefined) s += `,"attributes":${JSON.stringify(attrs)}`;
+  if (r.scope !== undefined) s += `,"scope":${JSON.stringify(r.scope)}`;
+  if (r.trace_id !== undefined) s += `,"trace_id":${JSON.stringify(r.trace_id)}`;
+  if (r.span_id !== undefined) s += `,"span_id":${JSON.stringify(r.span_id)}`;
+  return `${s}}`;
 }
 
 interface Group {
@@ -294,7 +301,7 @@ export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?:
       g = { head, key: `${agentId}/${id?.stream_id ?? ''}`, parts: [], bytes: head.length + 2 };
       groups.set(gk, g);
     }
-    const line = JSON.stringify(toWireLine(r, id));
+    const line = wireLineJson(r, id);
     // Byte length, not string length: a batch of multi-byte text must stay under the limit too.
     const size = Buffer.byteLength(line) + 1;
     if (g.parts.length > 0 && g.bytes + size > maxBytes) flush(g);

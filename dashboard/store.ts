@@ -55,7 +55,7 @@ interface Series {
 export interface StoreOptions {
   /** Points kept per series (default 3600: one hour at 1 s). */
   pointsPerSeries?: number;
-  /** Series kept at most (default 10 000). */
+  /** Series kept at most (default 2000: with 3600 points each, at most about 120 MB). */
   maxSeries?: number;
 }
 
@@ -103,7 +103,7 @@ export class SeriesStore {
 
   constructor(opts: StoreOptions = {}) {
     this.pointsPerSeries = opts.pointsPerSeries ?? 3600;
-    this.maxSeries = opts.maxSeries ?? 10_000;
+    this.maxSeries = opts.maxSeries ?? 2000;
   }
 
   get size(): number {

@@ -13,7 +13,7 @@ const log = (/** @type {string} */ line) => console.log(`[kafka] ${line}`);
 
 if (flag('--prefetch')) {
   const r = await resolveKafka({ log });
-  log(`${r.cached ? 'cached' : 'resolved'}: kafka ${r.version} jars in ${r.libDir} (${(r.ms / 1000).toFixed(1)} s)`);
+  if (r.cached) log(`cached: kafka ${r.version} jars in ${r.libDir}`);
   process.exit(0);
 }
 

@@ -11,6 +11,7 @@ import { Type } from '@sinclair/typebox';
 import { TidewatchError } from '../../core/errors.js';
 import type { Source, SourceFactory } from '../../core/component.js';
 import { CumulativeToDelta } from './otlp/delta.js';
+import { parseEndpoint } from './otlp/endpoint.js';
 import { OtlpHttpServer } from './otlp/http.js';
 import type { OtlpGrpcServer } from './otlp/grpc.js';
 import { Receiver } from './otlp/receiver.js';
@@ -50,13 +51,7 @@ export const OtlpSourceSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** Splits `host:port` or `[v6]:port`. */
-export function parseEndpoint(ep: string, what: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(ep.trim());
-  const port = m === null ? Number.NaN : Number(m[3]);
-  if (m === null || port > 65535) throw new TidewatchError('TW_CONFIG_SCHEMA', `${what}: "${ep}" is not host:port`);
-  return { host: m[1] ?? (m[2] === '' ? '127.0.0.1' : m[2]!), port };
-}
+export { parseEndpoint };
 
 export interface OtlpSource extends Source {
   /** Bound ports once started (0 when that protocol is disabled); for tests and logs. */

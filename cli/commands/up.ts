@@ -165,7 +165,9 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const { agentId, hostName } = await resolveIdentity(dataDir, configs.agent.agent);
 
   const telemetry = new MemoryTelemetry();
-  const bus = createBus({ telemetry });
+  // Every subscriber is attached before any publisher starts, so the bus's replay ring for late
+  // subscribers is not needed here: keep it small (it counts messages, and a message is a batch).
+  const bus = createBus({ telemetry, retentionMessages: 64 });
   const store = new SeriesStore();
   const server = buildServer({ store, telemetry, log: log.child({ component: 'dashboard' }) });
   const runnerOpts = { agentId, hostName, bus, telemetry };

@@ -75,11 +75,14 @@ interface Cluster {
   id: string;
   tokens: string[];
   space: number[];
-  /** Positions of constant tokens (not VAR), for the family search. */
+  /** How many `<*>` the template has: among templates covering a line, the fewest wins. */
   vars: number;
   count: number;
   lastSeen: number;
   template: string;
+  /** Keys into TemplateMiner.buckets and .tails. */
+  bucket: string;
+  tail: string;
   /** Set when merged away; shape-cache entries follow it. */
   into: Cluster | undefined;
   alive: boolean;
@@ -124,7 +127,14 @@ export function templateId(template: string): string {
 export class TemplateMiner {
   readonly options: MinerOptions;
   private readonly byId = new Map<string, Cluster>();
-  private readonly byLength = new Map<number, Cluster[]>();
+  /**
+   * Clusters by token count and first token (Drain's tree, one level deep): a template can only
+   * cover a line of its length whose first token it shares, or any such line when it starts
+   * with `<*>`. Keeps the search for a new shape short when there are many templates.
+   */
+  private readonly buckets = new Map<string, Cluster[]>();
+  /** Clusters by token count and all but the first token: families at position 0. */
+  private readonly tails = new Map<string, Cluster[]>();
   private readonly shapes = new Map<string, Cluster>();
   private readonly aliases = new Map<string, string>();
   private readonly scratch: Tokens = { tokens: [], space: [] };
@@ -210,13 +220,12 @@ export class TemplateMiner {
   }
 
   private place(key: string, tokens: string[], space: number[], now: number): MineResult {
-    const n = tokens.length;
-    const group = this.byLength.get(n);
     let best: Cluster | undefined;
-    if (group !== undefined) {
-      for (const c of group) {
-        if (covers(c.tokens, tokens) && (best === undefined || c.vars < best.vars)) best = c;
-      }
+    const own = this.buckets.get(bucketKey(tokens.length, tokens[0]));
+    if (own !== undefined) for (const c of own) if (covers(c.tokens, tokens) && (best === undefined || c.vars < best.vars)) best = c;
+    if (tokens.length > 0 && tokens[0] !== VAR) {
+      const wild = this.buckets.get(bucketKey(tokens.length, VAR));
+      if (wild !== undefined) for (const c of wild) if (covers(c.tokens, tokens) && (best === undefined || c.vars < best.vars)) best = c;
     }
     if (best !== undefined) {
       this.cacheShape(key, best);
@@ -241,16 +250,20 @@ export class TemplateMiner {
   private mergeFamilies(start: Cluster, now: number, merged: string[]): Cluster {
     let c = start;
     for (let round = 0; round < 8; round++) {
-      const group = this.byLength.get(c.tokens.length) ?? [];
+      const n = c.tokens.length;
+      if (n === 0) return c;
       const fam = new Map<number, Cluster[]>();
-      for (const o of group) {
+      // Differences after the first token: same bucket. At the first token: same tail.
+      for (const o of this.buckets.get(bucketKey(n, c.tokens[0])) ?? []) {
         if (o === c) continue;
         const p = singleDiff(c.tokens, o.tokens);
-        if (p < 0) continue;
+        if (p <= 0) continue;
         let l = fam.get(p);
         if (l === undefined) fam.set(p, (l = []));
         l.push(o);
       }
+      const tail = (this.tails.get(c.tail) ?? []).filter((o) => o !== c && o.tokens[0] !== c.tokens[0]);
+      if (tail.length > 0) fam.set(0, tail);
       let target = -1;
       for (const [p, members] of fam) {
         // The first token gets twice the evidence: like Drain, which keys its tree on leading
@@ -294,13 +307,24 @@ export class TemplateMiner {
     const template = render(tokens, space);
     let vars = 0;
     for (const t of tokens) if (t === VAR) vars++;
-    const c: Cluster = { id: templateId(template), tokens, space, vars, count: 0, lastSeen: now, template, into: undefined, alive: true };
+    const c: Cluster = {
+      id: templateId(template),
+      tokens,
+      space,
+      vars,
+      count: 0,
+      lastSeen: now,
+      template,
+      bucket: bucketKey(tokens.length, tokens[0]),
+      tail: tokens.length + SEP + tokens.slice(1).join(SEP),
+      into: undefined,
+      alive: true,
+    };
     const existing = this.byId.get(c.id);
     if (existing !== undefined) return existing;
     this.byId.set(c.id, c);
-    let g = this.byLength.get(tokens.length);
-    if (g === undefined) this.byLength.set(tokens.length, (g = []));
-    g.push(c);
+    listAdd(this.buckets, c.bucket, c);
+    listAdd(this.tails, c.tail, c);
     this.aliases.delete(c.id);
     return c;
   }
@@ -308,12 +332,8 @@ export class TemplateMiner {
   private removeCluster(c: Cluster): void {
     c.alive = false;
     this.byId.delete(c.id);
-    const g = this.byLength.get(c.tokens.length);
-    if (g !== undefined) {
-      const i = g.indexOf(c);
-      if (i >= 0) g.splice(i, 1);
-      if (g.length === 0) this.byLength.delete(c.tokens.length);
-    }
+    listRemove(this.buckets, c.bucket, c);
+    listRemove(this.tails, c.tail, c);
   }
 
   private addAlias(from: string, to: string): void {
@@ -344,6 +364,24 @@ export class TemplateMiner {
       this.st.evicted++;
     }
   }
+}
+
+function bucketKey(n: number, first: string | undefined): string {
+  return n === 0 ? '0' : n + SEP + first!;
+}
+
+function listAdd(index: Map<string, Cluster[]>, key: string, c: Cluster): void {
+  const l = index.get(key);
+  if (l === undefined) index.set(key, [c]);
+  else l.push(c);
+}
+
+function listRemove(index: Map<string, Cluster[]>, key: string, c: Cluster): void {
+  const l = index.get(key);
+  if (l === undefined) return;
+  const i = l.indexOf(c);
+  if (i >= 0) l.splice(i, 1);
+  if (l.length === 0) index.delete(key);
 }
 
 /** True when template `t` covers the token sequence `s` of the same length. */

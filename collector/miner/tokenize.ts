@@ -35,6 +35,9 @@ export const MASKS: readonly { readonly name: string; readonly example: string; 
   { name: 'size unit', example: '93.0 B, 5.2 KB', rule: 'a byte unit (B, KB, MB, GiB, ...) right after a number joins that variable: size formatters pick the unit by magnitude' },
   { name: 'path', example: '/var/www/html/, ~/x, ./a, C:\\Temp', rule: 'a piece starting with `/`, `~/`, `./`, `../` or a drive letter' },
   { name: 'hex', example: '0x7fff5fbff8c8, deadbeefcafe', rule: '`0x` followed by hex digits, or 12+ hex digits' },
+  { name: 'counter prefix', example: 'core.1234 -> core.<*>, #3 -> #<*>', rule: 'a word before `.` or `#` stays when a number follows; the number is the variable' },
+  { name: 'dot leader', example: 'illegal instruction......0', rule: 'in `key....value` the dotted key is text and the value is masked on its own' },
+  { name: 'variable list', example: 'delete blk_1 blk_2 blk_3 blk_4', rule: 'three or more variables in a row, separated by spaces, become one `<*>` (lists vary in length)' },
   { name: 'number', example: '42, -1, 3.5ms, 64KB, 1e-3', rule: 'a piece that starts with a digit (or a sign then a digit)' },
   { name: 'id with digits', example: 'blk_-1608999687919862906, node-246, core.1234, broadcast_9', rule: 'a piece with two or more digits, or one digit after a non-letter (a digit glued to letters, as in `ssh2`, `eth0`, `log4j`, stays a word)' },
 ];
@@ -163,22 +166,30 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
   let anyDigit = false;
   while (i < n) {
     const c = line.charCodeAt(i);
-    if (isSpace(c)) {
+    const k0 = c < 128 ? CLASS[c]! : 0;
+    if (k0 === C_SPACE) {
       sawSpace = 1;
       i++;
       continue;
     }
+    // One pass over the word: its digits, whether it has delimiters or a colon.
     let j = i + 1;
-    let digits = isDigit(c) ? 1 : 0;
-    let hasDelim = isDelim(c);
+    let digits = k0 === C_DIGIT ? 1 : 0;
+    let delims = k0 === C_DELIM ? 1 : 0;
+    let colon = c === 58;
     while (j < n) {
       const d = line.charCodeAt(j);
-      if (isSpace(d)) break;
-      if (isDigit(d)) digits++;
-      else if (!hasDelim && isDelim(d)) hasDelim = true;
+      if (d < 128) {
+        const k = CLASS[d]!;
+        if (k === C_SPACE) break;
+        if (k === C_DIGIT) digits++;
+        else if (k === C_DELIM) {
+          delims++;
+          if (d === 58) colon = true;
+        }
+      }
       j++;
     }
-    const hasDigit = digits > 0;
     if (tokens.length >= maxTokens - 1) {
       if (tokens[tokens.length - 1] !== VAR) {
         tokens.push(VAR);
@@ -186,56 +197,119 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
       }
       break;
     }
-    if (!hasDelim && (digits >= 2 || (digits === 1 && isDigit(c)))) {
-      // A number or an id with digits, and no dot leader (`key......0`): a variable, no slice.
-      if (digits === 1 || line.indexOf('..', i) < 0 || line.indexOf('..', i) >= j) {
+    if (digits > 0) anyDigit = true;
+    if (delims === 0) {
+      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && !hasDotLeader(line, i, j) && (k0 === C_DIGIT || !mayBeCounter(line, i, j))) {
+        // A number or an id with digits: a variable, decided without copying the text.
         tokens.push(VAR);
         space.push(sawSpace);
-        anyDigit = true;
-        sawSpace = 0;
-        i = j;
-        continue;
+        // `... to server: host:8030.` - a full stop after a number is text.
+        if (k0 === C_DIGIT && j - i > 1 && line.charCodeAt(j - 1) === 46) {
+          tokens.push('.');
+          space.push(0);
+        }
+      } else {
+        const word = line.slice(i, j);
+        // `93.0 B` / `5.2 KB`: the unit is part of the variable (glued, so rendering merges them).
+        if (digits === 0 && sawSpace === 1 && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(word)) {
+          tokens.push(VAR);
+          space.push(0);
+        } else {
+          pushPiece(word, sawSpace, tokens, space);
+        }
       }
+    } else if (digits > 0 && colon) {
+      // Timestamps, MAC and IPv6 addresses contain `:`: mask them whole before splitting.
+      const w = line.slice(i, j).replace(WORD_MASK, NUL);
+      splitPieces(w, 0, w.length, sawSpace, tokens, space);
+    } else {
+      splitPieces(line, i, j, sawSpace, tokens, space);
     }
-    splitWord(line.slice(i, j), hasDigit, hasDelim, sawSpace, tokens, space);
-    if (hasDigit) anyDigit = true;
     sawSpace = 0;
     i = j;
   }
-  if (anyDigit) maskDateNames(tokens);
+  if (anyDigit) {
+    maskDateNames(tokens);
+    collapseRuns(tokens, space);
+  }
 }
 
-function splitWord(word: string, hasDigit: boolean, hasDelim: boolean, spaceBefore: number, tokens: string[], space: number[]): void {
-  if (!hasDelim) {
-    // `93.0 B` / `5.2 KB`: the unit is part of the variable (glued, so rendering merges them).
-    if (!hasDigit && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(word)) {
-      tokens.push(VAR);
-      space.push(0);
-      return;
+/**
+ * Runs of this many or more variables separated by spaces become one: lists (of block ids, of
+ * nodes, of numbers) vary in length, and each length would otherwise be its own template.
+ */
+export const MAX_VAR_RUN = 3;
+
+function collapseRuns(tokens: string[], space: number[]): void {
+  let w = 0;
+  let r = 0;
+  const n = tokens.length;
+  while (r < n) {
+    if (tokens[r] === VAR) {
+      let e = r + 1;
+      while (e < n && tokens[e] === VAR && space[e] === 1) e++;
+      tokens[w] = VAR;
+      space[w] = space[r]!;
+      w++;
+      if (e - r < MAX_VAR_RUN) {
+        for (let k = r + 1; k < e; k++) {
+          tokens[w] = VAR;
+          space[w] = space[k]!;
+          w++;
+        }
+      }
+      r = e;
+      continue;
     }
-    pushPiece(word, spaceBefore, tokens, space);
-    return;
+    tokens[w] = tokens[r]!;
+    space[w] = space[r]!;
+    w++;
+    r++;
   }
-  let w = word;
-  if (hasDigit && w.indexOf(':') >= 0) w = w.replace(WORD_MASK, NUL);
-  const n = w.length;
-  let start = 0;
-  let sp = spaceBefore;
-  const flush = (end: number): void => {
-    if (end > start) {
-      flushPiece(w, start, end, sp, spaceBefore, tokens, space);
-      sp = 0;
+  tokens.length = w;
+  space.length = w;
+}
+
+const C_SPACE = 1;
+const C_DIGIT = 2;
+const C_DELIM = 3;
+/** Character classes of ASCII, one lookup per character on the hot path. */
+const CLASS = new Uint8Array(128);
+for (const c of [32, 9, 10, 11, 12, 13]) CLASS[c] = C_SPACE;
+for (let c = 48; c <= 57; c++) CLASS[c] = C_DIGIT;
+for (let c = 0; c < 128; c++) if (isDelim(c)) CLASS[c] = C_DELIM;
+
+/** A cheap pre-check for RE_COUNTER (`core.1234`, `#3`): a `#` first, or a `.` then a digit. */
+function mayBeCounter(s: string, from: number, to: number): boolean {
+  if (s.charCodeAt(from) === 35) return true;
+  for (let k = from + 2; k < to - 1; k++) {
+    if (s.charCodeAt(k) === 46) {
+      const d = s.charCodeAt(k + 1);
+      return d >= 48 && d <= 57;
     }
-  };
-  for (let k = 0; k < n; k++) {
+  }
+  return false;
+}
+
+function hasDotLeader(s: string, from: number, to: number): boolean {
+  for (let k = from; k < to - 1; k++) if (s.charCodeAt(k) === 46 && s.charCodeAt(k + 1) === 46) return true;
+  return false;
+}
+
+/** Splits `w[from, to)` (one word) at delimiters, which become tokens of their own. */
+function splitPieces(w: string, from: number, to: number, spaceBefore: number, tokens: string[], space: number[]): void {
+  let start = from;
+  let sp = spaceBefore;
+  for (let k = from; k < to; k++) {
     const c = w.charCodeAt(k);
+    if (c >= 128 || CLASS[c] !== C_DELIM) continue;
     if (c === 58 /* : */ && w.charCodeAt(k + 1) === 47 && w.charCodeAt(k + 2) === 47 && k > start) {
       // URL: keep `scheme://`, the rest up to a closing bracket, quote or comma is one variable
       tokens.push(w.slice(start, k) + '://');
       space.push(sp);
       sp = 0;
       let e = k + 3;
-      while (e < n) {
+      while (e < to) {
         const d = w.charCodeAt(e);
         if (d === 93 || d === 41 || d === 125 || d === 62 || d === 34 || d === 39 || d === 44) break;
         e++;
@@ -248,28 +322,35 @@ function splitWord(word: string, hasDigit: boolean, hasDelim: boolean, spaceBefo
       k = e - 1;
       continue;
     }
-    if (isDelim(c)) {
-      // A drive letter path (C:\...) is one variable.
-      if (c === 58 && k === start + 1 && w.charCodeAt(k + 1) === 92) continue;
-      flush(k);
-      tokens.push(w[k]!);
-      space.push(sp);
+    // A drive letter path (C:\...) is one variable.
+    if (c === 58 && k === start + 1 && w.charCodeAt(k + 1) === 92) continue;
+    if (k > start) {
+      flushPiece(w, start, k, sp, start === from && spaceBefore === 1, tokens, space);
       sp = 0;
-      start = k + 1;
     }
+    tokens.push(DELIM_TOKEN[c]!);
+    space.push(sp);
+    sp = 0;
+    start = k + 1;
   }
-  flush(n);
+  if (to > start) flushPiece(w, start, to, sp, start === from && spaceBefore === 1, tokens, space);
 }
 
-function flushPiece(w: string, start: number, end: number, sp: number, spaceBefore: number, tokens: string[], space: number[]): void {
+/** Interned one-character delimiter tokens. */
+const DELIM_TOKEN: string[] = [];
+for (let c = 0; c < 128; c++) DELIM_TOKEN.push(String.fromCharCode(c));
+
+function flushPiece(w: string, start: number, end: number, sp: number, wordStart: boolean, tokens: string[], space: number[]): void {
   const c0 = w.charCodeAt(start);
-  if (isDigit(c0) || c0 === 0) {
-    // a number (or a masked timestamp): no need to look at the text
-    let dots = false;
-    for (let k = start; k < end - 1; k++) if (w.charCodeAt(k) === 46 && w.charCodeAt(k + 1) === 46) dots = true;
-    if (!dots) {
+  if ((c0 < 128 && CLASS[c0] === C_DIGIT) || c0 === 0) {
+    // a number (or a masked timestamp): no need to copy the text
+    if (!hasDotLeader(w, start, end)) {
       tokens.push(VAR);
       space.push(sp);
+      if (end - start > 1 && w.charCodeAt(end - 1) === 46) {
+        tokens.push('.');
+        space.push(0);
+      }
       return;
     }
   }
@@ -277,7 +358,7 @@ function flushPiece(w: string, start: number, end: number, sp: number, spaceBefo
   if (piece.indexOf(NUL) >= 0) {
     tokens.push(VAR);
     space.push(sp);
-  } else if (start === 0 && spaceBefore === 1 && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(piece)) {
+  } else if (wordStart && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(piece)) {
     tokens.push(VAR);
     space.push(0);
   } else {
@@ -291,7 +372,7 @@ function flushPiece(w: string, start: number, end: number, sp: number, spaceBefo
  */
 function pushPiece(piece: string, sp: number, tokens: string[], space: number[]): void {
   const dots = piece.indexOf('..');
-  if (dots > 0) {
+  if (dots >= 0) {
     let e = dots + 2;
     while (e < piece.length && piece.charCodeAt(e) === 46) e++;
     if (e < piece.length) {
@@ -304,9 +385,27 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
       return;
     }
   }
-  tokens.push(isVariablePiece(piece) ? VAR : piece);
+  if (isVariablePiece(piece)) {
+    // Keep a word prefix before `.` or `#` when a number follows (`core.1234` -> `core.<*>`,
+    // `#3` -> `#<*>`): the prefix says what the number counts. Not before `-` or `_`, which
+    // join the parts of host names and ids (`web-1`, `rdd_42_20`) that vary as a whole.
+    const m = piece.charCodeAt(0) === 35 || piece.indexOf('.') > 0 ? RE_COUNTER.exec(piece) : null;
+    if (m !== null) {
+      tokens.push(m[1]!);
+      space.push(sp);
+      tokens.push(VAR);
+      space.push(0);
+      return;
+    }
+    tokens.push(VAR);
+    space.push(sp);
+    return;
+  }
+  tokens.push(piece);
   space.push(sp);
 }
+
+const RE_COUNTER = /^([A-Za-z]{2,}\.|#)\d[0-9A-Za-z_]*$/;
 
 const MONTHS = new Set(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']);
 const WEEKDAYS = new Set(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']);
@@ -318,7 +417,7 @@ const WEEKDAYS = new Set(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']);
 function maskDateNames(tokens: string[]): void {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (MONTHS.has(t) && (tokens[i + 1] === VAR || tokens[i - 1] === VAR)) {
+    if (t.length === 3 && MONTHS.has(t) && (tokens[i + 1] === VAR || tokens[i - 1] === VAR)) {
       tokens[i] = VAR;
       if (i > 0 && WEEKDAYS.has(tokens[i - 1]!)) tokens[i - 1] = VAR;
     }

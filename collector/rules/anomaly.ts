@@ -4,29 +4,31 @@
  * firing on this point. Time comes with each point (event time), so there is no clock to inject.
  *
  * How it judges a point (each step is O(1) work and fixed memory per series):
- *  1. Baseline. Three robust Holt-Winters style models run side by side: level only, level + a
- *     time-of-day profile, level + a time-of-week profile. Profiles are bucketed by the point's
- *     timestamp, with the bucket width derived from the sampling interval inferred online. Updates
- *     are Huber-clipped, so an outlier barely moves the baseline. The model with the lowest recent
- *     mean absolute error is the one that judges: seasonality is used only when it predicts better.
- *  2. Surprise. The chosen model's residual over its own robust scale (1.25 * MAE, i.e. sigma for
- *     Gaussian noise) gives a z-score per point.
- *  3. Level shifts. A run of residuals on one side beyond the scale re-baselines every model
- *     (adds the run's median shift to the level), so after a step the detector quietens within a
- *     few points instead of alarming for days.
+ *  1. Baseline. Three robust Holt-Winters style models run side by side: level only; level + a
+ *     time-of-day profile; level + day profile + a coarser time-of-week correction. Buckets come
+ *     from the point's timestamp, their width from the sampling interval inferred online. Updates
+ *     are Huber-clipped, so an outlier barely moves a baseline. The model with the lowest recent
+ *     mean absolute error judges: seasonality is used only when it predicts better.
+ *  2. Surprise. The judging model's residual over its robust scale (1.25 * MAE, i.e. sigma for
+ *     Gaussian noise) gives z per point.
+ *  3. Level shifts. A run of residuals on one side beyond the scale moves a model's level by the
+ *     run's mean, so after a step the detector quietens within a few points instead of alarming
+ *     until an EWMA catches up.
  *  4. Score. As in Numenta's anomaly likelihood, the short-term mean of the (capped) surprise is
- *     compared with its long-run distribution (decayed mean and variance); the tail probability of
- *     that comparison, log-scaled, is the score. Series whose residuals are always wild get used
- *     to it; a quiet series that starts misbehaving scores near 1.
- *  5. Alert. A new alert starts when the score crosses the threshold that the sensitivity sets,
- *     after the warm-up, and not while a previous alert is still firing; an alert keeps firing
- *     while the score stays high and for a hold-off after it drops, so one incident fires once.
+ *     compared with its long-run distribution (decayed mean and variance); the Gaussian tail
+ *     probability of that comparison, log-scaled, is the score, damped by an empirical check (a
+ *     decayed histogram): how often has this series itself been this surprising lately? Series
+ *     whose residuals are always wild get used to them; a quiet series that starts misbehaving
+ *     scores near 1.
+ *  5. Alert. A new alert starts when the score reaches 1 - sensitivity, after the warm-up, and not
+ *     while a previous alert is still firing; an alert keeps firing while the score stays high and
+ *     for a hold-off after it drops, so one incident fires once.
  */
 
 export interface AnomalyOptions {
-  /** 0..1; higher fires on smaller deviations. Default 0.5. */
+  /** 0..1; higher fires on smaller deviations. Default DEFAULT_SENSITIVITY (0.6). */
   readonly sensitivity?: number;
-  /** Points before any alert may fire (the baseline is still learning). Default 300. */
+  /** Points before any alert may fire (the baseline is still learning). Default 100. */
   readonly warmup_points?: number;
   /** Points an alert keeps firing after the score drops below the threshold. Default 48. */
   readonly keep_firing_points?: number;
@@ -34,22 +36,39 @@ export interface AnomalyOptions {
   readonly tuning?: Partial<Tuning>;
 }
 
+/**
+ * Internal constants. The defaults were set on the NAB dev split (bench/nab-loco.py checks the
+ * choice by leaving each category out); gains are per point unless said otherwise.
+ */
 export interface Tuning {
+  /** Level EWMA gain. */
   levelAlpha: number;
+  /** Day-profile gain per visit of a bucket (after its first two visits, which average). */
   seasonGamma: number;
+  /** Horizon (points) of each model's mean absolute error, its scale and its selection score. */
   maeN: number;
+  /** Huber clip of the error that moves a baseline, in sigmas. */
   clipZ: number;
+  /** A level shift is shiftRun residuals in a row beyond shiftZ sigmas on one side. */
   shiftZ: number;
   shiftRun: number;
+  /** Cap on one point's surprise, in sigmas, so one absurd value cannot own the statistics. */
   zCap: number;
+  /** Points in the short-term mean of surprise. */
   shortN: number;
+  /** Horizon (points) of the long-run distribution of that mean. */
   longN: number;
   maxDayBuckets: number;
   maxWeekBuckets: number;
+  /** Week-correction gain per visit of a bucket. */
   weekGamma: number;
+  /** Horizon (points) of the empirical check's histogram. */
+  histN: number;
+  /** Empirical check: a history share at or below empP leaves the score undamped. 0 = off. */
   empP: number;
+  /** Points the judging model must have fitted before its surprise counts. */
   minFit: number;
-  logSurprise: boolean;
+  /** Points the score must stay over the threshold before an alert starts (Prometheus' `for`). */
   forPoints: number;
 }
 
@@ -66,9 +85,9 @@ const DEFAULT_TUNING: Tuning = {
   maxDayBuckets: 288,
   maxWeekBuckets: 168,
   weekGamma: 0.05,
+  histN: 2000,
   empP: 3e-3,
   minFit: 30,
-  logSurprise: false,
   forPoints: 1,
 };
 
@@ -257,7 +276,7 @@ function bucketOf(timeMs: number, periodMs: number, buckets: number): number {
 export function createAnomalyDetector(opts: AnomalyOptions = {}): AnomalyDetector {
   const t: Tuning = { ...DEFAULT_TUNING, ...(opts.tuning ?? {}) };
   const sensitivity = clamp(opts.sensitivity ?? DEFAULT_SENSITIVITY, 0, 1);
-  // Score threshold: sensitivity 0.5 -> 0.5 on the log-scaled likelihood (tail p ~ 1e-5).
+  // Score threshold: sensitivity 0.6 -> 0.4 on the log-scaled likelihood (tail q ~ 1e-4).
   const threshold = 1 - sensitivity;
   const warmup = Math.max(0, Math.floor(opts.warmup_points ?? 100));
   const keepFiring = Math.max(0, Math.floor(opts.keep_firing_points ?? 48));
@@ -275,7 +294,6 @@ export function createAnomalyDetector(opts: AnomalyOptions = {}): AnomalyDetecto
   let models: SeasonalModel[] | undefined;
   let chosen = 0;
 
-
   // Surprise: short ring mean vs decayed long-run mean/variance of that short mean.
   const shortRing = new Float64Array(Math.max(1, t.shortN));
   let shortSum = 0;
@@ -284,7 +302,7 @@ export function createAnomalyDetector(opts: AnomalyOptions = {}): AnomalyDetecto
   let longMean = 0;
   let longVar = 0;
   let longWeight = 0;
-  const hist = new DecayedHistogram(HIST_BINS, t.logSurprise ? Math.log1p(t.zCap) : t.zCap, t.longN);
+  const hist = new DecayedHistogram(HIST_BINS, t.zCap, t.histN);
 
   // Alert state.
   let firing = false;
@@ -355,12 +373,10 @@ export function createAnomalyDetector(opts: AnomalyOptions = {}): AnomalyDetecto
     // 2. Every model learns from the point (Huber-clipped, so outliers barely move a baseline).
     for (const m of models) m.learn(timeMs, value, t);
 
-    // 4. Score: short mean of capped surprise against its long-run distribution.
-    // Until the judging model has seen enough points its scale is meaningless: feed nothing.
-    if (judge.maeWeight < t.minFit) {
-      if (points <= warmup || !firing) return { score: 0, alert: false, firing, baseline, z };
-    }
-    const u = t.logSurprise ? Math.log1p(Math.min(z, t.zCap)) : Math.min(z, t.zCap);
+    // 3-4. Score: short mean of capped surprise against its long-run distribution. Until the
+    // judging model has fitted enough points its scale means nothing: feed nothing, score 0.
+    if (judge.maeWeight < t.minFit) return { score: 0, alert: false, firing, baseline, z };
+    const u = Math.min(z, t.zCap);
     if (shortCount < shortRing.length) {
       shortRing[shortPos] = u;
       shortSum += u;
@@ -412,7 +428,7 @@ export function createAnomalyDetector(opts: AnomalyOptions = {}): AnomalyDetecto
   }
 
   function stats(): AnomalyStats {
-    let nums = INTERVAL_RING + shortRing.length;
+    let nums = INTERVAL_RING + shortRing.length + HIST_BINS;
     for (const m of models ?? []) nums += 2 * m.day.length + m.week.length + 3;
     const model = models?.[chosen]?.kind ?? 'level';
     return { points, invalid, alerts, level_shifts: models?.[chosen]?.shifts ?? 0, interval_ms: intervalMs, model, state_numbers: nums };

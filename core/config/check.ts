@@ -68,7 +68,8 @@ const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 function convertExpanded(orig: unknown, conv: unknown, path: Path, expanded: (path: Path) => boolean): unknown {
   if (isMap(orig) && isMap(conv)) {
-    for (const k of Object.keys(orig)) orig[k] = convertExpanded(orig[k], conv[k], [...path, k], expanded);
+    // "__proto__" (an own key from YAML) is left alone: assigning it would set the prototype.
+    for (const k of Object.keys(orig)) if (k !== '__proto__') orig[k] = convertExpanded(orig[k], conv[k], [...path, k], expanded);
     return orig;
   }
   if (Array.isArray(orig) && Array.isArray(conv) && orig.length === conv.length) {

@@ -92,7 +92,21 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions)
   where.fail('TW_CONFIG_ENV', expandDocument(doc, opts.env, where, expandedPaths));
   const expanded = (path: Path): boolean => expandedPaths.has(keyPath(path));
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // An alias without its anchor, or an alias bomb: yaml reports these only when resolving.
+    let line = 1;
+    visit(doc, {
+      Alias(_k, node) {
+        if (node.resolve(doc) !== undefined) return undefined;
+        line = where.lineOf(node) ?? 1;
+        return visit.BREAK;
+      },
+    });
+    where.fail('TW_CONFIG_SYNTAX', [{ line, key: '', message: `invalid YAML: ${firstLine((err as Error).message)}` }]);
+  }
   if (raw === null || raw === undefined) where.fail('TW_CONFIG_SCHEMA', [{ line: 1, key: '', message: 'the config is empty (expected a map with data_dir, sources, sinks, pipelines)' }]);
   if (typeof raw !== 'object' || Array.isArray(raw)) where.fail('TW_CONFIG_SCHEMA', [{ line: 1, key: '', message: `expected a map at the top level (got ${show(raw)})` }]);
 
@@ -151,8 +165,9 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions)
         const path = ['pipelines', pipeName, section, i];
         if (seen.has(ref)) wiring.push(where.issue({ path, at: 'value', message: `"${ref}" is listed twice` }));
         seen.add(ref);
-        if (out[section][ref] !== undefined) return;
-        const other = SECTIONS.find(([s]) => s !== section && out[s][ref] !== undefined);
+        // Own keys only: a pipeline naming "toString" must not find Object.prototype's.
+        if (Object.hasOwn(out[section], ref)) return;
+        const other = SECTIONS.find(([s]) => s !== section && Object.hasOwn(out[s], ref));
         const hint = didYouMean(ref, Object.keys(out[section]));
         const message =
           other !== undefined

@@ -5,8 +5,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Component and pipeline names end up in paths (`<data_dir>/<role>/<name>/`) and metric labels. */
-export const NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]*$';
+/**
+ * Component and pipeline names end up in paths (`<data_dir>/<role>/<name>/`) and metric labels;
+ * `__proto__` would be an object's prototype, not a name.
+ */
+export const NAME_PATTERN = '^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_.-]*$';
 
 export const ComponentRefSchema = Type.Object(
   { type: Type.String({ minLength: 1, description: 'Which component to build (its YAML type).' }) },

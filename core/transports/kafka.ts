@@ -63,6 +63,27 @@ export interface KafkaTransportOptions {
   telemetry?: Telemetry;
 }
 
+/**
+ * A kafkajs client with the transport's connection settings (brokers, TLS, SASL, timeouts,
+ * logging): every Kafka client tidewatch makes (transport, ingest stage's transactional
+ * producers and consumers, rules reader) is built here, so security options reach all of them.
+ */
+export function createKafkaClient(opts: KafkaTransportOptions, retry?: { retries: number; initialRetryTime: number; maxRetryTime: number }): Kafka {
+  if (opts.brokers.length === 0) throw new TidewatchError('TW_CONFIG_SCHEMA', 'kafka transport: brokers is empty');
+  const log = opts.log;
+  return new Kafka({
+    clientId: opts.clientId ?? 'tidewatch',
+    brokers: opts.brokers,
+    ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
+    ...(opts.sasl !== undefined ? { sasl: opts.sasl } : {}),
+    connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    retry: retry ?? { retries: opts.retry?.retries ?? 8, initialRetryTime: opts.retry?.initialRetryTimeMs ?? 300, maxRetryTime: opts.retry?.maxRetryTimeMs ?? 10_000 },
+    logLevel: log === undefined ? logLevel.NOTHING : logLevel.WARN,
+    ...(log === undefined ? {} : { logCreator: () => (entry: LogEntry) => kafkajsLog(log, entry) }),
+  });
+}
+
 export function createKafkaTransport(opts: KafkaTransportOptions): KafkaTransport {
   return new KafkaTransport(opts);
 }
@@ -82,21 +103,50 @@ export class KafkaTransport implements Transport {
       initialRetryTime: opts.retry?.initialRetryTimeMs ?? 300,
       maxRetryTime: opts.retry?.maxRetryTimeMs ?? 10_000,
     };
-    if (opts.brokers.length === 0) throw new TidewatchError('TW_CONFIG_SCHEMA', 'kafka transport: brokers is empty');
-    const log = opts.log;
-    this.kafka = new Kafka({
-      clientId: opts.clientId ?? 'tidewatch',
-      brokers: opts.brokers,
-      ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
-      ...(opts.sasl !== undefined ? { sasl: opts.sasl } : {}),
-      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
-      requestTimeout: opts.requestTimeoutMs ?? 30_000,
-      retry: this.retry,
-      logLevel: log === undefined ? logLevel.NOTHING : logLevel.WARN,
-      ...(log === undefined ? {} : { logCreator: () => (entry: LogEntry) => kafkajsLog(log, entry) }),
-    });
+    this.kafka = createKafkaClient(opts, this.retry);
   }
 
+  /**
+   * The broker's limit on one message (record batch), for `topic`: the topic's
+   * `max.message.bytes`, else the broker's `message.max.bytes`. Rejects with a TidewatchError
+   * when no broker answers; the caller then keeps its own default.
+   */
+  async maxMessageBytes(topic: string): Promise<number> {
+    this.assertRunning();
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: topic, configNames: ['max.message.bytes'] }] });
+      const v = res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n <= 0) throw new TidewatchError('TW_TRANSPORT_REJECTED', `kafka: topic ${topic} has no max.message.bytes`);
+      return n;
+    } catch (err) {
+      throw mapError(err, `describe ${topic}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Number of brokers the cluster lists now (replication factors are capped by it). */
+  async brokerCount(): Promise<number> {
+    this.assertRunning();
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      return (await admin.describeCluster()).brokers.length;
+    } catch (err) {
+      throw mapError(err, 'describe cluster');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Connects the producer, so a wrong broker list shows at start. Rejects with
+   * TW_TRANSPORT_UNAVAILABLE when no broker answers; the transport stays usable (publish
+   * connects again), so a caller that must run while Kafka is away may log and carry on.
+   */
   async start(): Promise<void> {
     await this.getProducer();
   }

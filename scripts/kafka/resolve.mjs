@@ -12,10 +12,11 @@ import { withLock } from './lock.mjs';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * The Kafka version the harness runs. 4.1.1: the newest 4.x line kafkajs 2.2.4 passed the
- * compatibility spike against (see docs/kafka-client.md); KAFKA_VERSION overrides it.
+ * The Kafka version the harness runs: 4.4.0, the newest 4.x on Maven Central, since kafkajs
+ * 2.2.4 passed the whole compatibility spike against it (and against 4.1.1); see
+ * docs/kafka-client.md. KAFKA_VERSION overrides it.
  */
-export const DEFAULT_KAFKA_VERSION = '4.1.1';
+export const DEFAULT_KAFKA_VERSION = '4.4.0';
 // log4j2 is what the 4.x distribution ships; log4j-slf4j-impl is the binding for the
 // slf4j-api 1.7 the 4.x modules depend on (log4j-slf4j2-impl would bind nothing).
 const LOG4J_VERSION = '2.24.3';

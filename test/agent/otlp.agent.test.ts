@@ -3,12 +3,9 @@
  * sink; the official exporters send, and the file holds DESIGN.md's records. Needs dist/
  * (`npx tsc -p tsconfig.build.json`).
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SeverityNumber } from '@opentelemetry/api-logs';
@@ -20,47 +17,8 @@ import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-log
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { FileRecordSchema } from '../../core/sinks/file-record.js';
-
-const BIN = fileURLToPath(new URL('../../bin/tidewatch.js', import.meta.url));
-
-export interface AgentProcess {
-  child: ChildProcess;
-  stderr: () => string;
-  /** Resolves with the first structured log line whose msg matches. */
-  logLine(msg: string, ms?: number): Promise<Record<string, unknown>>;
-  stop(): Promise<number | null>;
-}
-
-/** Starts the real agent with a config and follows its JSON log on stderr. */
-export async function startAgent(configText: string, dir: string): Promise<AgentProcess> {
-  const file = join(dir, 'agent.yaml');
-  await writeFile(file, configText);
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return {
-    child,
-    stderr: () => err,
-    async logLine(msg, ms = 15_000) {
-      const until = Date.now() + ms;
-      for (;;) {
-        for (const l of err.split('\n')) {
-          if (!l.startsWith('{')) continue;
-          const rec = JSON.parse(l) as Record<string, unknown>;
-          if (rec['msg'] === msg) return rec;
-        }
-        if (child.exitCode !== null || Date.now() > until) throw new Error(`no "${msg}" log line; stderr:\n${err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+import { startAgent } from './agent-process.js';
+import type { AgentProcess } from './agent-process.js';
 
 let agent: AgentProcess | undefined;
 let dir: string | undefined;

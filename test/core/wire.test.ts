@@ -299,6 +299,13 @@ describe('wire v1: log batches', () => {
     );
   });
 
+  it('never lets one record with a NaN time make its batch undecodable', () => {
+    const ok: LogRecord = { kind: 'log', time: 5, observed_time: 6, severity_number: 0, severity_text: '', body: 'ok', attributes: {}, resource: {} };
+    const bad: LogRecord = { ...ok, time: Number.NaN, observed_time: Number.NaN, body: 'bad' };
+    const back = encodeLogBatch([ok, bad]).flatMap((m) => decodeLogBatch(m.value));
+    expect(back).toEqual([ok, { ...ok, time: undefined, observed_time: 0, body: 'bad' }].map((r) => JSON.parse(JSON.stringify(r)) as LogRecord));
+  });
+
   it('keeps an attribute named __proto__ as data', () => {
     const attributes = JSON.parse('{"__proto__": {"polluted": true}, "k": 1}') as Attributes;
     const r: LogRecord = { kind: 'log', observed_time: 1, severity_number: 0, severity_text: '', body: 'x', attributes, resource: {} };

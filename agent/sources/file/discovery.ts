@@ -96,7 +96,9 @@ export async function watchRoots(globs: GlobSet, hint: Hint, onError: (err: Erro
     {
       ignoreInitial: true,
       atomic: false,
-      persistent: false,
+      // A tailing agent runs as long as it watches files: the watch holds the event loop open
+      // (stop() closes it).
+      persistent: true,
       followSymlinks: false,
       ...(Number.isFinite(depth) ? { depth } : {}),
       // Files are not watched one by one: their directory's watch reports their changes (raw).

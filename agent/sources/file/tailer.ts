@@ -336,6 +336,15 @@ export class FileTailer implements Source {
     }));
   }
 
+  /** true when nothing is pending: no copy candidate waiting, no retired or draining file, nothing unread or unconfirmed. */
+  get settled(): boolean {
+    if (this.pending.size > 0) return false;
+    for (const t of this.trackers) {
+      if (t.state !== 'live' || t.holding || t.inflight.length > 0 || t.failed || t.size > t.readOffset) return false;
+    }
+    return true;
+  }
+
   /** How many files are open (for the bench and tests). */
   get openFiles(): number {
     return this.openCount;
@@ -846,13 +855,16 @@ export class FileTailer implements Source {
     t.batch = [];
     t.batchBytes = 0;
     t.eof = false;
-    if (t.fd !== undefined && t.confirmed > 0) {
+    if (t.confirmedTail !== undefined) {
+      // What was there when it was read: a rewrite since then must still show as one.
+      t.tail = t.confirmedTail;
+    } else if (t.fd !== undefined && t.confirmed > 0) {
       const n = Math.min(TAIL, t.confirmed);
       const b = Buffer.alloc(n);
       await t.fd.read(b, 0, n, t.confirmed - n).catch(() => undefined);
       t.tail = b;
     } else {
-      t.tail = t.confirmedTail ?? EMPTY;
+      t.tail = EMPTY;
     }
   }
 

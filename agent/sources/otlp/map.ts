@@ -91,18 +91,20 @@ function mapMetric(
   if (d.kind !== 'gauge' && d.kind !== 'summary' && temporality === undefined) {
     return reject(d.points.length, `metric ${m.name}: aggregation temporality unspecified`);
   }
-  const common = (p: { attributes: Attributes; start_time: number; time: number }) => {
-    const c: { kind: 'metric'; name: string; time: number; attributes: Attributes; resource: Attributes; description?: string; unit?: string; start_time?: number; scope?: Scope } = {
+  // Points are built by assigning onto one object rather than spreading: spreading a dozen keys per
+  // point was most of the mapping cost (bench/otlp.mjs, "decode + map only").
+  const common = (p: { attributes: Attributes; start_time: number; time: number }): Record<string, unknown> => {
+    const c: Record<string, unknown> = {
       kind: 'metric',
       name: m.name,
       time: p.time > 0 ? p.time : ctx.now,
       attributes: withScope(p.attributes, sattrs),
       resource,
     };
-    if (m.description !== '') c.description = m.description;
-    if (m.unit !== '') c.unit = m.unit;
-    if (p.start_time > 0) c.start_time = p.start_time;
-    if (scope !== undefined) c.scope = scope;
+    if (m.description !== '') c['description'] = m.description;
+    if (m.unit !== '') c['unit'] = m.unit;
+    if (p.start_time > 0) c['start_time'] = p.start_time;
+    if (scope !== undefined) c['scope'] = scope;
     return c;
   };
   const skip = (flags: number): boolean => {
@@ -120,8 +122,14 @@ function mapMetric(
           reject(1, `metric ${m.name}: data point without a value`);
           continue;
         }
-        if (d.kind === 'gauge') push({ ...common(p), type: 'gauge', value: p.value });
-        else push({ ...common(p), type: 'sum', temporality: temporality!, monotonic: d.monotonic, value: p.value });
+        const c = common(p);
+        c['type'] = d.kind;
+        if (d.kind === 'sum') {
+          c['temporality'] = temporality;
+          c['monotonic'] = d.monotonic;
+        }
+        c['value'] = p.value;
+        push(c as unknown as MetricPoint);
       }
       return;
     case 'histogram':
@@ -131,36 +139,44 @@ function mapMetric(
           reject(1, `metric ${m.name}: ${p.counts.length} bucket counts for ${p.bounds.length} bounds (expected ${p.bounds.length + 1})`);
           continue;
         }
-        const e: MetricPoint = { ...common(p), type: 'histogram', temporality: temporality!, count: p.count, bucket_bounds: p.bounds, bucket_counts: p.counts };
-        if (p.sum !== undefined) e.sum = p.sum;
-        if (p.min !== undefined) e.min = p.min;
-        if (p.max !== undefined) e.max = p.max;
-        push(e);
+        const c = common(p);
+        c['type'] = 'histogram';
+        c['temporality'] = temporality;
+        c['count'] = p.count;
+        if (p.sum !== undefined) c['sum'] = p.sum;
+        if (p.min !== undefined) c['min'] = p.min;
+        if (p.max !== undefined) c['max'] = p.max;
+        c['bucket_bounds'] = p.bounds;
+        c['bucket_counts'] = p.counts;
+        push(c as unknown as MetricPoint);
       }
       return;
     case 'exponential_histogram':
       for (const p of d.points) {
         if (skip(p.flags)) continue;
-        const e: MetricPoint = {
-          ...common(p),
-          type: 'exponential_histogram',
-          temporality: temporality!,
-          count: p.count,
-          scale: p.scale,
-          zero_count: p.zero_count,
-          positive: { offset: p.positive.offset, bucket_counts: p.positive.counts },
-          negative: { offset: p.negative.offset, bucket_counts: p.negative.counts },
-        };
-        if (p.sum !== undefined) e.sum = p.sum;
-        if (p.min !== undefined) e.min = p.min;
-        if (p.max !== undefined) e.max = p.max;
-        push(e);
+        const c = common(p);
+        c['type'] = 'exponential_histogram';
+        c['temporality'] = temporality;
+        c['count'] = p.count;
+        if (p.sum !== undefined) c['sum'] = p.sum;
+        if (p.min !== undefined) c['min'] = p.min;
+        if (p.max !== undefined) c['max'] = p.max;
+        c['scale'] = p.scale;
+        c['zero_count'] = p.zero_count;
+        c['positive'] = { offset: p.positive.offset, bucket_counts: p.positive.counts };
+        c['negative'] = { offset: p.negative.offset, bucket_counts: p.negative.counts };
+        push(c as unknown as MetricPoint);
       }
       return;
     case 'summary':
       for (const p of d.points) {
         if (skip(p.flags)) continue;
-        push({ ...common(p), type: 'summary', count: p.count, sum: p.sum, quantiles: p.quantiles });
+        const c = common(p);
+        c['type'] = 'summary';
+        c['count'] = p.count;
+        c['sum'] = p.sum;
+        c['quantiles'] = p.quantiles;
+        push(c as unknown as MetricPoint);
       }
       return;
   }

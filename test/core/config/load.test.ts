@@ -2,6 +2,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComponentEntry, SinkFactory, SourceFactory, TransformFactory } from '../../../core/component.js';
 import { loadConfig, parseConfig } from '../../../core/config/load.js';
@@ -187,6 +188,14 @@ pipelines: { logs: { sources: [app], sinks: [out] } }
     expect(err.message.split('\n')[0]).toMatch(/^configs\/x\.yaml:3: sources\.a\/b: invalid name/);
   });
 
+  it('treats __proto__ and inherited names as names, never as the prototype', async () => {
+    const e1 = await fails(SMALLEST.replace('  app: {', '  __proto__: {'));
+    expect(e1.message.split('\n')[0]).toMatch(/^configs\/x\.yaml:3: sources\.__proto__: invalid name/);
+    const e2 = await fails(SMALLEST.replace('sources: [app]', 'sources: [toString]'));
+    expect(e2.code).toBe('TW_CONFIG_WIRING');
+    expect(e2.message).toContain('no source named "toString"');
+  });
+
   it('reports YAML syntax errors and duplicate keys with their line', async () => {
     const e1 = await fails('data_dir: /d\nsources:\n  app: { type: file\n');
     expect(e1.code).toBe('TW_CONFIG_SYNTAX');
@@ -195,6 +204,12 @@ pipelines: { logs: { sources: [app], sinks: [out] } }
     expect(e2.code).toBe('TW_CONFIG_SYNTAX');
     expect(e2.details['line']).toBe(3);
     expect(e2.message).toMatch(/unique/);
+  });
+
+  it('regression: an alias without its anchor is a located syntax error, not a ReferenceError', async () => {
+    const err = await fails('data_dir: /d\nsources:\n  app: *nowhere\n');
+    expect(err.code).toBe('TW_CONFIG_SYNTAX');
+    expect(err.message).toMatch(/^configs\/x\.yaml:3: invalid YAML: /);
   });
 
   it('rejects an empty document and a non-map document', async () => {
@@ -231,6 +246,26 @@ sources:
 `;
     const cfg = await parseConfig(ok, 'x', { env: {}, components });
     expect(cfg.sources['two']).toMatchObject({ type: 'file', include: ['/a'], start_at: 'beginning' });
+  });
+});
+
+describe('parseConfig on any input', () => {
+  it('resolves or throws a located TidewatchError, never anything else', async () => {
+    const yamlish = fc.string({ unit: fc.constantFrom(...'ab:{}[]-,#&*!|>\'"$\n  1.~?<'.split('')), maxLength: 80 });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(yamlish, fc.tuple(fc.nat(SMALLEST.length), yamlish).map(([at, ins]) => SMALLEST.slice(0, at) + ins + SMALLEST.slice(at))), async (text) => {
+        try {
+          await parseConfig(text, 'f.yaml', { env: { a: '1' }, components });
+        } catch (err) {
+          expect(err).toBeInstanceOf(TidewatchError);
+          const e = err as TidewatchError;
+          expect(e.code).toMatch(/^TW_(CONFIG_(SYNTAX|SCHEMA|ENV|WIRING)|COMPONENT_UNKNOWN)$/);
+          expect(e.message).toMatch(/^f\.yaml:\d+: /);
+          expect(e.details['line']).toBeGreaterThanOrEqual(1);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

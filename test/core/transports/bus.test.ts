@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createBus } from '../../../core/transports/bus.js';
 import type { ConsumedBatch } from '../../../core/transport.js';
 import { MemoryTelemetry } from '../../../core/telemetry.js';
+import { transportContract } from './transport-contract.js';
 
 const msg = (s: string) => ({ value: Buffer.from(s) });
 
@@ -65,4 +66,17 @@ describe('in-process bus', () => {
     await bus.stop();
     await expect(bus.publish('t', [msg('x')])).rejects.toMatchObject({ code: 'TW_STOPPED' });
   });
+});
+
+// The bus passes the same contract tests as Kafka (restarts are Kafka-only: the bus forgets a
+// group with its last member, as an in-process transport may).
+transportContract({
+  make: async () => {
+    const b = createBus();
+    await b.start();
+    return b;
+  },
+  partitions: 1,
+  count: 300,
+  timeoutMs: 5000,
 });

@@ -103,6 +103,62 @@ describe('kafka transport', () => {
     }
   });
 
+  it('close ends a failing handler\'s retries promptly and commits nothing for its batch', async () => {
+    const t = make({ maxHandlerBackoffMs: 100 });
+    const topic = uniqueTopic('tw-failing');
+    try {
+      await t.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1 }]);
+      await t.publish(topic, [{ value: Buffer.from('x') }]);
+      let calls = 0;
+      const sub = await t.subscribe({ topics: [topic], groupId: `g-${topic}`, fromBeginning: true }, async () => {
+        calls++;
+        throw new Error('always down');
+      });
+      const deadline = Date.now() + 60_000;
+      while (calls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      await sub.close();
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(calls).toBeGreaterThanOrEqual(3);
+      const offsets = await a.fetchOffsets({ groupId: `g-${topic}`, topics: [topic] });
+      expect(offsets[0]?.partitions[0]?.offset).toBe('-1');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('readCommitted hides aborted transactional writes; without it they are delivered', async () => {
+    const topic = uniqueTopic('tw-txn');
+    const t = make();
+    try {
+      await t.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1 }]);
+      const producer = kafkaClient().producer({ transactionalId: `tw-test-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      const aborted = await producer.transaction();
+      await aborted.send({ topic, messages: [{ value: 'aborted' }] });
+      await aborted.abort();
+      const committed = await producer.transaction();
+      await committed.send({ topic, messages: [{ value: 'committed' }] });
+      await committed.commit();
+      await producer.disconnect();
+
+      const read = async (readCommitted: boolean): Promise<string[]> => {
+        const got: string[] = [];
+        const sub = await t.subscribe({ topics: [topic], groupId: `g-${topic}-${readCommitted}`, fromBeginning: true, readCommitted }, async (b) => {
+          got.push(...b.messages.map((m) => m.value.toString()));
+        });
+        const deadline = Date.now() + 60_000;
+        while (!got.includes('committed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        await sub.close();
+        return got;
+      };
+      expect(await read(true)).toEqual(['committed']);
+      expect(await read(false)).toEqual(['aborted', 'committed']);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('rejects a record the broker will never take as TW_TRANSPORT_REJECTED', async () => {
     const t = make();
     const topic = uniqueTopic('tw-small');

@@ -1,0 +1,23 @@
+// CI guard (.ci/run): fails loudly unless the Kafka tests really ran against brokers, in both
+// vitest projects (`kafka`: 1 broker; `kafka-cluster`: 3 brokers), with no Kafka test skipped.
+// Usage: node scripts/kafka/ci-check.mjs <vitest json report>
+import { readFileSync } from 'node:fs';
+
+const report = JSON.parse(readFileSync(process.argv[2] ?? '.cache/vitest.json', 'utf8'));
+/** @type {{ name: string, assertionResults: { status: string, fullName: string }[] }[]} */
+const files = report.testResults;
+const problems = [];
+for (const [label, pattern] of /** @type {const} */ ([['1-broker (*.kafka.test.ts)', /(?<!\.cluster)\.kafka\.test\.ts$/], ['3-broker (*.cluster.kafka.test.ts)', /\.cluster\.kafka\.test\.ts$/]])) {
+  const mine = files.filter((f) => pattern.test(f.name));
+  const passed = mine.flatMap((f) => f.assertionResults).filter((a) => a.status === 'passed').length;
+  if (passed === 0) problems.push(`no ${label} Kafka test passed (${mine.length} files ran)`);
+}
+const skipped = files
+  .filter((f) => /\.kafka\.test\.ts$/.test(f.name))
+  .flatMap((f) => f.assertionResults)
+  .filter((a) => a.status !== 'passed' && a.status !== 'failed');
+for (const a of skipped) problems.push(`Kafka test not run (${a.status}): ${a.fullName}`);
+if (problems.length) {
+  for (const p of problems) console.error(`KAFKA TESTS: ${p}`);
+  process.exit(1);
+}

@@ -1,0 +1,66 @@
+/**
+ * The smallest agent config from DESIGN.md, run as a real process: every log line becomes one
+ * schema-valid JSON line in the file sink, and SIGTERM flushes and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { describe, expect, it } from 'vitest';
+import { FileRecordSchema } from '../../core/sinks/file-record.js';
+
+const BIN = new URL('../../bin/tidewatch.js', import.meta.url).pathname;
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('tidewatch agent --config (DESIGN.md smallest config)', () => {
+  it('writes one schema-valid JSON line per log line to the file sink and exits 0 on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-agent-'));
+    const logs = join(dir, 'var', 'log', 'app');
+    await mkdir(logs, { recursive: true });
+    const out = join(dir, 'out.jsonl');
+    const lines = Array.from({ length: 500 }, (_, i) => `2026-11-25T10:00:00Z INFO request ${i} served in ${i % 17} ms`);
+    await writeFile(join(logs, 'a.log'), `${lines.slice(0, 300).join('\n')}\n`);
+    const config = join(dir, 'agent.yaml');
+    await writeFile(
+      config,
+      [
+        `data_dir: ${join(dir, 'data')}`,
+        'sources:',
+        `  app: { type: file, include: ["${logs}/*.log"], start_at: beginning }`,
+        'sinks:',
+        `  out: { type: file, path: ${out} }`,
+        'pipelines:',
+        '  logs: { sources: [app], sinks: [out] }',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const count = async () => (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
+    await waitFor(async () => ((await count()) === 300 ? true : undefined), 15_000, '300 lines');
+    await appendFile(join(logs, 'a.log'), `${lines.slice(300).join('\n')}\n`);
+    await waitFor(async () => ((await count()) === 500 ? true : undefined), 15_000, '500 lines');
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+
+    const records = (await readFile(out, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => r['body'])).toEqual(lines);
+    for (const r of records) expect([...Value.Errors(FileRecordSchema, r)].map((e) => `${e.path} ${e.message}`)).toEqual([]);
+    const first = records[0]!;
+    expect(first['attributes']).toMatchObject({ 'log.file.path': join(logs, 'a.log'), 'tidewatch.generation': 0, 'tidewatch.offset': 0 });
+    expect(typeof (first['resource'] as Record<string, unknown>)['tidewatch.agent.id']).toBe('string');
+    expect(typeof (first['resource'] as Record<string, unknown>)['host.name']).toBe('string');
+  }, 60_000);
+});
