@@ -14,4 +14,5 @@ export const components: readonly ComponentEntry[] = [
   { role: 'source', type: 'prometheus_scrape', load: async () => (await import('./sources/prometheus-scrape.js')).prometheusScrapeSource },
   { role: 'sink', type: 'file', load: async () => (await import('../core/sinks/file.js')).fileSink },
   { role: 'sink', type: 'bus', load: async () => (await import('../core/sinks/bus.js')).busSink },
+  { role: 'sink', type: 'kafka', load: async () => (await import('./sinks/kafka.js')).kafkaSink },
 ];

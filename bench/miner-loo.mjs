@@ -63,6 +63,22 @@ for (const k of GRID) {
   scores[k] = JSON.parse(readFileSync(out, 'utf8')).results;
 }
 
+// Baseline in the same run: mask digit runs, group identical results (no clustering at all).
+{
+  const sub = join(dir, 'naive');
+  execFileSync('mkdir', ['-p', sub]);
+  for (const n of NAMES) {
+    const rows = inputs[n].map((l) => {
+      const t = stripHeader(l).replace(/\S*\d\S*/g, '<*>');
+      return JSON.stringify({ cluster: t, template: t });
+    });
+    writeFileSync(join(sub, `${n}.jsonl`), rows.join('\n') + '\n');
+  }
+  const out = join(sub, 'score.json');
+  execFileSync('python3', [SCORE, '--data-dir', DATA, '--pred-dir', sub, '--json', out]);
+  scores.naive = JSON.parse(readFileSync(out, 'utf8')).results;
+}
+
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const M = ['GA', 'FGA', 'PA', 'FTA'];
 console.log(`mode=${mode}; grid minVariants=${GRID.join(',')}; shipped default ${DEFAULT_MINER_OPTIONS.minVariants}`);
@@ -83,3 +99,4 @@ for (const d of NAMES) {
 }
 console.log('mean                  ' + M.map((x) => mean(held.map((r) => r[x])).toFixed(3).padStart(6)).join(' ') + '   |         ' + M.map((x) => mean(dflt.map((r) => r[x])).toFixed(3).padStart(6)).join(' '));
 console.log('\nmean GA over the 8 datasets per setting: ' + GRID.map((k) => `${k}: ${mean(NAMES.map((n) => scores[k][n].GA)).toFixed(3)}`).join(', '));
+console.log('baseline (words with a digit -> <*>, identical lines grouped): ' + M.map((x) => `${x} ${mean(NAMES.map((n) => scores.naive[n][x])).toFixed(3)}`).join(', '));

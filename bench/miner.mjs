@@ -10,6 +10,7 @@
 //   loghub-raw      the 8 raw Loghub-2k logs concatenated, with header detection (whole lines)
 //   nginx           N generated nginx combined-format lines (varied IPs, paths, statuses,
 //                   sizes, agents), with header detection
+//   worst: ...      lines of random words: every line is a new template (see below)
 // Baseline in the same run: "naive", the least any miner does per line (one regex replace of
 // digit runs, then a Map lookup of the result), to show what the miner's extra work costs.
 import { readFileSync, existsSync } from 'node:fs';
@@ -25,8 +26,9 @@ const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const NGINX_LINES = opt('--nginx-lines', 1_000_000);
+const NGINX_LINES = opt('--nginx-lines', 2_000_000);
 const ROUNDS = opt('--rounds', 20);
+const WORST_LINES = opt('--worst-lines', 100_000);
 
 const DATA = `${root}../shared/datasets/loghub`;
 const NAMES = ['HDFS', 'Hadoop', 'Spark', 'Zookeeper', 'BGL', 'HPC', 'Apache', 'OpenSSH'];
@@ -75,7 +77,7 @@ function parseCsv(text) {
 }
 
 // Deterministic generator (no Math.random): a 32-bit LCG.
-function nginx(n) {
+function nginx() {
   let s = 12345;
   const rnd = (k) => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s % k; };
   const paths = ['/', '/cart', '/api/v1/orders', '/api/v1/orders/{id}', '/static/app.{h}.js', '/login', '/search?q={w}', '/products/{id}/reviews', '/healthz', '/images/{h}.png'];
@@ -84,13 +86,12 @@ function nginx(n) {
   const methods = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
   const statuses = [200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 404, 500, 502, 503];
   const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const out = new Array(n);
-  for (let i = 0; i < n; i++) {
+  const line = () => {
     const p = paths[rnd(paths.length)].replace('{id}', String(rnd(100000))).replace('{h}', rnd(0xffffff).toString(16)).replace('{w}', words[rnd(words.length)]);
     const t = `${String(1 + rnd(28)).padStart(2, '0')}/${mon[rnd(12)]}/2026:${String(rnd(24)).padStart(2, '0')}:${String(rnd(60)).padStart(2, '0')}:${String(rnd(60)).padStart(2, '0')} +0000`;
-    out[i] = `10.${rnd(256)}.${rnd(256)}.${rnd(256)} - - [${t}] "${methods[rnd(methods.length)]} ${p} HTTP/1.1" ${statuses[rnd(statuses.length)]} ${rnd(50000)} "-" "${agents[rnd(agents.length)]}"`;
-  }
-  return out;
+    return `10.${rnd(256)}.${rnd(256)}.${rnd(256)} - - [${t}] "${methods[rnd(methods.length)]} ${p} HTTP/1.1" ${statuses[rnd(statuses.length)]} ${rnd(50000)} "-" "${agents[rnd(agents.length)]}"`;
+  };
+  return { line, take: (n) => Array.from({ length: n }, line) };
 }
 
 // CPU time of this process (user + system), not wall time: the machine is shared, and lines/s
@@ -110,6 +111,31 @@ function runMiner(lines, rounds, strip) {
     for (let r = 0; r < rounds; r++) for (let i = 0; i < lines.length; i++) m.add(strip ? stripHeader(lines[i]) : lines[i], i);
   });
   return { rate: (lines.length * rounds) / secs, templates: m.stats().clusters };
+}
+
+// nginx lines are generated in chunks outside the timed region and dropped after mining, as
+// lines stream through a collector (holding a million lines at once would time the garbage
+// collector's old generation instead).
+function runNginx(total) {
+  const chunk = 50_000;
+  const gen = nginx(total);
+  const m = new TemplateMiner();
+  const seen = new Map();
+  const re = /\d+/g;
+  let minerSecs = 0;
+  let naiveSecs = 0;
+  for (let i = 0; i < Math.min(total, 20_000); i++) m.add(stripHeader(gen.line()), 0); // warm-up
+  for (let done = 0; done < total; done += chunk) {
+    const lines = gen.take(Math.min(chunk, total - done));
+    minerSecs += time(() => { for (let i = 0; i < lines.length; i++) m.add(stripHeader(lines[i]), i); }).secs;
+    naiveSecs += time(() => {
+      for (let i = 0; i < lines.length; i++) {
+        const k = lines[i].replace(re, '<*>');
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      }
+    }).secs;
+  }
+  return [{ rate: total / minerSecs, templates: m.stats().clusters }, { rate: total / naiveSecs, templates: seen.size }];
 }
 
 function runNaive(lines, rounds) {
@@ -134,8 +160,23 @@ if (existsSync(DATA)) {
 } else {
   console.error(`no Loghub data at ${DATA}; skipping those inputs`);
 }
-const ng = nginx(NGINX_LINES);
-results.push(['nginx', ng.length, 1, runMiner(ng, 1, true), runNaive(ng, 1)]);
+results.push(['nginx', NGINX_LINES, 1, ...runNginx(NGINX_LINES)]);
+// Worst cases: every line a new template (random words, no digits), so nothing is cached and
+// templates are evicted at max_templates; and the same with one shared first word, which fills
+// one bucket to max_bucket.
+const junk = words(WORST_LINES, '');
+results.push(['worst: new', junk.length, 1, runMiner(junk, 1, false), runNaive(junk, 1)]);
+const junk1 = words(WORST_LINES, 'event ');
+results.push(['worst: 1 bucket', junk1.length, 1, runMiner(junk1, 1, false), runNaive(junk1, 1)]);
+
+function words(n, prefix) {
+  let s = 7;
+  const rnd = (k) => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s % k; };
+  const word = () => { let w = ''; const l = 3 + rnd(6); for (let i = 0; i < l; i++) w += String.fromCharCode(97 + rnd(26)); return w; };
+  const out = [];
+  for (let i = 0; i < n; i++) { const k = 4 + rnd(4); const ws = []; for (let j = 0; j < k; j++) ws.push(word()); out.push(prefix + ws.join(' ')); }
+  return out;
+}
 
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} (${os.cpus().length} cores), one thread`);
 console.log('input            lines x rounds     miner lines/s  templates   naive lines/s  naive keys');

@@ -36,6 +36,11 @@ export const OtlpSourceSchema = Type.Object(
       minimum: 1,
       description: 'Requests decoded and awaiting durability at once, HTTP and gRPC together; beyond it 429 / UNAVAILABLE with Retry-After. Bounds memory.',
     }),
+    max_in_flight_bytes: Type.Integer({
+      default: 32 * 1024 * 1024,
+      minimum: 1024,
+      description: 'Decompressed request bytes in flight, all requests together; decoded data takes several times its wire size, so this bounds memory where a count cannot. Beyond it 429 / UNAVAILABLE.',
+    }),
     retry_after_s: Type.Integer({ default: 5, minimum: 1, description: 'Retry-After seconds sent with 429 and 503, which the OpenTelemetry exporters honour.' }),
     read_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: 'Time allowed to receive a whole HTTP request; a slow client cannot hold a slot forever.' }),
     max_connections: Type.Integer({ default: 1024, minimum: 1, description: 'Open HTTP connections at most; the rest are refused.' }),
@@ -71,6 +76,7 @@ export const otlpSource: SourceFactory<typeof OtlpSourceSchema> = {
     let startedAt = ctx.now();
     const receiver = new Receiver(ctx, {
       maxInFlight: config.max_in_flight,
+      maxInFlightBytes: config.max_in_flight_bytes,
       authToken: config.auth_token,
       ...(config.cumulative_to_delta
         ? {

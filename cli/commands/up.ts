@@ -177,7 +177,6 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   // Stopped in reverse: upstream first, so every stage drains into one that is still running.
   const started: Stoppable[] = [];
   let feed: Subscription | undefined;
-  const stop = io.waitForStop();
   try {
     try {
       await server.listen({ host: HOST, port });
@@ -204,6 +203,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     throw err;
   }
 
+  // Only now: waitForStop holds the event loop open, so a failed start must not have called it
+  // (the process would hang instead of exiting with the error). A signal during the start
+  // ends the process the default way; checkpoints are at-least-once through that too.
+  const stop = io.waitForStop();
   const { port: actual } = server.server.address() as AddressInfo;
   const url = `http://${HOST}:${actual}/`;
   log.info('started', { url, data_dir: dataDir, agent_id: agentId, sources: Object.keys(sources), ...(demo ? { demo_logs: join(dataDir, 'demo') } : {}) });

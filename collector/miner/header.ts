@@ -69,8 +69,15 @@ function isTimeWord(w: string, next: string | undefined, first: boolean): boolea
   return RE_COMPACT.test(b) && next !== undefined && RE_COMPACT.test(bare(next));
 }
 
+/** First letters of the level words, lower-cased: most words fail this before any copy. */
+const LEVEL_INITIALS = new Set([...LEVELS].map((l) => l.charCodeAt(0)));
+
 function isLevelWord(w: string): boolean {
-  return w.length <= 14 && LEVELS.has(bare(w).toLowerCase());
+  if (w.length > 14 || w.length < 1) return false;
+  let c = w.charCodeAt(0);
+  if ((c === 91 || c === 40 || c === 60) && w.length > 1) c = w.charCodeAt(1); // [ ( <
+  if (!LEVEL_INITIALS.has(c | 0x20)) return false;
+  return LEVELS.has(bare(w).toLowerCase());
 }
 
 function isHeaderish(w: string): boolean {

@@ -33,6 +33,12 @@ export interface MinerOptions {
   readonly maxShapes: number;
   /** Most merge aliases kept (oldest dropped first, counted). */
   readonly maxAliases: number;
+  /**
+   * Most templates sharing a token count and first token (Drain's max_children). A new shape is
+   * compared with at most this many (twice, with the `<*>`-first bucket), which bounds the cost
+   * of a line unlike any before; beyond it the least recently seen is evicted (counted).
+   */
+  readonly maxBucket: number;
   /** Distinct values a position must show across otherwise-equal clusters to become `<*>`. */
   readonly minVariants: number;
   /** Most tokens a line is split into; the rest of a longer line is one `<*>`. */
@@ -45,6 +51,7 @@ export const DEFAULT_MINER_OPTIONS: MinerOptions = {
   maxTemplates: 20_000,
   maxShapes: 100_000,
   maxAliases: 100_000,
+  maxBucket: 512,
   minVariants: 4,
   maxTokens: 256,
   maxLineChars: 16_384,
@@ -236,6 +243,15 @@ export class TemplateMiner {
     let c = this.newCluster(tokens, space, now);
     c.count = 1;
     this.st.created++;
+    const bucket = this.buckets.get(c.bucket);
+    if (bucket !== undefined && bucket.length > this.options.maxBucket) {
+      let victim: Cluster | undefined;
+      for (const o of bucket) if (o !== c && (victim === undefined || o.lastSeen < victim.lastSeen)) victim = o;
+      if (victim !== undefined) {
+        this.removeCluster(victim);
+        this.st.evicted++;
+      }
+    }
     const merged: string[] = [];
     c = this.mergeFamilies(c, now, merged);
     this.cacheShape(key, c);

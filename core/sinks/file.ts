@@ -49,8 +49,12 @@ export const fileSink: SinkFactory<typeof FileSinkSchema> = {
 
     return {
       async start() {
-        await mkdir(dirname(config.path), { recursive: true });
-        fh = await open(config.path, 'a');
+        try {
+          await mkdir(dirname(config.path), { recursive: true });
+          fh = await open(config.path, 'a');
+        } catch (err) {
+          throw new TidewatchError('TW_SINK_WRITE', `file sink ${ctx.name}: cannot open ${config.path}: ${(err as Error).message}`, { path: config.path }, { cause: err });
+        }
       },
       write(events) {
         if (stopped) return Promise.reject(new TidewatchError('TW_STOPPED', `file sink ${ctx.name} is stopped`));

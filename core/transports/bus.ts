@@ -25,6 +25,8 @@ import type {
 export interface BusOptions {
   /** Messages kept per topic for subscribers that join later with fromBeginning. */
   retentionMessages?: number;
+  /** Bytes (of message values) kept per topic for late subscribers; whichever bound is hit first applies. */
+  retentionBytes?: number;
   telemetry?: Telemetry;
   now?: () => number;
 }
@@ -43,17 +45,20 @@ interface Topic {
   readonly name: string;
   nextOffset: bigint;
   readonly retained: InMessage[];
+  retainedBytes: number;
   readonly groups: Map<string, Group>;
 }
 
 export class Bus implements Transport {
   private readonly topics = new Map<string, Topic>();
   private readonly retention: number;
+  private readonly retentionBytes: number;
   private readonly now: () => number;
   private stopped = false;
 
   constructor(private readonly opts: BusOptions = {}) {
     this.retention = opts.retentionMessages ?? 10_000;
+    this.retentionBytes = opts.retentionBytes ?? 16 * 1024 * 1024;
     this.now = opts.now ?? Date.now;
   }
 
@@ -130,18 +135,24 @@ export class Bus implements Transport {
   private topic(name: string): Topic {
     let t = this.topics.get(name);
     if (t === undefined) {
-      t = { name, nextOffset: 0n, retained: [], groups: new Map() };
+      t = { name, nextOffset: 0n, retained: [], retainedBytes: 0, groups: new Map() };
       this.topics.set(name, t);
     }
     return t;
   }
 
   private retain(topic: Topic, batch: InMessage[]): void {
-    topic.retained.push(...batch);
-    const over = topic.retained.length - this.retention;
-    if (over > 0) {
-      topic.retained.splice(0, over);
-      if (topic.groups.size === 0) this.opts.telemetry?.add('tidewatch_bus_dropped_total', { topic: topic.name, reason: 'retention' }, over);
+    for (const m of batch) {
+      topic.retained.push(m);
+      topic.retainedBytes += m.value.length;
+    }
+    let dropped = 0;
+    while (topic.retained.length > 0 && (topic.retained.length > this.retention || topic.retainedBytes > this.retentionBytes)) {
+      topic.retainedBytes -= topic.retained.shift()!.value.length;
+      dropped++;
+    }
+    if (dropped > 0 && topic.groups.size === 0) {
+      this.opts.telemetry?.add('tidewatch_bus_dropped_total', { topic: topic.name, reason: 'retention' }, dropped);
     }
   }
 

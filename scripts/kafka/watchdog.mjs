@@ -2,7 +2,7 @@
 // them (a crashed or SIGKILLed test run), so no broker is left eating a shared machine.
 // Usage: node watchdog.mjs <parent pid> <pids file>. The pids file lists one pid per line; the
 // harness rewrites it on restart and deletes it on a clean stop, which ends the watchdog too.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 const parent = Number(process.argv[2]);
 const pidsFile = String(process.argv[3]);
@@ -41,6 +41,7 @@ const timer = setInterval(() => {
       }
     }
   }
+  rmSync(pidsFile, { force: true });
   clearInterval(timer);
   process.exit(0);
 }, 1000);

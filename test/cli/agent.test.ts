@@ -64,3 +64,22 @@ describe('tidewatch agent --config (DESIGN.md smallest config)', () => {
     expect(typeof (first['resource'] as Record<string, unknown>)['host.name']).toBe('string');
   }, 60_000);
 });
+
+describe('tidewatch agent --config, failing start', () => {
+  it('exits non-zero with the error when a component cannot start (regression: it hung)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-agent-fail-'));
+    const config = join(dir, 'agent.yaml');
+    // A sink whose parent path is a file cannot be opened: start fails after config validation.
+    await writeFile(join(dir, 'blocker'), 'x');
+    await writeFile(
+      config,
+      [`data_dir: ${join(dir, 'data')}`, 'sources:', `  app: { type: file, include: ["${dir}/*.log"] }`, 'sinks:', `  out: { type: file, path: ${join(dir, 'blocker', 'out.jsonl')} }`, 'pipelines:', '  logs: { sources: [app], sinks: [out] }', ''].join('\n'),
+    );
+    const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/file sink out: cannot open .*blocker.*\[TW_SINK_WRITE\]/);
+  }, 30_000);
+});

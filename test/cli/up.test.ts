@@ -108,16 +108,16 @@ describe('tidewatch up', () => {
     expect(await second.stop()).toBe(0);
   });
 
-  it('refuses a port in use with TW_LISTEN and exit 1', async () => {
+  it('refuses a port in use with TW_LISTEN and exits 1 instead of hanging (regression: a failed start held the loop open)', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const io = fakeIO();
-      const code = await main(['up', '--port', String(port), '--data-dir', await tempDir()], io);
+      const up = start(['--port', String(port), '--data-dir', await tempDir()]);
+      const code = await Promise.race([up.exit, sleep(15_000).then(() => 'hung')]);
       expect(code).toBe(1);
-      expect(io.err).toContain('[TW_LISTEN]');
-      expect(io.err).toContain(String(port));
+      expect(up.stderr()).toContain('[TW_LISTEN]');
+      expect(up.stderr()).toContain(String(port));
     } finally {
       blocker.close();
     }

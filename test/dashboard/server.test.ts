@@ -209,6 +209,32 @@ describe('dashboard server', () => {
     await waitFor(() => ended);
   });
 
+  it('tells a client that fell behind to resync and closes its stream, instead of buffering without bound', async () => {
+    const store = new SeriesStore();
+    const telemetry = new MemoryTelemetry();
+    const app = buildServer({ store, telemetry, stream: { flushMs: 60_000, maxPending: 10 } });
+    closers.push(() => app.close());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    let body = '';
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/v1/stream' }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+          if (body.includes('event: hello')) for (let i = 0; i < 11; i++) store.upsert(sum(NOW + i * 1000, i));
+        });
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await ended;
+    expect(body).toContain('event: resync');
+    expect(body).toContain('"reason":"overflow"');
+    expect(telemetry.value('tidewatch_dashboard_stream_dropped_total', { reason: 'overflow' })).toBe(1);
+  });
+
   it('limits concurrent streams', async () => {
     const store = new SeriesStore();
     const app = buildServer({ store, stream: { maxClients: 1 } });

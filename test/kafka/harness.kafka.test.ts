@@ -8,7 +8,8 @@ describe('kafka harness broker (project kafka)', () => {
     await admin.connect();
     try {
       const info = await admin.describeCluster();
-      expect(info.brokers.map((b) => `${b.host}:${b.port}`).sort()).toEqual([...kafkaBrokers()].sort());
+      // Every bootstrap address is a live broker of the cluster (KAFKA_BROKERS may list a subset).
+      expect(info.brokers.map((b) => `${b.host}:${b.port}`)).toEqual(expect.arrayContaining(kafkaBrokers()));
       const topic = uniqueTopic('harness');
       expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })).toBe(true);
       const producer = kafka.producer();

@@ -272,8 +272,9 @@ describe('kafkajs 2.2.4 against the harness broker', () => {
       expect(reader.seen.map((s) => s.value)).toEqual(partitions.map(() => 'marker'));
       // The broker aborts an expired transaction on its next check (every 10 s by default), so the
       // stall ends within the timeout plus one check interval, measured from the transaction start.
-      expect(visibleAt - txStartedAt).toBeLessThan(transactionTimeoutMs + 10_000 + 3_000);
-      expect(visibleAt - txStartedAt).toBeGreaterThanOrEqual(transactionTimeoutMs);
+      // (txStartedAt is taken just after the holder reported, so a little after the real start.)
+      expect(visibleAt - txStartedAt).toBeLessThan(transactionTimeoutMs + 10_000 + 5_000);
+      expect(visibleAt - txStartedAt).toBeGreaterThanOrEqual(transactionTimeoutMs - 500);
     });
 
     it('a replacement with the same transactional.ids fences the dead one and unblocks the reader long before the timeout', async () => {
@@ -283,7 +284,7 @@ describe('kafkajs 2.2.4 against the harness broker', () => {
       const killedAt = Date.now();
       child.kill('SIGKILL');
       await holder(topic, prefix, partitions, transactionTimeoutMs, true);
-      await waitFor(() => (reader.seen.filter((s) => s.value === 'committed' || s.value.startsWith('committed ')).length === partitions.length ? true : undefined), 'the replacement\'s commits', 60_000);
+      await waitFor(() => (reader.seen.filter((s) => s.value.startsWith('committed ')).length === partitions.length ? true : undefined), 'the replacement\'s commits', 60_000);
       await reader.consumer.disconnect();
       const markers = reader.seen.filter((s) => s.value === 'marker');
       expect(markers).toHaveLength(partitions.length);

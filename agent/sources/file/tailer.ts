@@ -92,6 +92,8 @@ interface Inflight {
 }
 
 const TAIL = 32;
+/** Bytes of fingerprint that key the copy-recognition index. */
+const FP_KEY = 64;
 const EMPTY = Buffer.alloc(0);
 
 class Tracker {
@@ -128,7 +130,6 @@ class Tracker {
   drainSince = 0;
   retiredAt = 0;
   finishing = false;
-  blocked = false;
   /** Cached checkpoint entry; undefined when something in it changed. */
   entry: CheckpointEntry | undefined;
 
@@ -201,6 +202,21 @@ export class FileTailer implements Source {
   private readonly pending = new Map<string, { path: string; since: number }>();
   private readonly hints = new Map<string, 'change' | 'rename'>();
   private readonly dirty = new Set<Tracker>();
+  /** Trackers waiting for in-flight room; an acknowledgement wakes them. */
+  private readonly blocked = new Set<Tracker>();
+  /**
+   * Trackers the timer must look at besides open ones: retired, draining or failed. The timer
+   * visits these and the open ones only, so 10,000 idle closed files cost it nothing.
+   */
+  private readonly attention = new Set<Tracker>();
+  /** Trackers holding an open handle, oldest opened first (eviction order). */
+  private readonly open = new Set<Tracker>();
+  /**
+   * Fingerprint index for copy recognition, so a new file is compared with a few trackers, not
+   * all of them (10,000 files): trackers by their first FP_KEY bytes; shorter ones in a list.
+   */
+  private readonly fpIndex = new Map<string, Set<Tracker>>();
+  private readonly fpShort = new Set<Tracker>();
   private readonly resource: Attributes;
   private readonly labels: Record<string, string>;
   private readonly buf: Buffer;
@@ -274,15 +290,17 @@ export class FileTailer implements Source {
       t.maxSize = e.offset;
       if (e.state === 'retired') {
         t.state = 'retired';
+        this.note(t);
         // The agent was down: a copy gets its full chance from now on.
         t.retiredAt = now;
       } else {
         this.byIno.set(t.key, t);
         // Not yet seen: the first scan attaches it or finds it gone.
         t.state = 'live';
+        this.note(t);
         t.eof = true;
       }
-      this.trackers.add(t);
+      this.track(t);
     }
     if (this.opts.watch && this.globs.roots.length > 0) {
       try {
@@ -363,6 +381,58 @@ export class FileTailer implements Source {
     while (this.loop !== undefined) await this.loop;
   }
 
+  private track(t: Tracker): void {
+    this.trackers.add(t);
+    this.indexFp(t);
+  }
+
+  private note(t: Tracker): void {
+    if ((t.state !== 'live' || t.failed || t.holding) && t.state !== 'released') this.attention.add(t);
+    else this.attention.delete(t);
+  }
+
+  private untrack(t: Tracker): void {
+    this.attention.delete(t);
+    this.trackers.delete(t);
+    this.unindexFp(t);
+    this.blocked.delete(t);
+  }
+
+  private setFp(t: Tracker, fp: Buffer): void {
+    this.unindexFp(t);
+    t.fp = fp;
+    t.entry = undefined;
+    if (this.trackers.has(t)) this.indexFp(t);
+  }
+
+  private indexFp(t: Tracker): void {
+    if (t.fp.length === 0) return;
+    if (t.fp.length < FP_KEY) {
+      this.fpShort.add(t);
+      return;
+    }
+    const k = t.fp.toString('latin1', 0, FP_KEY);
+    let set = this.fpIndex.get(k);
+    if (set === undefined) this.fpIndex.set(k, (set = new Set()));
+    set.add(t);
+  }
+
+  private unindexFp(t: Tracker): void {
+    this.fpShort.delete(t);
+    if (t.fp.length < FP_KEY) return;
+    const k = t.fp.toString('latin1', 0, FP_KEY);
+    const set = this.fpIndex.get(k);
+    set?.delete(t);
+    if (set?.size === 0) this.fpIndex.delete(k);
+  }
+
+  /** Trackers whose fingerprint may agree with `head` (a superset of those that do). */
+  private fpCandidates(head: Buffer): Iterable<Tracker> {
+    if (head.length < FP_KEY) return this.trackers;
+    const set = this.fpIndex.get(head.toString('latin1', 0, FP_KEY));
+    return set === undefined ? this.fpShort : [...set, ...this.fpShort];
+  }
+
   // ---- scheduling -------------------------------------------------------------------------
 
   private onHint(path: string, kind: 'change' | 'rename' | 'dir'): void {
@@ -390,7 +460,8 @@ export class FileTailer implements Source {
   private tick(): void {
     if (this.stopping) return;
     const now = this.ctx.now();
-    for (const t of this.trackers) {
+    const visit = this.attention.size === 0 ? this.open : new Set([...this.open, ...this.attention]);
+    for (const t of visit) {
       if (t.state === 'released') continue;
       if (t.failed) {
         if (now >= t.retryAt) this.dirty.add(t);
@@ -472,6 +543,7 @@ export class FileTailer implements Source {
     }
     // Idle handles are closed; an event or the next scan reopens them.
     for (const t of this.trackers) {
+      this.note(t);
       if (t.fd !== undefined && t.state === 'live' && t.idle && now - t.lastActiveAt >= this.opts.closeIdleMs) await this.closeFd(t);
     }
     this.initialScan = false;
@@ -505,6 +577,7 @@ export class FileTailer implements Source {
         if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
         t.path = path;
         t.state = 'live';
+        this.note(t);
         t.entry = undefined;
         this.ckDirty = true;
       }
@@ -551,6 +624,7 @@ export class FileTailer implements Source {
       t.ino = st.ino;
       t.btime = st.birthtimeMs;
       t.state = 'live';
+      this.note(t);
       t.size = st.size;
       t.entry = undefined;
       t.lastActiveAt = now;
@@ -586,7 +660,7 @@ export class FileTailer implements Source {
     t.size = st.size;
     t.maxSize = st.size;
     t.eof = false;
-    this.trackers.add(t);
+    this.track(t);
     this.byIno.set(key, t);
     this.byPath.set(path, t);
     this.ckUrgent = true; // its identity is written down before its first line goes out
@@ -602,7 +676,7 @@ export class FileTailer implements Source {
    */
   private async classify(path: string, head: Buffer, st: Stats): Promise<{ kind: 'new' } | { kind: 'wait' } | { kind: 'copy'; of: Tracker }> {
     let wait = false;
-    for (const t of this.trackers) {
+    for (const t of this.fpCandidates(head)) {
       // Only a live file (copytruncate) or a retired one (truncated away) can have a copy; a file
       // renamed away and drained is not copied by anyone.
       if ((t.state !== 'live' && t.state !== 'retired') || t.fp.length === 0) continue;
@@ -635,6 +709,7 @@ export class FileTailer implements Source {
         t.entry = undefined;
       } else {
         t.state = 'retired';
+        this.note(t);
         t.retiredAt = now;
         t.entry = undefined;
         this.ckDirty = true;
@@ -642,6 +717,7 @@ export class FileTailer implements Source {
       }
     }
     t.state = 'draining';
+    this.note(t);
     t.drainSince = now;
     t.lastGrowthAt = now;
     t.entry = undefined;
@@ -676,10 +752,10 @@ export class FileTailer implements Source {
     const fd = t.fd;
     if (fd === undefined) return;
     let reads = 0;
-    t.blocked = false;
+    this.blocked.delete(t);
     while (!this.stopping && t.fd === fd) {
       if (t.inflight.length >= this.opts.maxInflightBatches || this.inflightBytes >= this.opts.maxInflightBytes) {
-        t.blocked = true; // an acknowledgement wakes it
+        this.blocked.add(t); // an acknowledgement wakes it
         return;
       }
       if (reads >= 16) {
@@ -728,8 +804,7 @@ export class FileTailer implements Source {
     const from = t.fp.length - t.readOffset;
     const more = chunk.subarray(from, from + this.opts.fingerprintBytes - t.fp.length);
     if (more.length === 0) return;
-    t.fp = Buffer.concat([t.fp, more]);
-    t.entry = undefined;
+    this.setFp(t, Buffer.concat([t.fp, more]));
   }
 
   /** Frames a chunk read at t.readOffset; `bufEnd` is where it ends in this.buf (for tails). */
@@ -834,6 +909,7 @@ export class FileTailer implements Source {
     this.ctx.telemetry.add(C.emitRejected, { ...this.labels, code: errorCodeOf(err) });
     if (!t.failed) this.ctx.log.warn('file batch not confirmed; will re-read from the checkpoint', { path: t.path, error: err });
     t.failed = true;
+    this.note(t);
     t.retryAt = this.ctx.now() + this.opts.retryBackoffMs;
     this.wakeBlocked(t);
   }
@@ -841,7 +917,8 @@ export class FileTailer implements Source {
   private wakeBlocked(t: Tracker): void {
     if (this.stopping) return;
     this.dirty.add(t);
-    for (const o of this.trackers) if (o.blocked) this.dirty.add(o);
+    for (const o of this.blocked) this.dirty.add(o);
+    this.blocked.clear();
     this.kick();
   }
 
@@ -849,6 +926,7 @@ export class FileTailer implements Source {
   private async rewind(t: Tracker): Promise<void> {
     t.inflight = [];
     t.failed = false;
+    this.note(t);
     t.readOffset = t.confirmed;
     t.framer = new LineFramer({ maxLineBytes: this.opts.maxLineBytes, longLines: this.opts.longLines }, t.confirmed);
     t.ml?.reset();
@@ -927,7 +1005,7 @@ export class FileTailer implements Source {
   private async release(t: Tracker): Promise<void> {
     await this.closeFd(t);
     t.state = 'released';
-    this.trackers.delete(t);
+    this.untrack(t);
     if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
     if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
     this.dirty.delete(t);
@@ -968,6 +1046,7 @@ export class FileTailer implements Source {
     );
     n.fd = t.fd;
     n.state = t.state === 'draining' ? 'draining' : 'live';
+    this.note(n);
     n.drainSince = t.drainSince;
     n.lastActiveAt = now;
     // Complete lines of the old generation go out now; a partial line waits for a copy.
@@ -975,9 +1054,10 @@ export class FileTailer implements Source {
     t.fd = undefined;
     t.head = false;
     t.state = 'retired';
+    this.note(t);
     t.retiredAt = now;
     t.entry = undefined;
-    this.trackers.add(n);
+    this.track(n);
     this.byIno.set(n.key, n);
     if (this.byPath.get(t.path) === t) this.byPath.set(n.path, n);
     this.dirty.delete(t);
@@ -1017,18 +1097,24 @@ export class FileTailer implements Source {
     t.fd = fh;
     t.size = st.size;
     this.openCount++;
+    this.open.add(t);
     this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
     return true;
   }
 
+  /**
+   * Closes idle handles, oldest opened first: an eighth of the cap at once, so taking in many
+   * files does not scan the open set for every one.
+   */
   private async evictIdle(): Promise<boolean> {
-    let victim: Tracker | undefined;
-    for (const t of this.trackers) {
-      if (t.fd !== undefined && t.state === 'live' && t.idle && (victim === undefined || t.lastActiveAt < victim.lastActiveAt)) victim = t;
+    const want = Math.max(1, this.opts.maxOpenFiles >> 3);
+    const victims: Tracker[] = [];
+    for (const t of this.open) {
+      if (t.state === 'live' && t.idle) victims.push(t);
+      if (victims.length >= want) break;
     }
-    if (victim === undefined) return false;
-    await this.closeFd(victim);
-    return true;
+    for (const t of victims) await this.closeFd(t);
+    return victims.length > 0;
   }
 
   private async closeFd(t: Tracker): Promise<void> {
@@ -1036,6 +1122,7 @@ export class FileTailer implements Source {
     if (fd === undefined) return;
     t.fd = undefined;
     this.openCount--;
+    this.open.delete(t);
     await fd.close().catch(() => {});
   }
 

@@ -111,6 +111,8 @@ export class OtlpGrpcServer {
         case 'ok':
           this.receiver.count('grpc', signal, out.rejected > 0 ? 'partial' : 'OK');
           return cb(null, encodeExportResponse(out.rejected, out.message));
+        case 'busy':
+          return fail(status.UNAVAILABLE, out.message);
         case 'bad_request':
           return fail(status.INVALID_ARGUMENT, out.message);
         case 'unavailable':

@@ -6,7 +6,7 @@
  *   200 accepted (a partial success names what was rejected), 400 malformed body, 401 missing or
  *   wrong bearer token, 404 unknown path (traces: said so), 405 not POST, 413 body over the
  *   limit (announced, read or decompressed), 415 unknown Content-Type or Content-Encoding,
- *   429 in-flight limit reached and 503 downstream unavailable (both with Retry-After, which
+ *   429 in-flight limit (requests or bytes) reached and 503 downstream unavailable (both with Retry-After, which
  *   the OpenTelemetry exporters honour), 500 downstream refused for good.
  * Error bodies are google.rpc.Status in the request's format (protobuf or JSON).
  */
@@ -167,6 +167,8 @@ export class OtlpHttpServer {
         case 'ok':
           this.receiver.count('http', signal, out.rejected > 0 ? 'partial' : 'ok');
           return this.reply(res, 200, format, this.exportResponse(signal, format, out.rejected, out.message));
+        case 'busy':
+          throw new HttpFail(429, GRPC.UNAVAILABLE, out.message, { 'retry-after': String(this.opts.retryAfterS) });
         case 'bad_request':
           throw new HttpFail(400, GRPC.INVALID_ARGUMENT, out.message);
         case 'unavailable':

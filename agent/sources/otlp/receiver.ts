@@ -19,6 +19,8 @@ export type Format = 'json' | 'proto';
 export type Outcome =
   /** Accepted and durable downstream; `rejected` points were not representable (partial success). */
   | { kind: 'ok'; rejected: number; message: string; accepted: number }
+  /** Too many decompressed bytes already waiting downstream: retry later. */
+  | { kind: 'busy'; message: string }
   /** Malformed body: the sender must not retry it. */
   | { kind: 'bad_request'; message: string }
   /** Downstream refused for now (sink retriable failure, stopping): retry later. */
@@ -28,6 +30,11 @@ export type Outcome =
 
 export interface ReceiverOptions {
   maxInFlight: number;
+  /**
+   * Decompressed request bytes being decoded or awaiting durability, all requests together. Decoded
+   * events take several times their protobuf size, so the count limit alone does not bound memory.
+   */
+  maxInFlightBytes: number;
   authToken: string | undefined;
   /** Applied to every accepted batch before emit (cumulative → delta when configured). */
   transform?: (events: Event[]) => Event[];
@@ -35,6 +42,7 @@ export interface ReceiverOptions {
 
 export class Receiver {
   private inFlight = 0;
+  private inFlightBytes = 0;
   private readonly tokenDigest: Buffer | undefined;
 
   constructor(
@@ -73,6 +81,19 @@ export class Receiver {
   }
 
   async ingest(signal: Signal, format: Format, body: Buffer): Promise<Outcome> {
+    // One request alone always fits (it is within max_body_bytes); more wait for room.
+    if (this.inFlightBytes > 0 && this.inFlightBytes + body.length > this.opts.maxInFlightBytes) {
+      return { kind: 'busy', message: `${this.inFlightBytes} request bytes already in flight; retry later` };
+    }
+    this.inFlightBytes += body.length;
+    try {
+      return await this.ingestWithin(signal, format, body);
+    } finally {
+      this.inFlightBytes -= body.length;
+    }
+  }
+
+  private async ingestWithin(signal: Signal, format: Format, body: Buffer): Promise<Outcome> {
     let mapped: MapResult;
     try {
       const mctx = { now: this.ctx.now(), agentId: this.ctx.agentId };

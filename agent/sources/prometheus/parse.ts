@@ -217,18 +217,11 @@ function readQuoted(line: string, start: number): { value: string; end: number }
 }
 
 export function parseValue(s: string): number | undefined {
-  switch (s) {
-    case '+Inf':
-    case 'Inf':
-    case '+inf':
-    case 'inf':
-      return Number.POSITIVE_INFINITY;
-    case '-Inf':
-    case '-inf':
-      return Number.NEGATIVE_INFINITY;
-    case 'NaN':
-    case 'nan':
-      return Number.NaN;
+  // Go's ParseFloat (which Prometheus uses) takes Inf, Infinity and NaN in any case, with a sign.
+  const special = /^([-+]?)(inf|infinity|nan)$/i.exec(s);
+  if (special !== null) {
+    if (special[2]!.toLowerCase() === 'nan') return Number.NaN;
+    return special[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   }
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) && !/^[-+]?0x[0-9a-fA-F]+$/.test(s)) return undefined;
   return Number(s);

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { appendFile, open, readFile, rename, stat, truncate, unlink, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { FakeSourceContext, until } from '../../support/fake-source-context.js';
 import type { Delivered } from '../../support/fake-source-context.js';
 import { makeSource, tempDir } from './file-helpers.js';
@@ -186,6 +187,32 @@ describe('file source: checkpoints', () => {
     expect(s.ctx.telemetry.value('tidewatch_file_emit_rejected_total', { source: 'app', code: 'TW_INTERNAL' })).toBe(1);
   });
 
+  test('an identity is on disk before any line carrying it is emitted (a crash cannot re-identify sent lines)', async () => {
+    const s = await setup((d) => ({ include: [join(d, 'logs', 'app.log*')] }));
+    const ck = join(s.dir, 'data', 'source', 'app', 'checkpoint');
+    const problems: string[] = [];
+    let checked = 0;
+    s.ctx.policy = (batch) => {
+      const text = readFileSync(ck, 'utf8');
+      for (const r of batch) {
+        const a = (r as { attributes: Record<string, unknown> }).attributes;
+        const needle = `"sid":"${String(a['tidewatch.stream_id'])}","gen":${String(a['tidewatch.generation'])},`;
+        if (!text.includes(needle)) problems.push(needle);
+        checked++;
+      }
+      return 'ok';
+    };
+    await writeFile(s.log, lines('id', 0, 50));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 50);
+    await writeFile(s.log, lines('id2', 0, 20)); // truncation: a new generation
+    await until(() => s.ctx.confirmed.length === 70);
+    await writeFile(join(s.dir, 'logs', 'app.log.other'), lines('id3', 0, 5)); // a new stream
+    await until(() => s.ctx.confirmed.length === 75);
+    expect(checked).toBe(75);
+    expect(problems).toEqual([]);
+  });
+
   test('a corrupt checkpoint is detected, reported, and survived without losing a line', async () => {
     const s = await setup();
     await writeFile(s.log, 'a\nb\n');
@@ -360,8 +387,8 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
       const a = lines(`dr${r}a`, 0, 1000);
       await fh.write(a);
       written += a;
-      const seen = s.ctx.confirmed.length;
-      await until(() => s.ctx.confirmed.length > seen, 5000, 'the agent has the file open');
+      const first = wantLines(a)[0];
+      await until(() => s.ctx.confirmed.some((x) => x.body === first), 5000, 'the agent has the file open');
       await unlink(s.log);
       // The writer still holds the deleted file and goes on writing to it for a while.
       for (let k = 0; k < 5; k++) {

@@ -16,7 +16,7 @@ export interface Running {
   events: Event[];
   telemetry: MemoryTelemetry;
   /** Set to make the next emits fail (or wait). */
-  emitHook: { fail?: Error | undefined; wait?: Promise<void> | undefined };
+  emitHook: { fail?: Error | undefined; wait?: Promise<void> | undefined; entered: number };
   http: string;
   grpc: string;
   stop(): Promise<void>;
@@ -26,7 +26,7 @@ export async function startOtlp(options: Partial<Static<typeof OtlpSourceSchema>
   const config = Value.Default(OtlpSourceSchema, { http_endpoint: '127.0.0.1:0', grpc_endpoint: '127.0.0.1:0', ...options }) as Static<typeof OtlpSourceSchema>;
   const events: Event[] = [];
   const telemetry = new MemoryTelemetry();
-  const emitHook: Running['emitHook'] = {};
+  const emitHook: Running['emitHook'] = { entered: 0 };
   const ctx: SourceContext = {
     name: 'otlp',
     dataDir: '/nonexistent',
@@ -37,6 +37,7 @@ export async function startOtlp(options: Partial<Static<typeof OtlpSourceSchema>
     hostName: 'host-1',
     bus: undefined,
     async emit(batch) {
+      emitHook.entered++;
       if (emitHook.wait) await emitHook.wait;
       if (emitHook.fail) throw emitHook.fail;
       events.push(...batch);

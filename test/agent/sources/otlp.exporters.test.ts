@@ -162,6 +162,31 @@ describe.each(TRANSPORTS)('otlp source with the official %s exporters', (transpo
     expect(pts[1]!.start_time).toBe(pts[0]!.time);
   });
 
+  it('detects a sender restart: the restarted series\' first cumulative point is a whole delta', async () => {
+    running = await startOtlp({ cumulative_to_delta: true });
+    await new Promise((r) => setTimeout(r, 25));
+    const send = async (n: number): Promise<void> => {
+      const provider = new MeterProvider({
+        resource,
+        readers: [new PeriodicExportingMetricReader({ exporter: metricExporter(transport, running!, AggregationTemporalityPreference.CUMULATIVE), exportIntervalMillis: 3_600_000 })],
+      });
+      provider.getMeter('checkout').createCounter('restarts.total').add(n);
+      await provider.forceFlush();
+      await provider.shutdown();
+    };
+    await send(10); // first process: counts 10
+    await new Promise((r) => setTimeout(r, 5));
+    await send(3); // restarted process: counts from 0 again, 3 so far
+    const pts = metric(running.events, 'restarts.total').map((p) => (p.type === 'sum' ? [p.temporality, p.value] : []));
+    // 10, then 0 from the first shutdown's extra collection, then 3 (not -7, not dropped), then 0.
+    expect(pts).toEqual([
+      ['delta', 10],
+      ['delta', 0],
+      ['delta', 3],
+      ['delta', 0],
+    ]);
+  });
+
   it('takes logs from sdk-logs intact', async () => {
     running = await startOtlp();
     const provider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter: logExporter(transport, running) })] });

@@ -7,8 +7,8 @@ import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TidewatchError } from '../../../core/errors.js';
-import { Writer } from '../../../agent/sources/otlp/wire.js';
-import { startOtlp } from './otlp-helpers.js';
+import { Reader, Writer } from '../../../agent/sources/otlp/wire.js';
+import { startOtlp, waitFor } from './otlp-helpers.js';
 import type { Running } from './otlp-helpers.js';
 
 let running: Running | undefined;
@@ -57,6 +57,17 @@ describe('otlp grpc: statuses', () => {
     expect(bad.err?.details).toMatch(/malformed protobuf metrics request: truncated/);
     expect((await call(client, METRICS, gaugeRequest('after.bad'))).err).toBeNull();
     expect(running.events).toHaveLength(2);
+    // A metric without a name: OK with partial_success { rejected_data_points: 1, error_message }.
+    const partial = await call(client, METRICS, gaugeRequest(''));
+    expect(partial.err).toBeNull();
+    const outer = new Reader(partial.res!);
+    expect(outer.tag()).toEqual({ field: 1, wire: 2 });
+    const inner = outer.sub();
+    expect(inner.tag()).toEqual({ field: 1, wire: 0 });
+    expect(inner.int64()).toBe(1);
+    expect(inner.tag()).toEqual({ field: 2, wire: 2 });
+    expect(inner.string()).toBe('metric without a name');
+    expect(running.events).toHaveLength(2);
   });
 
   it('refuses messages over max_body_bytes, compressed or not, with RESOURCE_EXHAUSTED', async () => {
@@ -88,5 +99,22 @@ describe('otlp grpc: statuses', () => {
     running.emitHook.fail = undefined;
     expect((await call(client, METRICS, gaugeRequest('after.down'), md)).err).toBeNull();
     expect(running.events).toHaveLength(1);
+  });
+
+  it('answers UNAVAILABLE beyond max_in_flight (HTTP and gRPC share the slots), then serves again', async () => {
+    running = await startOtlp({ max_in_flight: 1 });
+    client = new Client(`127.0.0.1:${running.source.ports.grpc}`, credentials.createInsecure());
+    let release!: () => void;
+    running.emitHook.wait = new Promise<void>((r) => (release = r));
+    const slow = fetch(`${running.http}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: gaugeRequest('slow') });
+    await waitFor(() => running!.emitHook.entered === 1);
+    const busy = await call(client, METRICS, gaugeRequest('refused'));
+    expect(busy.err?.code).toBe(status.UNAVAILABLE);
+    expect(busy.err?.details).toMatch(/too many requests in flight/);
+    running.emitHook.wait = undefined;
+    release();
+    expect((await slow).status).toBe(200);
+    expect((await call(client, METRICS, gaugeRequest('after'))).err).toBeNull();
+    expect(running.events.map((e) => e.kind === 'metric' && e.name)).toEqual(['slow', 'after']);
   });
 });

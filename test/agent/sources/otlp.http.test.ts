@@ -12,7 +12,7 @@ import { OTLPMetricExporter as MetricsProto } from '@opentelemetry/exporter-metr
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { TidewatchError } from '../../../core/errors.js';
 import { decodeMetricsRequest } from '../../../agent/sources/otlp/proto.js';
-import { startOtlp } from './otlp-helpers.js';
+import { startOtlp, waitFor } from './otlp-helpers.js';
 import type { Running } from './otlp-helpers.js';
 
 let running: Running | undefined;
@@ -241,7 +241,7 @@ describe('otlp http: statuses', () => {
     let release!: () => void;
     running.emitHook.wait = new Promise<void>((r) => (release = r));
     const slow = [post(running, '/v1/metrics', jsonGauge('slow1', 1)), post(running, '/v1/metrics', jsonGauge('slow2', 1))];
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => running!.emitHook.entered === 2);
     const busy = await post(running, '/v1/metrics', jsonGauge('refused', 1));
     expect(busy.status).toBe(429);
     expect(busy.headers.get('retry-after')).toBe('3');
@@ -250,6 +250,27 @@ describe('otlp http: statuses', () => {
     expect((await Promise.all(slow)).map((r) => r.status)).toEqual([200, 200]);
     await stillServes(running, 'slots');
     expect(running.events.map((e) => e.kind === 'metric' && e.name)).not.toContain('refused');
+  });
+});
+
+describe('otlp http: memory bound', () => {
+  it('answers 429 when the decompressed bytes in flight would pass max_in_flight_bytes, one request always fits', async () => {
+    running = await startOtlp({ max_in_flight_bytes: 1024 });
+    let release!: () => void;
+    running.emitHook.wait = new Promise<void>((r) => (release = r));
+    // Alone, a request larger than the budget still goes through (it is within max_body_bytes).
+    const first = post(running, '/v1/metrics', gzipSync(jsonGauge('first', 1).replace('"name":"first"', `"name":"first","description":"${'d'.repeat(2000)}"`)), {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    });
+    await waitFor(() => running!.emitHook.entered === 1);
+    const second = await post(running, '/v1/metrics', jsonGauge('second', 1));
+    expect(second.status).toBe(429);
+    expect(second.message).toMatch(/request bytes already in flight/);
+    running.emitHook.wait = undefined;
+    release();
+    expect((await first).status).toBe(200);
+    await stillServes(running, 'bytes');
   });
 });
 

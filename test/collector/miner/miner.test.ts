@@ -143,6 +143,16 @@ describe('TemplateMiner: bounds', () => {
     expect(m.stats().evicted + m.stats().clusters).toBeLessThanOrEqual(m.stats().created);
   });
 
+  it('bounds the templates sharing a length and first word, evicting the least recently seen', () => {
+    const m = new TemplateMiner({ maxBucket: 8 });
+    const word = (i: number): string => `${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i / 26) | 0) % 26)}q`;
+    const first = m.add(`event ${word(0)} ${word(1000)} done`, 0).id;
+    for (let i = 1; i < 100; i++) m.add(`event ${word(i)} ${word(1000 + i * 7)} done`, i);
+    expect(m.stats().clusters).toBeLessThanOrEqual(9);
+    expect(m.stats().evicted).toBeGreaterThan(0);
+    expect(m.resolve(first)).toBeUndefined();
+  });
+
   it('keeps recently seen templates over old ones when evicting', () => {
     const m = new TemplateMiner({ maxTemplates: 16 });
     const hot = m.add('heartbeat ok', 0).id;

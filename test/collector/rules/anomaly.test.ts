@@ -97,7 +97,7 @@ describe('anomaly detector', () => {
     for (let i = missing; i < missing + 24; i++) values[i] = 50 + g();
     // Sensitivity 0.4: the point here is the cycle, not the noise floor tested above.
     const { alerts, det } = feed(values, step, { sensitivity: 0.4 });
-    expect(det.stats().model).not.toBe('level');
+    expect(det.stats().model).toBe('seasonal');
     expect(det.stats().interval_ms).toBe(step);
     const falseAlerts = alerts.filter((i) => i > perDay * 2 && (i < missing || i > missing + 24 + 48));
     expect(falseAlerts).toEqual([]);
@@ -114,7 +114,7 @@ describe('anomaly detector', () => {
       return 20 + busy + g();
     });
     const { alerts, det } = feed(values, step, { sensitivity: 0.4 });
-    expect(det.stats().model).toBe('weekly');
+    expect(det.stats().model).toBe('seasonal');
     // After three weeks of learning, the weekend drop is expected, not an anomaly.
     expect(alerts.filter((i) => i >= 24 * 7 * 3)).toEqual([]);
   });

@@ -82,7 +82,7 @@ describe('file sink', () => {
 
   it('reports a write it cannot make with TW_SINK_WRITE, and refuses writes after stop', async () => {
     const sink = fileSink.create({ path: '/proc/version/cannot', fsync: false }, ctx());
-    await expect(sink.start()).rejects.toBeTruthy();
+    await expect(sink.start()).rejects.toMatchObject({ code: 'TW_SINK_WRITE' });
     const dir = await mkdtemp(join(tmpdir(), 'tw-file-sink-'));
     const ok = fileSink.create({ path: join(dir, 'a.jsonl'), fsync: true }, ctx());
     await ok.start();

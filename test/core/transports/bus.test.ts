@@ -80,3 +80,16 @@ transportContract({
   count: 300,
   timeoutMs: 5000,
 });
+
+describe('bus retention by bytes', () => {
+  it('bounds the late-subscriber backlog by bytes as well as by count', async () => {
+    const telemetry = new MemoryTelemetry();
+    const bus = createBus({ retentionMessages: 1000, retentionBytes: 10, telemetry });
+    for (let i = 0; i < 5; i++) await bus.publish('t', [{ value: Buffer.from('abcd') }]);
+    expect(telemetry.value('tidewatch_bus_dropped_total', { topic: 't', reason: 'retention' })).toBe(3);
+    const got: string[] = [];
+    await bus.subscribe({ topics: ['t'], groupId: 'late', fromBeginning: true }, async (b) => void got.push(...b.messages.map((m) => m.offset)));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual(['3', '4']);
+  });
+});

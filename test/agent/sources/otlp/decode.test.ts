@@ -112,3 +112,35 @@ describe('protobuf wire reader', () => {
     expect(new Writer().uint(1, 300).finish()).toEqual(Buffer.from([0x08, 0xac, 0x02]));
   });
 });
+
+describe('OTLP protobuf summary (which no SDK sends, but a Collector forwarding Prometheus data does)', () => {
+  it('decodes SummaryDataPoint fields by their spec numbers', async () => {
+    const { decodeMetricsRequest } = await import('../../../../agent/sources/otlp/proto.js');
+    const tag = (field: number, wire: number): Buffer => Buffer.from([(field << 3) | wire]);
+    const f64 = (field: number, v: bigint): Buffer => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(v);
+      return Buffer.concat([tag(field, 1), b]);
+    };
+    const dbl = (field: number, v: number): Buffer => {
+      const b = Buffer.alloc(8);
+      b.writeDoubleLE(v);
+      return Buffer.concat([tag(field, 1), b]);
+    };
+    const msg = (field: number, body: Buffer): Buffer => Buffer.concat([tag(field, 2), Buffer.from([body.length]), body]);
+    // SummaryDataPoint: time 3, count 4, sum 5, quantile_values 6 {quantile 1, value 2}, attributes 7.
+    const point = Buffer.concat([
+      f64(3, 1795600800000000000n),
+      f64(4, 12n),
+      dbl(5, 3.5),
+      msg(6, Buffer.concat([dbl(1, 0.99), dbl(2, 0.7)])),
+      msg(7, new Writer().string(1, 'k').bytes(2, new Writer().string(1, 'v').finish()).finish()),
+    ]);
+    const metric = Buffer.concat([new Writer().string(1, 'rpc.summary').finish(), msg(11, msg(1, point))]);
+    const body = msg(1, msg(2, msg(2, metric)));
+    const events = metricsToEvents(decodeMetricsRequest(body), ctx).events;
+    expect(events).toEqual([
+      { kind: 'metric', name: 'rpc.summary', type: 'summary', time: 1795600800000, attributes: { k: 'v' }, resource: { 'tidewatch.agent.id': 'a1' }, count: 12, sum: 3.5, quantiles: [{ quantile: 0.99, value: 0.7 }] },
+    ]);
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * Regular expressions with named groups (`(?<status>\d{3})`), as grok users write them, made
+ * safe for a collector that reads untrusted lines with a backtracking engine (V8's irregexp):
+ *
+ * - patterns are checked once, at start, and refused when they can backtrack exponentially:
+ *   a quantified group that itself contains a quantifier (`(a+)+`, `(\w+\s?)*`, star height
+ *   above 1, the ReDoS shape), or a backreference (which no linear-time engine supports either);
+ * - inputs longer than `maxChars` are refused (`too_long`) instead of matched, so the remaining
+ *   polynomial cases (`\d+\d+x`) are bounded per line.
+ *
+ * This is a conservative subset of what RE2 guarantees, without a native dependency. A group
+ * name may use `__` for a dot (`(?<http__method>...)` → `http.method`), since JavaScript group
+ * names cannot contain dots.
+ */
+import type { AttrValue } from '../../core/model.js';
+import { fail, text, type Fields, type ParseResult } from './result.js';
+
+export type FieldType = 'string' | 'integer' | 'number' | 'boolean';
+
+export interface RegexOptions {
+  readonly pattern: string;
+  /** Case-insensitive matching. */
+  readonly ignoreCase?: boolean;
+  /** Inputs longer than this are refused with reason `too_long` (default 8192). */
+  readonly maxChars?: number;
+  /** Converts named captures (`{ status: integer }`); a failed conversion keeps the string. */
+  readonly types?: Readonly<Record<string, FieldType>>;
+  readonly prefix?: string;
+}
+
+export interface CompiledRegex {
+  readonly fields: readonly string[];
+  parse(input: string | Buffer, into?: Fields): ParseResult;
+}
+
+/**
+ * Why a pattern is unsafe, or undefined when it passes. Scans the pattern once, tracking for
+ * each open group whether it contains a quantifier.
+ */
+export function unsafeReason(pattern: string): string | undefined {
+  const stack: { quantified: boolean }[] = [];
+  let inClass = false;
+  // Whether the group that just closed contained a quantifier (to judge a quantifier after it).
+  let lastGroupQuantified = false;
+  let lastWasGroup = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const n = pattern[i + 1];
+      if (n !== undefined && !inClass && ((n >= '1' && n <= '9') || n === 'k')) return 'backreferences are not allowed';
+      i++;
+      lastWasGroup = false;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      lastWasGroup = false;
+      continue;
+    }
+    if (c === '(') {
+      stack.push({ quantified: false });
+      lastWasGroup = false;
+      continue;
+    }
+    if (c === ')') {
+      const g = stack.pop();
+      lastGroupQuantified = g?.quantified ?? false;
+      lastWasGroup = true;
+      if (g?.quantified && stack.length > 0) stack[stack.length - 1]!.quantified = true;
+      continue;
+    }
+    const isQuant = c === '*' || c === '+' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i, i + 12)));
+    if (isQuant) {
+      // `{n}` repeats a fixed number of times: not a source of ambiguity on its own.
+      const fixed = c === '{' && /^\{\d+\}/.test(pattern.slice(i, i + 12));
+      if (lastWasGroup && lastGroupQuantified && !fixed) return 'nested quantifier (a repeated group that contains a repetition), which can backtrack exponentially';
+      if (!fixed && stack.length > 0) stack[stack.length - 1]!.quantified = true;
+      if (c === '{') i = pattern.indexOf('}', i);
+      // `+?`, `*?`: lazy forms are the same repetition.
+      if (pattern[i + 1] === '?' || pattern[i + 1] === '+') i++;
+    }
+    lastWasGroup = false;
+  }
+  return undefined;
+}
+
+/** Compiles once; throws a plain Error (invalid or unsafe pattern) for the caller to report at start. */
+export function compileRegex(opts: RegexOptions): CompiledRegex {
+  const why = unsafeReason(opts.pattern);
+  if (why !== undefined) throw new Error(`unsafe pattern: ${why}`);
+  let re: RegExp;
+  try {
+    re = new RegExp(opts.pattern, opts.ignoreCase === true ? 'i' : '');
+  } catch (err) {
+    throw new Error(`invalid pattern: ${(err as Error).message}`);
+  }
+  const names = [...opts.pattern.matchAll(/\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]!);
+  if (names.length === 0) throw new Error('the pattern has no named group (?<name>...): nothing would be extracted');
+  const prefix = opts.prefix ?? '';
+  const fields = names.map((n) => prefix + n.replace(/__/g, '.'));
+  const types = names.map((n) => opts.types?.[n] ?? opts.types?.[n.replace(/__/g, '.')] ?? 'string');
+  const maxChars = opts.maxChars ?? 8192;
+  return {
+    fields,
+    parse(input, into = {}) {
+      const s = text(input);
+      if (s.length > maxChars) return fail('too_long');
+      const m = re.exec(s);
+      if (m === null || m.groups === undefined) return fail('no_match');
+      for (let k = 0; k < names.length; k++) {
+        const v = m.groups[names[k]!];
+        if (v === undefined) continue;
+        into[fields[k]!] = convert(v, types[k]!);
+      }
+      return { ok: true, fields: into };
+    },
+  };
+}
+
+export function convert(v: string, t: FieldType): AttrValue {
+  switch (t) {
+    case 'string':
+      return v;
+    case 'integer': {
+      const n = Number(v);
+      return v.trim() !== '' && Number.isSafeInteger(n) ? n : v;
+    }
+    case 'number': {
+      const n = Number(v);
+      return v.trim() !== '' && Number.isFinite(n) ? n : v;
+    }
+    case 'boolean': {
+      const l = v.toLowerCase();
+      return l === 'true' || l === '1' || l === 'yes' ? true : l === 'false' || l === '0' || l === 'no' ? false : v;
+    }
+  }
+}
