@@ -185,7 +185,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     if (raw.trim() === '') continue;
     const cells = splitCsv(raw);
     if (header === undefined) {
-      header = cells.map((c) => c.trim().toLowerCase());
+      // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
+      header = cells.map((c, i) => (i === 0 ? c.replace(/^\uFEFF/, '') : c).trim().toLowerCase());
       ti = header.indexOf('timestamp');
       vi = header.indexOf('value');
       if (ti < 0 || vi < 0) {

@@ -52,7 +52,11 @@ function hasDigit(w: string): boolean {
 function isTimeWord(w: string, next: string | undefined, first: boolean): boolean {
   // Cheap rejections first: this runs on the first words of every line.
   if (w.length < 3) return false;
-  if (!hasDigit(w)) {
+  let c0 = w.charCodeAt(0);
+  if (c0 === 91 || c0 === 40) c0 = w.charCodeAt(1); // [ (
+  const digitFirst = c0 >= 48 && c0 <= 57;
+  if (!digitFirst) {
+    if (hasDigit(w)) return false;
     if (w.length > 6) return false;
     const l = bare(w).toLowerCase();
     if (!MONTHS.has(l) && !WEEKDAYS.has(l)) return false;

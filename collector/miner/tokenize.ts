@@ -177,17 +177,23 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     let digits = k0 === C_DIGIT ? 1 : 0;
     let delims = k0 === C_DELIM ? 1 : 0;
     let colon = c === 58;
+    // `..` (a dot leader) or `.` then a digit after a word (`core.1234`): rare, decided later.
+    let dots = false;
+    let prev = c;
     while (j < n) {
       const d = line.charCodeAt(j);
       if (d < 128) {
         const k = CLASS[d]!;
         if (k === C_SPACE) break;
-        if (k === C_DIGIT) digits++;
-        else if (k === C_DELIM) {
+        if (k === C_DIGIT) {
+          digits++;
+          if (prev === 46) dots = true;
+        } else if (k === C_DELIM) {
           delims++;
           if (d === 58) colon = true;
-        }
+        } else if (d === 46 && prev === 46) dots = true;
       }
+      prev = d;
       j++;
     }
     if (tokens.length >= maxTokens - 1) {
@@ -199,7 +205,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     }
     if (digits > 0) anyDigit = true;
     if (delims === 0) {
-      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && !hasDotLeader(line, i, j) && (k0 === C_DIGIT || !mayBeCounter(line, i, j))) {
+      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && (!dots || (!hasDotLeader(line, i, j) && (k0 === C_DIGIT || !mayBeCounter(line, i, j)))) && c !== 35) {
         // A number or an id with digits: a variable, decided without copying the text.
         tokens.push(VAR);
         space.push(sawSpace);

@@ -24,6 +24,7 @@ const MONTHS: Readonly<Record<string, number>> = {
 };
 
 const DAY_MS = 86_400_000;
+const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 // ---------------------------------------------------------------------------------------------
 // Time zones
@@ -163,7 +164,9 @@ function validDate(y: number, mo: number, d: number, h: number, mi: number, se: 
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || se > 60) return false;
   if (h === 24 && (mi !== 0 || se !== 0)) return false;
   // Day-of-month against the month's real length (Date.UTC would roll Feb 30 into March).
-  return d <= new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (d <= 28) return true;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return d <= (mo === 2 ? (leap ? 29 : 28) : MONTH_DAYS[mo]!);
 }
 
 function wall(y: number, mo: number, d: number, h: number, mi: number, se: number, ms: number): number {

@@ -86,8 +86,8 @@ const DEFAULT_TUNING: Tuning = {
   longN: 2000,
   maxDayBuckets: 288,
   maxWeekBuckets: 168,
-  weekGamma: 0.05,
-  weekFirstVisits: 2,
+  weekGamma: 0.1,
+  weekFirstVisits: 4,
   histN: 2000,
   empP: 3e-3,
   minFit: 30,
@@ -242,13 +242,13 @@ class SeasonalModel {
       if (db >= 0) this.day[db] = (this.day[db] ?? 0) + (t.seasonGamma / this.dayPerVisit) * (1 - t.levelAlpha) * ec;
       if (this.week.length > 0) {
         // The week correction estimates what the level and day profile leave over in its bucket
-        // (weekends, say): a running mean over its first two visits, then an EWMA per visit.
+        // (weekends, say): a clipped running mean over its first visits, then an EWMA per visit.
         const wb = bucketOf(timeMs, WEEK_MS, this.week.length);
         const left = value - this.level - (db >= 0 ? (this.day[db] ?? 0) : 0);
         const wSeen = this.weekSeen[wb] ?? 0;
         const w = this.week[wb] ?? 0;
         if (wSeen < Math.min(0xfffe, t.weekFirstVisits * this.weekPerVisit)) {
-          this.week[wb] = w + (left - w) / (wSeen + 1);
+          this.week[wb] = w + clamp(left - w, -lim, lim) / (wSeen + 1);
           this.weekSeen[wb] = wSeen + 1;
         } else {
           this.week[wb] = w + (t.weekGamma / this.weekPerVisit) * clamp(left - w, -lim, lim);

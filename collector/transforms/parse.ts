@@ -19,7 +19,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import picomatch from 'picomatch';
 import type { ComponentContext, Transform, TransformFactory } from '../../core/component.js';
-import type { AttrValue, Event, LogRecord } from '../../core/model.js';
+import type { AttrValue, Attributes, Event, LogRecord } from '../../core/model.js';
 import { AttrKeys } from '../../core/model.js';
 import { TidewatchError } from '../../core/errors.js';
 import type { Telemetry } from '../../core/telemetry.js';
@@ -41,111 +41,91 @@ const source = () => Type.String({ default: 'body', description: 'The field to p
 const prefix = () => Type.String({ default: '', description: 'Prefix for every extracted key (`""`: keys as they are).' });
 const closed = { additionalProperties: false } as const;
 
-const JsonStep = Type.Object(
+const JsonOptions = Type.Object(
   {
-    json: Type.Object(
-      {
-        source: source(),
-        prefix: prefix(),
-        flatten: Type.Boolean({ default: true, description: 'Nested objects become dotted keys (`http.status`), as OpenTelemetry attributes are flat.' }),
-        max_depth: Type.Integer({ minimum: 1, maximum: 64, default: 8, description: 'Objects nested deeper than this are kept whole.' }),
-      },
-      closed,
-    ),
+    source: source(),
+    prefix: prefix(),
+    flatten: Type.Boolean({ default: true, description: 'Nested objects become dotted keys (`http.status`), as OpenTelemetry attributes are flat.' }),
+    max_depth: Type.Integer({ minimum: 1, maximum: 64, default: 8, description: 'Objects nested deeper than this are kept whole.' }),
   },
-  { ...closed, description: 'Parses a JSON object into attributes.' },
+  { ...closed, description: 'Parses a JSON object into attributes (`json: {}` for the defaults).' },
 );
-const LogfmtStep = Type.Object({ logfmt: Type.Object({ source: source(), prefix: prefix() }, closed) }, { ...closed, description: 'Parses key=value pairs into attributes.' });
-const RegexStep = Type.Object(
+const LogfmtOptions = Type.Object({ source: source(), prefix: prefix() }, { ...closed, description: 'Parses key=value pairs into attributes (`logfmt: {}`).' });
+const RegexOptions = Type.Object(
   {
-    regex: Type.Object(
-      {
-        pattern: Type.String({ description: 'A JavaScript regular expression with named groups; `__` in a group name stands for a dot.' }),
-        source: source(),
-        prefix: prefix(),
-        ignore_case: Type.Boolean({ default: false, description: 'Case-insensitive matching.' }),
-        max_chars: Type.Integer({ minimum: 1, maximum: 1_048_576, default: 8192, description: 'Longer inputs are not matched (parse_error too_long): bounds the cost of any pattern.' }),
-        types: Type.Record(Type.String(), Type.Union([Type.Literal('string'), Type.Literal('integer'), Type.Literal('number'), Type.Literal('boolean')]), {
-          default: {},
-          description: 'Conversions of captured groups by name (`status: integer`).',
-        }),
-      },
-      closed,
-    ),
+    pattern: Type.String({ description: 'A JavaScript regular expression with named groups; `__` in a group name stands for a dot. Refused at start when it can backtrack catastrophically.' }),
+    source: source(),
+    prefix: prefix(),
+    ignore_case: Type.Boolean({ default: false, description: 'Case-insensitive matching.' }),
+    max_chars: Type.Integer({ minimum: 1, maximum: 1_048_576, default: 8192, description: 'Longer inputs are not matched (parse_error too_long): bounds the cost of any pattern.' }),
+    types: Type.Record(Type.String(), Type.Union([Type.Literal('string'), Type.Literal('integer'), Type.Literal('number'), Type.Literal('boolean')]), {
+      default: {},
+      description: 'Conversions of captured groups by name (`status: integer`).',
+    }),
   },
-  { ...closed, description: 'Extracts named groups.' },
+  { ...closed, description: 'Extracts named groups into attributes.' },
 );
-const PresetStep = Type.Object(
+const TimestampOptions = Type.Object(
   {
-    preset: Type.Union(PRESETS.map((p) => Type.Literal(p)), { description: 'A known format.' }),
-    source: Type.Optional(source()),
-    timezone: Type.Optional(Type.String({ description: 'Zone of times written without one (syslog RFC 3164, klog): UTC, local, +02:00 or an IANA name.' })),
+    field: Type.String({ default: 'timestamp', description: 'The field holding the time.' }),
+    formats: Type.Array(Type.String(), {
+      default: [...DEFAULT_TIME_FORMATS],
+      description: 'Tried in order: rfc3339, java, epoch, epoch_s/ms/us/ns, apache, syslog, klog, or a strftime pattern (`%Y-%m-%d %H:%M:%S`).',
+    }),
+    timezone: Type.String({ default: 'UTC', description: 'Zone of times written without one: UTC, local, +02:00 or an IANA name.' }),
+    remove: Type.Boolean({ default: false, description: 'Remove the field once its time is the event time.' }),
   },
-  { ...closed, description: 'Parses a known format.' },
+  { ...closed, description: 'Sets the event time from a field; missing or unparsable: the observed time, counted.' },
 );
-const TimestampStep = Type.Object(
+const SeverityOptions = Type.Object(
   {
-    timestamp: Type.Object(
-      {
-        field: Type.String({ default: 'timestamp', description: 'The field holding the time.' }),
-        formats: Type.Array(Type.String(), {
-          default: [...DEFAULT_TIME_FORMATS],
-          description: 'Tried in order: rfc3339, java, epoch, epoch_s/ms/us/ns, apache, syslog, klog, or a strftime pattern (%Y-%m-%d %H:%M:%S).',
-        }),
-        timezone: Type.String({ default: 'UTC', description: 'Zone of times written without one: UTC, local, +02:00 or an IANA name.' }),
-        remove: Type.Boolean({ default: false, description: 'Remove the field once its time is the event time.' }),
-      },
-      closed,
-    ),
+    field: Type.String({ default: 'level', description: 'The field holding the level.' }),
+    scheme: Type.Union(['auto', 'text', 'syslog', 'pino', 'http', 'otel'].map((x) => Type.Literal(x)), {
+      default: 'auto',
+      description: 'How to read numbers: auto (0-7 syslog, 10-60 pino, 100-599 HTTP status), or one scheme.',
+    }),
+    remove: Type.Boolean({ default: false, description: 'Remove the field once it is the severity.' }),
   },
-  { ...closed, description: 'Sets the event time from a field.' },
+  { ...closed, description: 'Sets the OpenTelemetry severity from a field (text levels in any case, klog letters, numbers).' },
 );
-const SeverityStep = Type.Object(
+const FilterOptions = Type.Object(
   {
-    severity: Type.Object(
-      {
-        field: Type.String({ default: 'level', description: 'The field holding the level.' }),
-        scheme: Type.Union(['auto', 'text', 'syslog', 'pino', 'http', 'otel'].map((s) => Type.Literal(s)), {
-          default: 'auto',
-          description: 'How to read numbers: auto (0-7 syslog, 10-60 pino, 100-599 HTTP status), or one scheme.',
-        }),
-        remove: Type.Boolean({ default: false, description: 'Remove the field once it is the severity.' }),
-      },
-      closed,
-    ),
+    keep_if: Type.Array(Type.String(), { default: [], description: 'Keep only records where all these `field op value` conditions hold.' }),
+    drop_if: Type.Array(Type.String(), { default: [], description: 'Drop records where any of these conditions holds.' }),
   },
-  { ...closed, description: 'Sets the severity from a field.' },
+  { ...closed, description: 'Drops records by conditions on fields (ops: == != > >= < <= contains starts_with ends_with matches in not_in exists missing).' },
 );
-const RenameStep = Type.Object({ rename: Type.Record(Type.String(), Type.String(), { description: 'from → to; `to: body` makes a field the body.' }) }, closed);
-const DropStep = Type.Object({ drop: Type.Array(Type.String(), { description: 'Attribute keys (or `prefix.*`) to remove.' }) }, closed);
-const KeepStep = Type.Object({ keep: Type.Array(Type.String(), { description: 'Attribute keys (or `prefix.*`) to keep; the rest go.' }) }, closed);
-const FilterStep = Type.Object(
+const SampleOptions = Type.Object(
   {
-    filter: Type.Object(
-      {
-        keep_if: Type.Array(Type.String(), { default: [], description: 'Keep only records where all these `field op value` conditions hold.' }),
-        drop_if: Type.Array(Type.String(), { default: [], description: 'Drop records where any of these conditions holds.' }),
-      },
-      closed,
-    ),
+    rate: Type.Number({ minimum: 0, maximum: 1, description: 'Fraction of records kept.' }),
+    key: Type.String({ default: 'body', description: 'Field hashed to decide: records with the same value are kept or dropped together.' }),
+  },
+  { ...closed, description: 'Keeps a deterministic fraction of records; kept ones carry `tidewatch.sample_rate`.' },
+);
+
+/**
+ * One step: exactly one of the step keys (checked at create time). A single object schema rather
+ * than a union, so the configuration reference lists every step's options.
+ */
+const Step = Type.Object(
+  {
+    json: Type.Optional(JsonOptions),
+    logfmt: Type.Optional(LogfmtOptions),
+    regex: Type.Optional(RegexOptions),
+    preset: Type.Optional(Type.Union(PRESETS.map((p) => Type.Literal(p)), { description: 'Parses a known format into attributes, event time and severity.' })),
+    source: Type.Optional(Type.String({ description: 'With `preset`: the field to parse (default `body`).' })),
+    timezone: Type.Optional(Type.String({ description: 'With `preset`: zone of times written without one (syslog RFC 3164, klog); default UTC.' })),
+    timestamp: Type.Optional(TimestampOptions),
+    severity: Type.Optional(SeverityOptions),
+    rename: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'from → to; `to: body` makes a field the body, `resource.<key>` a resource attribute.' })),
+    drop: Type.Optional(Type.Array(Type.String(), { description: 'Attribute keys (or `prefix.*`) to remove.' })),
+    keep: Type.Optional(Type.Array(Type.String(), { description: 'Attribute keys (or `prefix.*`) to keep; the others go.' })),
+    filter: Type.Optional(FilterOptions),
+    sample: Type.Optional(SampleOptions),
   },
   closed,
 );
-const SampleStep = Type.Object(
-  {
-    sample: Type.Object(
-      {
-        rate: Type.Number({ minimum: 0, maximum: 1, description: 'Fraction of records kept.' }),
-        key: Type.String({ default: 'body', description: 'Field hashed to decide: records with the same value are kept or dropped together.' }),
-      },
-      closed,
-    ),
-  },
-  closed,
-);
-
-const Step = Type.Union([JsonStep, LogfmtStep, RegexStep, PresetStep, TimestampStep, SeverityStep, RenameStep, DropStep, KeepStep, FilterStep, SampleStep]);
-
+const STEP_KINDS = ['json', 'logfmt', 'regex', 'preset', 'timestamp', 'severity', 'rename', 'drop', 'keep', 'filter', 'sample'] as const;
 
 const Route = Type.Object(
   {
@@ -159,7 +139,7 @@ const Route = Type.Object(
       { ...closed, default: {}, description: 'Which records this route takes; all listed criteria must hold; empty takes all.' },
     ),
     steps: Type.Array(Step, {
-      description: 'In order: json, logfmt, regex, preset, timestamp, severity, rename, drop, keep, filter, sample (see the README, "Parsing and redaction").',
+      description: 'Run in order; each step is one of json, logfmt, regex, preset, timestamp, severity, rename, drop, keep, filter, sample.',
     }),
   },
   closed,
@@ -190,6 +170,9 @@ interface CompiledRoute {
   readonly matches: (rec: LogRecord) => boolean;
   readonly steps: readonly CompiledStep[];
   readonly writesResource: boolean;
+  /** Tallies since the last report: plain fields, because they change on every record. */
+  parsed: number;
+  failed: number;
 }
 
 /** Per-batch tallies, added to telemetry once per batch (STYLE.md rule 8). */
@@ -210,6 +193,39 @@ class Counts {
 function sourceText(rec: LogRecord, field: string): string | undefined {
   const v = getField(rec, field);
   return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * A copy built key by key into a fresh literal. Not `{ ...m }`: V8 gives a spread copy a map
+ * that makes every property added later slow (the parsed fields are added next), which cost
+ * 5x on the nginx preset in bench/parse.mjs.
+ */
+function copyMap(m: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const k in m) {
+    const v = m[k]!;
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Same reason as copyMap: a literal, not a spread, so setting `time` later stays fast. */
+function copyRecord(e: LogRecord, withResource: boolean): LogRecord {
+  const rec: LogRecord = {
+    kind: 'log',
+    observed_time: e.observed_time,
+    severity_number: e.severity_number,
+    severity_text: e.severity_text,
+    body: e.body,
+    attributes: copyMap(e.attributes),
+    resource: withResource ? copyMap(e.resource) : e.resource,
+  };
+  if (e.time !== undefined) rec.time = e.time;
+  if (e.scope !== undefined) rec.scope = e.scope;
+  if (e.trace_id !== undefined) rec.trace_id = e.trace_id;
+  if (e.span_id !== undefined) rec.span_id = e.span_id;
+  return rec;
 }
 
 function merge(rec: LogRecord, fields: Fields): void {
@@ -242,7 +258,14 @@ function applyResult(rec: LogRecord, label: string, r: ParseResult, counts: Coun
 type StepConfig = Static<typeof Step>;
 
 function compileStep(step: StepConfig, where: string): CompiledStep {
-  if ('json' in step) {
+  const kinds = STEP_KINDS.filter((k) => step[k] !== undefined);
+  if (kinds.length !== 1) {
+    throw configError(where, new Error(kinds.length === 0 ? `a step needs one of ${STEP_KINDS.join(', ')}` : `one step per list item, found ${kinds.join(' and ')}`));
+  }
+  if (step.preset === undefined && (step.source !== undefined || step.timezone !== undefined)) {
+    throw configError(where, new Error('`source` and `timezone` at step level go with `preset` (other steps take them inside their options)'));
+  }
+  if (step.json !== undefined) {
     const o = step.json;
     const src = o.source ?? 'body';
     const opts = { prefix: o.prefix ?? '', flatten: o.flatten ?? true, maxDepth: o.max_depth ?? 8 };
@@ -256,7 +279,7 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       },
     };
   }
-  if ('logfmt' in step) {
+  if (step.logfmt !== undefined) {
     const src = step.logfmt.source ?? 'body';
     const opts = { prefix: step.logfmt.prefix ?? '' };
     return {
@@ -268,7 +291,7 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       },
     };
   }
-  if ('regex' in step) {
+  if (step.regex !== undefined) {
     const o = step.regex;
     let re: ReturnType<typeof compileRegex>;
     try {
@@ -286,7 +309,7 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       },
     };
   }
-  if ('preset' in step) {
+  if (step.preset !== undefined) {
     const name: PresetName = step.preset as PresetName;
     const parser = presetParsers[name];
     let z;
@@ -305,7 +328,7 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       },
     };
   }
-  if ('timestamp' in step) {
+  if (step.timestamp !== undefined) {
     const o = step.timestamp;
     let parse: ReturnType<typeof compileTimestamp>;
     try {
@@ -336,7 +359,7 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       },
     };
   }
-  if ('severity' in step) {
+  if (step.severity !== undefined) {
     const o = step.severity;
     const field = o.field ?? 'level';
     const scheme = (o.scheme ?? 'auto') as SeverityScheme;
@@ -355,20 +378,20 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       },
     };
   }
-  if ('rename' in step) {
+  if (step.rename !== undefined) {
     const map = step.rename;
     return { label: 'rename', run: (rec) => void renameFields(rec, map) };
   }
-  if ('drop' in step) {
+  if (step.drop !== undefined) {
     const match = keyMatcher(step.drop);
     const reserved = step.drop.filter((k) => k.startsWith('resource.') || k === 'trace_id' || k === 'span_id');
     return { label: 'drop', run: (rec) => void dropFields(rec, match, reserved) };
   }
-  if ('keep' in step) {
+  if (step.keep !== undefined) {
     const match = keyMatcher(step.keep);
     return { label: 'keep', run: (rec) => void keepFields(rec, match) };
   }
-  if ('filter' in step) {
+  if (step.filter !== undefined) {
     let keepIf: ReturnType<typeof all>;
     let dropIf: ReturnType<typeof any>;
     try {
@@ -382,7 +405,7 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       run: (rec) => (!keepIf(rec) || dropIf(rec) ? 'drop' : undefined),
     };
   }
-  if ('sample' in step) {
+  if (step.sample !== undefined) {
     const rate = step.sample.rate;
     const sampler = compileSampler(rate, step.sample.key ?? 'body');
     return {
@@ -440,7 +463,7 @@ export function compileRoutes(config: Partial<ParseConfig>): CompiledRoute[] {
     const writesResource = r.steps.some(
       (s) => ('rename' in s && Object.values(s.rename).some((to) => to.startsWith('resource.'))) || ('drop' in s && s.drop.some((k) => k.startsWith('resource.'))),
     );
-    return { name: r.name ?? `route_${i}`, matches: compileMatch(r.match), steps, writesResource };
+    return { name: r.name ?? `route_${i}`, matches: compileMatch(r.match), steps, writesResource, parsed: 0, failed: 0 };
   });
 }
 
@@ -466,6 +489,7 @@ export class Parse implements Transform {
   process(events: Event[], now: number): Event[] {
     const out: Event[] = [];
     const counts = this.counts;
+    let unrouted = 0;
     for (const e of events) {
       if (e.kind !== 'log') {
         out.push(e);
@@ -479,13 +503,12 @@ export class Parse implements Transform {
         }
       }
       if (route === undefined) {
-        counts.add('tidewatch_parse_records_total', { route: '', result: 'unrouted' }, 'unrouted');
+        unrouted++;
         out.push(e);
         continue;
       }
       // Records are shared between stages (core/model.ts): parse a copy.
-      const rec: LogRecord = { ...e, attributes: { ...e.attributes } };
-      if (route.writesResource) rec.resource = { ...e.resource };
+      const rec = copyRecord(e, route.writesResource);
       let failed = false;
       let dropped = false;
       for (const step of route.steps) {
@@ -509,8 +532,16 @@ export class Parse implements Transform {
         }
       }
       if (dropped) continue;
-      counts.add('tidewatch_parse_records_total', { route: route.name, result: failed ? 'failed' : 'parsed' }, `${route.name}|${failed ? 'f' : 'p'}`);
+      if (failed) route.failed++;
+      else route.parsed++;
       out.push(rec);
+    }
+    if (unrouted > 0) this.ctx.telemetry.add('tidewatch_parse_records_total', { component: this.ctx.name, route: '', result: 'unrouted' }, unrouted);
+    for (const r of this.routes) {
+      if (r.parsed > 0) this.ctx.telemetry.add('tidewatch_parse_records_total', { component: this.ctx.name, route: r.name, result: 'parsed' }, r.parsed);
+      if (r.failed > 0) this.ctx.telemetry.add('tidewatch_parse_records_total', { component: this.ctx.name, route: r.name, result: 'failed' }, r.failed);
+      r.parsed = 0;
+      r.failed = 0;
     }
     counts.report(this.ctx.telemetry, this.ctx.name);
     return out;

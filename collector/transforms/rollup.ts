@@ -1,21 +1,37 @@
 /**
- * `rollup` (thin): counts log records per second by severity (and by `service.name` when the
- * record's resource or attributes carry one) and emits the counts as delta sums named
- * `log.records`. The window is the second of `observed_time` for now (event time comes with the
- * rules issue, which replaces this transform).
+ * `rollup`: event-time windows over log records and (optionally) metric points, on the windows
+ * and aggregates of collector/windows/ and collector/aggregates/.
  *
- * Output contract, from `flush(now)`: while a second is open, every flush that saw new records
- * for it emits its running count (an early value); once `now` passes the second's end plus
- * `lateness_ms`, the final count is emitted and the window is forgotten. Early and final values
+ * Log records are counted per window by severity (and by `service.name` when the record's
+ * resource or attributes carry one) and emitted as delta sums named `log.records`. With
+ * `metrics: true`, metric points are aggregated per series too (count, sum, min, max, last,
+ * rate, quantiles from a DDSketch) and emitted as gauges named `<metric>.<aggregate>`; otherwise
+ * they pass through untouched.
+ *
+ * Output contract, from `flush(now)`: while a window is open, every flush that saw new data for
+ * it emits its running value (an early value); once the watermark passes the window's end plus
+ * `lateness_ms`, the final value is emitted and the window is forgotten. Early and final values
  * of one window carry the same `start_time`/`time`, so a reader replaces, never adds, them.
- * A record for a second already closed is late: it is counted in
- * `tidewatch_rollup_late_total` and not added (its window was final). Metric events pass
- * through; log records are absorbed.
+ * Final values carry the attribute `tidewatch.final: true` only where `mark_final` is set (off by
+ * default, so one window's early and final points stay one series for readers keyed by labels).
+ * Windows of tiers above the finest carry `tidewatch.window` (`10s`, `1m`, `1h`).
+ * Data for a window already closed is late: counted in `tidewatch_rollup_late_total`, emitted as
+ * the delta sum `tidewatch.window.late{metric=...}`, and not added (its window was final).
+ *
+ * Event time is the record's `time`, else its `observed_time` (`time: observed` uses the latter
+ * always). Watermarks are kept per partition (the agent's stream, else the agent, else the
+ * service), and an idle partition stops holding the others back after `idle_timeout_ms`.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComponentContext, Transform, TransformFactory } from '../../core/component.js';
-import type { Attributes, Event, LogRecord, SumPoint } from '../../core/model.js';
+import type { Attributes, Event, GaugePoint, LogRecord, MetricPoint, SumPoint } from '../../core/model.js';
 import { AttrKeys } from '../../core/model.js';
+import { aggregateValue, isAggregateName, type AggregateName } from '../aggregates/aggregate.js';
+import type { WindowValue } from '../aggregates/partial.js';
+import { SeriesRegistry, sampleOf, type SeriesRef } from '../series.js';
+import { EventTimeWindows } from '../windows/windows.js';
+
+const TIER_NAMES: Record<string, number> = { '1s': 1000, '10s': 10_000, '1m': 60_000, '1h': 3_600_000 };
 
 export const schema = Type.Object(
   {
@@ -23,13 +39,53 @@ export const schema = Type.Object(
       minimum: 0,
       maximum: 600_000,
       default: 1000,
-      description: 'How long after a second ends its count stays open for stragglers before the final value is emitted.',
+      description: 'How long after a window ends (by the watermark) it stays open for stragglers before the final value is emitted.',
     }),
     max_windows: Type.Integer({
       minimum: 1,
-      maximum: 1_000_000,
+      maximum: 10_000_000,
       default: 10_000,
-      description: 'Most open (second, severity, service) counters held at once; records beyond it are dropped and counted.',
+      description: 'Most open (series, tier, window) aggregates held at once; data beyond it is dropped and counted.',
+    }),
+    idle_timeout_ms: Type.Integer({
+      minimum: 0,
+      maximum: 3_600_000,
+      default: 0,
+      description: 'A partition (stream, agent) silent this long stops holding the watermark back; when all are, it follows the wall clock minus this. 0: windows close on the wall clock (one process, live data).',
+    }),
+    time: Type.Union([Type.Literal('event'), Type.Literal('observed')], {
+      default: 'event',
+      description: 'Which time places a log record in a window: its event `time` (else observed_time), or always observed_time.',
+    }),
+    tiers: Type.Array(Type.Union([Type.Literal('1s'), Type.Literal('10s'), Type.Literal('1m'), Type.Literal('1h')]), {
+      minItems: 1,
+      uniqueItems: true,
+      default: ['1s'],
+      description: 'Window lengths to emit. 1 s feeds the live dashboard; 10s, 1m and 1h tiers are for longer charts and rules (their points carry tidewatch.window).',
+    }),
+    metrics: Type.Boolean({
+      default: false,
+      description: 'Aggregate metric points per series too (emitted as <metric>.<aggregate> gauges) instead of passing them through.',
+    }),
+    aggregates: Type.Array(Type.String({ pattern: '^(count|sum|min|max|last|avg|rate|p\\d{1,3}(\\.\\d+)?)$' }), {
+      default: ['count', 'sum', 'min', 'max', 'last', 'p50', 'p99'],
+      description: 'Aggregates emitted per metric series and window (with metrics: true); p<percent> reads the DDSketch.',
+    }),
+    relative_accuracy: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 0.2,
+      default: 0.01,
+      description: 'DDSketch relative accuracy of quantiles: a p99 is within this fraction of the true value of its rank.',
+    }),
+    max_series_per_metric: Type.Integer({
+      minimum: 1,
+      maximum: 10_000_000,
+      default: 10_000,
+      description: 'Cardinality limit per metric name; further label sets go to the metric\'s {__overflow__="true"} series (counted).',
+    }),
+    mark_final: Type.Boolean({
+      default: false,
+      description: 'Put tidewatch.final: true on final values (readers that key points by labels then see two series).',
     }),
   },
   { additionalProperties: false },
@@ -37,7 +93,9 @@ export const schema = Type.Object(
 export type RollupConfig = Static<typeof schema>;
 
 export const METRIC_NAME = 'log.records';
-const WINDOW_MS = 1000;
+export const LATE_METRIC = 'tidewatch.window.late';
+export const WINDOW_ATTR = 'tidewatch.window';
+export const FINAL_ATTR = 'tidewatch.final';
 
 /** The lower-case severity label of an OpenTelemetry SeverityNumber (its range, not its text). */
 export function severityLabel(n: number): string {
@@ -55,13 +113,19 @@ function serviceOf(rec: LogRecord): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-interface Window {
-  readonly start: number;
-  readonly severity: string;
-  readonly service: string | undefined;
-  count: number;
-  /** Counted since the last emitted value. */
-  dirty: boolean;
+/** The watermark partition of an event: its stream, else its agent, else its service. */
+export function partitionOf(e: Event): string {
+  const agent = e.resource[AttrKeys.agentId];
+  const stream = e.attributes[AttrKeys.streamId];
+  if (typeof agent === 'string' && typeof stream === 'string') return `${agent}/${stream}`;
+  if (typeof agent === 'string') return agent;
+  const svc = e.resource[AttrKeys.serviceName];
+  return typeof svc === 'string' ? `service:${svc}` : '';
+}
+
+function tierName(ms: number): string {
+  for (const [k, v] of Object.entries(TIER_NAMES)) if (v === ms) return k;
+  return `${ms}ms`;
 }
 
 export interface RollupCounters {
@@ -70,113 +134,180 @@ export interface RollupCounters {
   overflow: number;
 }
 
+export interface RollupCoreOptions {
+  latenessMs?: number;
+  maxWindows?: number;
+  idleTimeoutMs?: number;
+  time?: 'event' | 'observed';
+  tiersMs?: readonly number[];
+  metrics?: boolean;
+  aggregates?: readonly AggregateName[];
+  relativeAccuracy?: number;
+  maxSeriesPerMetric?: number;
+  markFinal?: boolean;
+}
+
 /**
- * The pure core: no timers, no I/O, `now` passed in. The Transform below adds telemetry.
+ * The pure core: no timers, no I/O, `now` passed in. `flushWindows` hands out the raw window
+ * values too (for RollupPartial records: collector/aggregates/partial.ts `partialFrom`).
  */
-export class CountRollup {
-  private readonly windows = new Map<string, Window>();
-  /** Windows starting before this are closed: their final values went out. */
-  private closedBefore = -Infinity;
+export class RollupCore {
+  readonly windows: EventTimeWindows;
+  readonly series: SeriesRegistry;
   readonly counters: RollupCounters = { absorbed: 0, late: 0, overflow: 0 };
+  private readonly opts: Required<Omit<RollupCoreOptions, 'relativeAccuracy' | 'maxSeriesPerMetric' | 'maxWindows' | 'latenessMs' | 'idleTimeoutMs' | 'tiersMs'>>;
+  private readonly base: number;
+  private lastFlush = Number.NaN;
 
-  constructor(
-    private readonly latenessMs = 1000,
-    private readonly maxWindows = 10_000,
-  ) {}
-
-  get openWindows(): number {
-    return this.windows.size;
+  constructor(o: RollupCoreOptions = {}) {
+    const tiersMs = o.tiersMs ?? [1000];
+    this.windows = new EventTimeWindows({
+      tiersMs,
+      latenessMs: o.latenessMs ?? 1000,
+      idleTimeoutMs: o.idleTimeoutMs ?? 0,
+      maxWindows: o.maxWindows ?? 10_000,
+      sketch: o.metrics === true ? { relativeAccuracy: o.relativeAccuracy ?? 0.01 } : false,
+    });
+    this.base = this.windows.tiers[0]!;
+    this.series = new SeriesRegistry({ maxSeriesPerMetric: o.maxSeriesPerMetric ?? 10_000 });
+    this.opts = {
+      time: o.time ?? 'event',
+      metrics: o.metrics ?? false,
+      aggregates: o.aggregates ?? ['count', 'sum', 'min', 'max', 'last', 'p50', 'p99'],
+      markFinal: o.markFinal ?? false,
+    };
   }
 
-  add(events: readonly Event[]): Event[] {
+  get openWindows(): number {
+    return this.windows.openWindows;
+  }
+
+  /** Takes a batch at processing time `now`; returns what passes through (metric points unless aggregated). */
+  add(events: readonly Event[], now: number): Event[] {
     const passed: Event[] = [];
     for (const e of events) {
-      if (e.kind !== 'log') {
-        passed.push(e);
-        continue;
-      }
-      const start = Math.floor(e.observed_time / WINDOW_MS) * WINDOW_MS;
-      if (start < this.closedBefore) {
-        this.counters.late++;
-        continue;
-      }
-      const severity = severityLabel(e.severity_number);
-      const service = serviceOf(e);
-      const key = service === undefined ? `${start}|${severity}` : `${start}|${severity}|${service}`;
-      let w = this.windows.get(key);
-      if (w === undefined) {
-        if (this.windows.size >= this.maxWindows) {
-          this.counters.overflow++;
-          continue;
-        }
-        w = { start, severity, service, count: 0, dirty: false };
-        this.windows.set(key, w);
-      }
-      w.count++;
-      w.dirty = true;
-      this.counters.absorbed++;
+      if (e.kind === 'log') this.addLog(e, now);
+      else if (this.opts.metrics) this.addPoint(e, now);
+      else passed.push(e);
     }
     return passed;
   }
 
-  /** Early values of open windows that changed, and final values of the windows that closed. */
-  flush(now: number, final: boolean): SumPoint[] {
-    const out: SumPoint[] = [];
-    let closeUpTo = this.closedBefore;
-    for (const [key, w] of this.windows) {
-      const end = w.start + WINDOW_MS;
-      if (final || now >= end + this.latenessMs) {
-        out.push(this.point(w));
-        this.windows.delete(key);
-        if (end > closeUpTo) closeUpTo = end;
-      } else if (w.dirty) {
-        w.dirty = false;
-        out.push(this.point(w));
-      }
-    }
-    // Seconds that closed with no records at all are closed too: a straggler for them is late.
-    const idle = Math.floor((now - this.latenessMs) / WINDOW_MS) * WINDOW_MS;
-    this.closedBefore = Math.max(closeUpTo, final ? now : idle);
-    // Oldest first, so readers see each series in time order.
-    out.sort((a, b) => a.time - b.time);
-    return out;
+  private addLog(e: LogRecord, now: number): void {
+    const time = this.opts.time === 'event' && e.time !== undefined && Number.isFinite(e.time) ? e.time : e.observed_time;
+    const labels: Record<string, string> = { severity: severityLabel(e.severity_number) };
+    const service = serviceOf(e);
+    if (service !== undefined) labels[AttrKeys.serviceName] = service;
+    this.count(this.windows.add(partitionOf(e), this.series.resolve(METRIC_NAME, labels), time, 1, now));
   }
 
-  private point(w: Window): SumPoint {
-    const attributes: Attributes = { severity: w.severity };
-    if (w.service !== undefined) attributes[AttrKeys.serviceName] = w.service;
-    return {
-      kind: 'metric',
-      type: 'sum',
-      name: METRIC_NAME,
-      unit: '{record}',
-      temporality: 'delta',
-      monotonic: true,
-      start_time: w.start,
-      time: w.start + WINDOW_MS,
-      value: w.count,
-      attributes,
-      resource: {},
-    };
+  private addPoint(p: MetricPoint, now: number): void {
+    const s = sampleOf(p);
+    if (s === undefined) return;
+    const ref = this.series.resolve(s.name, s.labels);
+    this.count(this.windows.add(partitionOf(p), ref, s.time, s.value, now, s.summary));
+  }
+
+  private count(r: 'ok' | 'late' | 'overflow'): void {
+    if (r === 'ok') this.counters.absorbed++;
+    else if (r === 'late') this.counters.late++;
+    else this.counters.overflow++;
+  }
+
+  /** Early values of open windows that changed, final values of closed ones, and late counts, as events. */
+  flush(now: number, final: boolean): MetricPoint[] {
+    return this.flushWindows(now, final).points;
+  }
+
+  flushWindows(now: number, final: boolean): { points: MetricPoint[]; windows: WindowValue[] } {
+    const r = this.windows.flush(now, final);
+    const points: MetricPoint[] = [];
+    for (const w of r.windows) {
+      if (w.name === METRIC_NAME) points.push(this.countPoint(w));
+      else for (const a of this.opts.aggregates) points.push(this.aggPoint(w, a));
+    }
+    const from = Number.isNaN(this.lastFlush) ? now : this.lastFlush;
+    for (const l of r.late) {
+      const p: SumPoint = { kind: 'metric', type: 'sum', name: LATE_METRIC, unit: '{event}', temporality: 'delta', monotonic: true, start_time: from, time: now, value: l.count, attributes: { metric: l.name }, resource: {} };
+      points.push(p);
+    }
+    this.lastFlush = now;
+    return { points, windows: r.windows };
+  }
+
+  private attrs(w: WindowValue): Attributes {
+    const a: Attributes = { ...w.labels };
+    if (w.window_ms !== this.base) a[WINDOW_ATTR] = tierName(w.window_ms);
+    if (w.final && this.opts.markFinal) a[FINAL_ATTR] = true;
+    return a;
+  }
+
+  private countPoint(w: WindowValue): SumPoint {
+    return { kind: 'metric', type: 'sum', name: METRIC_NAME, unit: '{record}', temporality: 'delta', monotonic: true, start_time: w.start, time: w.start + w.window_ms, value: w.agg.count, attributes: this.attrs(w), resource: {} };
+  }
+
+  private aggPoint(w: WindowValue, a: AggregateName): GaugePoint {
+    return { kind: 'metric', type: 'gauge', name: `${w.name}.${a}`, start_time: w.start, time: w.start + w.window_ms, value: aggregateValue(w.agg, a, w.window_ms), attributes: this.attrs(w), resource: {} };
+  }
+}
+
+/**
+ * The per-second log count rollup with the original signature (collector/ingest/core.ts uses
+ * it per partition with `now` = the partition's event time): observed time, one 1 s tier, the
+ * watermark = `now`.
+ */
+export class CountRollup {
+  private readonly core: RollupCore;
+
+  constructor(latenessMs = 1000, maxWindows = 10_000) {
+    this.core = new RollupCore({ latenessMs, maxWindows, idleTimeoutMs: 0, time: 'observed', tiersMs: [1000] });
+  }
+
+  get counters(): RollupCounters {
+    return this.core.counters;
+  }
+
+  get openWindows(): number {
+    return this.core.openWindows;
+  }
+
+  add(events: readonly Event[]): Event[] {
+    return this.core.add(events, Number.NEGATIVE_INFINITY);
+  }
+
+  flush(now: number, final: boolean): SumPoint[] {
+    return this.core.flush(now, final).filter((p): p is SumPoint => p.name === METRIC_NAME && p.type === 'sum');
   }
 }
 
 export class Rollup implements Transform {
-  private readonly core: CountRollup;
+  readonly core: RollupCore;
   private reported: RollupCounters = { absorbed: 0, late: 0, overflow: 0 };
 
   constructor(
     config: Partial<RollupConfig>,
     private readonly ctx: ComponentContext,
   ) {
-    this.core = new CountRollup(config.lateness_ms ?? 1000, config.max_windows ?? 10_000);
+    const aggregates = (config.aggregates ?? ['count', 'sum', 'min', 'max', 'last', 'p50', 'p99']).filter(isAggregateName);
+    this.core = new RollupCore({
+      latenessMs: config.lateness_ms ?? 1000,
+      maxWindows: config.max_windows ?? 10_000,
+      idleTimeoutMs: config.idle_timeout_ms ?? 0,
+      time: config.time ?? 'event',
+      tiersMs: (config.tiers ?? ['1s']).map((t) => TIER_NAMES[t] ?? 1000),
+      metrics: config.metrics ?? false,
+      aggregates,
+      relativeAccuracy: config.relative_accuracy ?? 0.01,
+      maxSeriesPerMetric: config.max_series_per_metric ?? 10_000,
+      markFinal: config.mark_final ?? false,
+    });
   }
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  process(events: Event[], _now: number): Event[] {
-    return this.core.add(events);
+  process(events: Event[], now: number): Event[] {
+    return this.core.add(events, now);
   }
 
   flush(now: number, final: boolean): Event[] {
@@ -194,6 +325,7 @@ export class Rollup implements Transform {
       t.add('tidewatch_rollup_dropped_total', { ...labels, reason: 'max_windows' }, c.overflow - this.reported.overflow);
     }
     t.set('tidewatch_rollup_open_windows', labels, this.core.openWindows);
+    for (const [metric, n] of this.core.series.overflowCounts()) t.set('tidewatch_series_overflow', { ...labels, metric }, n);
     this.reported = { ...c };
   }
 }
@@ -201,7 +333,7 @@ export class Rollup implements Transform {
 export const rollupFactory: TransformFactory<typeof schema> = {
   role: 'transform',
   type: 'rollup',
-  description: 'Counts log records per second by severity (and service.name) as delta sums named log.records.',
+  description: 'Event-time windows (1 s, 10 s, 1 min, 1 h tiers): log.records counts by severity, and with metrics: true count/sum/min/max/last/rate/quantiles per metric series; early and final values.',
   schema,
   create: (config, ctx) => new Rollup(config, ctx),
 };

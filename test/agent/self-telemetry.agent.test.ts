@@ -2,7 +2,7 @@
  * The real agent watching itself: `heartbeat`, `internal_metrics` (/metrics + pipeline) and a
  * `prometheus_scrape` of its own /metrics, all into a `file` sink. Needs dist/.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,17 +36,19 @@ describe('agent self-telemetry and heartbeats', () => {
     dir = await mkdtemp(join(tmpdir(), 'tw-self-'));
     const out = join(dir, 'out.jsonl');
     const port = await freePort();
+    await writeFile(join(dir, 'app.log'), 'one line\n');
     agent = await startAgent(
       `data_dir: ${join(dir, 'data')}
 agent: { id: self-agent, host_name: self-host }
 sources:
+  app: { type: file, include: ["${join(dir, 'app.log')}"], start_at: beginning }
   hb: { type: heartbeat, interval_ms: 200 }
   self: { type: internal_metrics, listen: "127.0.0.1:${port}", interval_ms: 200 }
   scrape: { type: prometheus_scrape, targets: ["127.0.0.1:${port}"], job: tidewatch-self, interval_ms: 300, timeout_ms: 300 }
 sinks:
   out: { type: file, path: ${out} }
 pipelines:
-  all: { sources: [hb, self, scrape], sinks: [out] }
+  all: { sources: [app, hb, self, scrape], sinks: [out] }
 `,
       dir,
     );
@@ -75,11 +77,14 @@ pipelines:
     expect(beats[0]).toMatchObject({
       severity_text: 'INFO',
       body: 'tidewatch agent heartbeat',
-      attributes: { 'tidewatch.agent.state': 'running', 'tidewatch.heartbeat.interval_ms': 200, 'tidewatch.files': 0, 'tidewatch.lag_bytes': 0 },
+      attributes: { 'tidewatch.agent.state': 'running', 'tidewatch.heartbeat.interval_ms': 200 },
       resource: { 'host.name': 'self-host', 'tidewatch.agent.id': 'self-agent', 'service.name': 'tidewatch-agent' },
     });
     expect(beats[0]!.attributes['tidewatch.agent.version']).toMatch(/^\d+\.\d+\.\d+/);
     expect(Number(beats.at(-2)!.attributes['tidewatch.agent.uptime_s'])).toBeGreaterThan(0.5);
+    // Files and lag come from the file source's gauges: one file followed, read and confirmed.
+    expect(beats.at(-2)!.attributes).toMatchObject({ 'tidewatch.files': 1, 'tidewatch.lag_bytes': 0 });
+    expect(records.some((r) => r['kind'] === 'log' && r['body'] === 'one line')).toBe(true);
 
     // Internal metrics in the pipeline: deltas that add up to what the heartbeat source emitted.
     const internal = records.filter((r) => r['kind'] === 'metric' && r.resource['service.name'] === 'tidewatch-agent' && r['name'] === 'tidewatch_events_received_total' && r.attributes['component'] === 'hb');

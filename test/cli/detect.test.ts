@@ -91,6 +91,24 @@ describe('tidewatch detect', () => {
     expect(b.stdout).not.toBe(a.stdout);
   });
 
+  it('reads spreadsheet-style CSV: BOM, CRLF, quoted fields, extra columns, ISO and epoch times', async () => {
+    const file = join(dir, 'excel.csv');
+    const rows = ['\uFEFF"value","timestamp",note'];
+    for (let i = 0; i < 50; i++) {
+      const t = i < 25 ? new Date(Date.UTC(2020, 0, 1) + i * 60_000).toISOString() : String(1577836800 + i * 60);
+      rows.push(`"${10 + (i % 3)}",${t},"a, b"`);
+    }
+    await writeFile(file, `${rows.join('\r\n')}\r\n`);
+    const r = await tidewatch(['detect', '--input', file]);
+    expect(r.code).toBe(0);
+    const out = parseOut(r.stdout);
+    expect(out.length).toBe(51);
+    expect(out[1]![0]).toBe('2020-01-01T00:00:00.000Z');
+    expect(out[26]![0]).toBe(String(1577836800 + 25 * 60));
+    expect(out[1]![1]).toBe('10');
+    expect(r.stderr).not.toMatch(/invalid/);
+  });
+
   it('gives the same output for the same input (no hidden state, no clock)', async () => {
     const [a, b] = await Promise.all([tidewatch(['detect', '--input', input]), tidewatch(['detect', '--input', input])]);
     expect(a.stdout).toBe(b.stdout);

@@ -217,6 +217,8 @@ export class FileTailer implements Source {
    */
   private readonly fpIndex = new Map<string, Set<Tracker>>();
   private readonly fpShort = new Set<Tracker>();
+  /** Files whose wait as a possible copy ran out: classified as new without looking again. */
+  private readonly waitedOut = new Set<string>();
   private readonly resource: Attributes;
   private readonly labels: Record<string, string>;
   private readonly buf: Buffer;
@@ -608,16 +610,40 @@ export class FileTailer implements Source {
     if (st.size === 0) return; // nothing to read; its first write brings it back here
     const now = this.ctx.now();
     const key = keyOf(st);
+    // One open serves both the fingerprint and, for a file we go on to read, the reading.
+    let fh: FileHandle | undefined;
     let head: Buffer;
     try {
-      head = await readHead(path, this.opts.fingerprintBytes);
+      fh = await open(path, 'r');
+      const fst = await fh.stat();
+      if (fst.dev !== st.dev || fst.ino !== st.ino) {
+        await fh.close();
+        this.hints.set(path, 'rename'); // replaced since the stat: look again
+        return;
+      }
+      const b = Buffer.alloc(this.opts.fingerprintBytes);
+      const { bytesRead } = await fh.read(b, 0, b.length, 0);
+      head = b.subarray(0, bytesRead);
     } catch (err) {
+      await fh?.close().catch(() => {});
       this.ioError('open', err);
       return;
     }
+    const handle = fh;
+    const adopt = async (t: Tracker): Promise<void> => {
+      if (this.openCount < this.opts.maxOpenFiles && t.fd === undefined) {
+        t.fd = handle;
+        this.openCount++;
+        this.open.add(t);
+      } else {
+        await handle.close().catch(() => {});
+      }
+    };
     const verdict = await this.classify(path, head, st);
+    if (verdict.kind !== 'copy' && verdict.kind !== 'new') await handle.close().catch(() => {});
     if (verdict.kind === 'copy') {
       const t = verdict.of;
+      await adopt(t);
       this.pending.delete(key);
       t.path = path;
       t.dev = st.dev;
@@ -646,6 +672,7 @@ export class FileTailer implements Source {
       }
       if (now - p.since < this.opts.copyDetectMs) return;
       // Looked like a copy for too long without its original being truncated: read it all.
+      return this.newFileAfterWait(path, st);
     }
     this.pending.delete(key);
     let offset = 0;
@@ -660,12 +687,26 @@ export class FileTailer implements Source {
     t.size = st.size;
     t.maxSize = st.size;
     t.eof = false;
+    await adopt(t);
     this.track(t);
     this.byIno.set(key, t);
     this.byPath.set(path, t);
     this.ckUrgent = true; // its identity is written down before its first line goes out
     this.ckDirty = true;
     this.dirty.add(t);
+  }
+
+  /** A file that waited copy_detect_ms as a possible copy: from now on, simply a new file. */
+  private async newFileAfterWait(path: string, st: Stats): Promise<void> {
+    const p = this.pending.get(keyOf(st));
+    if (p !== undefined) p.since = -Infinity;
+    this.pending.delete(keyOf(st));
+    this.waitedOut.add(keyOf(st));
+    try {
+      await this.newFile(path, st);
+    } finally {
+      this.waitedOut.delete(keyOf(st));
+    }
   }
 
   /**
@@ -676,6 +717,7 @@ export class FileTailer implements Source {
    */
   private async classify(path: string, head: Buffer, st: Stats): Promise<{ kind: 'new' } | { kind: 'wait' } | { kind: 'copy'; of: Tracker }> {
     let wait = false;
+    if (this.waitedOut.has(keyOf(st))) return { kind: 'new' };
     for (const t of this.fpCandidates(head)) {
       // Only a live file (copytruncate) or a retired one (truncated away) can have a copy; a file
       // renamed away and drained is not copied by anyone.

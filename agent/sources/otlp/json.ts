@@ -20,7 +20,7 @@ import type {
   OScope,
   OSummaryPoint,
 } from './types.js';
-import { emptyScope } from './types.js';
+import { emptyScope, setAttr } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -170,7 +170,7 @@ function attributes(v: unknown, path: string, depth = 0): Attributes {
   const out: Attributes = {};
   arr(v, path).forEach((kv, i) => {
     const o = obj(kv, `${path}[${i}]`);
-    out[str(o['key'], `${path}[${i}].key`)] = anyValue(o['value'], `${path}[${i}].value`, depth + 1);
+    setAttr(out, str(o['key'], `${path}[${i}].key`), anyValue(o['value'], `${path}[${i}].value`, depth + 1));
   });
   return out;
 }

@@ -21,7 +21,7 @@ import type {
   OScopeMetrics,
   OSummaryPoint,
 } from './types.js';
-import { emptyScope } from './types.js';
+import { emptyScope, setAttr } from './types.js';
 
 /** Nesting limit of AnyValue arrays and maps: a crafted deep body must not exhaust the stack. */
 const MAX_DEPTH = 32;
@@ -93,7 +93,7 @@ function keyValue(r: Reader, wire: number, into: Attributes, depth: number): voi
     else if (t.field === 2) value = anyValue(sub(kv, t.wire), depth + 1);
     else kv.skip(t.wire);
   }
-  into[key] = value;
+  setAttr(into, key, value);
 }
 
 /** AnyValue: string 1, bool 2, int 3, double 4, array 5, kvlist 6, bytes 7 (as base64). */

@@ -110,3 +110,12 @@ export interface OResourceLogs {
 export function emptyScope(): OScope {
   return { name: '', version: '', attributes: {} };
 }
+
+/**
+ * Sets a key on an attribute map as an own, enumerable property, even when the key is
+ * `__proto__` (a plain assignment would replace the map's prototype and lose the attribute).
+ */
+export function setAttr<T>(into: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+  else into[key] = value;
+}

@@ -9,6 +9,7 @@
  * sample and are ignored, `# UNIT` names a unit, and `# EOF` ends the exposition. Quoted metric
  * names (`{"my.metric", k="v"}`, Prometheus 3 UTF-8 names) are accepted in both.
  */
+import { setAttr } from '../otlp/types.js';
 
 export type PromType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset' | 'unknown' | 'untyped';
 
@@ -173,7 +174,7 @@ export function parseSample(line: string, format: PromFormat): PromSample {
       if (line[pos] !== '"') throw new Error(`expected a quoted value for label ${key}`);
       const v = readQuoted(line, pos);
       if (Object.hasOwn(labels, key)) throw new Error(`label ${key} given twice`);
-      labels[key] = v.value;
+      setAttr(labels, key, v.value);
       pos = skipSpaces(line, v.end);
       if (line[pos] === ',') pos++;
       else if (line[pos] !== '}') throw new Error(`expected , or } at column ${pos + 1}`);

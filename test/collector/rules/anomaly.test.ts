@@ -104,7 +104,7 @@ describe('anomaly detector', () => {
     expect(alerts.some((i) => i >= missing && i < missing + 12)).toBe(true);
   });
 
-  it('learns a weekly cycle (quiet weekends) without alarming every Saturday', () => {
+  it('learns a weekly cycle (quiet weekends) and does not alarm every Saturday', () => {
     const g = gaussian(9);
     const step = HOUR;
     const values = Array.from({ length: 24 * 7 * 8 }, (_, i) => {
@@ -113,10 +113,27 @@ describe('anomaly detector', () => {
       const busy = day < 5 ? 40 * Math.max(0, Math.sin((Math.PI * (hour - 7)) / 12)) : 5;
       return 20 + busy + g();
     });
+    const weekendError = (opts: AnomalyOptions): number => {
+      const { results } = feed(values, step, opts);
+      let sum = 0;
+      let n = 0;
+      for (let i = 24 * 7 * 7; i < values.length; i++) {
+        if (Math.floor(i / 24) % 7 >= 5) {
+          sum += Math.abs(values[i]! - results[i]!.baseline);
+          n++;
+        }
+      }
+      return sum / n;
+    };
     const { alerts, det } = feed(values, step, { sensitivity: 0.4 });
     expect(det.stats().model).toBe('seasonal');
     // After three weeks of learning, the weekend drop is expected, not an anomaly.
     expect(alerts.filter((i) => i >= 24 * 7 * 3)).toEqual([]);
+    // In week 8 the baseline knows weekends; without the week correction it is far off.
+    const withWeek = weekendError({});
+    const dayOnly = weekendError({ tuning: { maxWeekBuckets: 0 } });
+    expect(withWeek).toBeLessThan(4);
+    expect(dayOnly).toBeGreaterThan(2 * withWeek);
   });
 
   it('does not alert during the warm-up, however wild the points', () => {

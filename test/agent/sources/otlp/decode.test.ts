@@ -144,3 +144,44 @@ describe('OTLP protobuf summary (which no SDK sends, but a Collector forwarding 
     ]);
   });
 });
+
+describe('decoders never fail with anything but a decode error (property)', () => {
+  it('random bytes as protobuf, random JSON as OTLP/JSON', async () => {
+    const fc = (await import('fast-check')).default;
+    const { decodeLogsRequest, decodeMetricsRequest } = await import('../../../../agent/sources/otlp/proto.js');
+    const onlyWireErrors = (fn: () => unknown): void => {
+      try {
+        fn();
+      } catch (err) {
+        expect((err as Error).name).toBe('WireError');
+      }
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const b = Buffer.from(bytes);
+        onlyWireErrors(() => metricsToEvents(decodeMetricsRequest(b), ctx));
+        onlyWireErrors(() => logsToEvents(decodeLogsRequest(b), ctx));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+        onlyWireErrors(() => metricsToEvents(metricsFromJson({ resourceMetrics: [{ scopeMetrics: [{ metrics: [v] }] }] }), ctx));
+        onlyWireErrors(() => logsToEvents(logsFromJson({ resourceLogs: [{ scopeLogs: [{ logRecords: [v] }] }] }), ctx));
+        onlyWireErrors(() => metricsFromJson(v));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('attribute keys', () => {
+  it('keeps a "__proto__" attribute as data, in JSON, protobuf and Prometheus labels', async () => {
+    const { parseSample } = await import('../../../../agent/sources/prometheus/parse.js');
+    const r = logsToEvents(logsFromJson(JSON.parse('{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"__proto__","value":{"stringValue":"x"}}]}]}]}]}')), ctx);
+    const attrs = r.events[0]!.attributes;
+    expect(Object.getPrototypeOf(attrs)).toBe(Object.prototype);
+    expect(JSON.stringify(attrs)).toBe('{"__proto__":"x"}');
+    expect(JSON.stringify(parseSample('m{__proto__="y"} 1', 'text').labels)).toBe('{"__proto__":"y"}');
+  });
+});

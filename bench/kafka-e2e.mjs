@@ -1,0 +1,213 @@
+// End-to-end Kafka figures for bench/RESULTS.md (issue 7), on a harness cluster of 1 and 3 brokers:
+// 1. file → Kafka throughput: our agent (the real CLI: file source → kafka sink, defaults) beside
+//    kcat -P -l (librdkafka) plain and tuned, same file, same broker, same run;
+// 2. end-to-end lines/s, file → committed rollups (agent + one collector ingest stage), and
+// 3. freshness: from a line's write returning to its count being visible in the open 1 s
+//    window to a read_committed rollups reader, p50/p99.
+// Run after `npm run build`: node bench/kafka-e2e.mjs [--lines N] [--brokers 1,3]
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { startKafka } from '../scripts/kafka/index.mjs';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BIN = path.join(HERE, '..', 'bin', 'tidewatch.js');
+const { decodeRollup } = await import('../dist/core/wire.js');
+const { PartialMerger } = await import('../dist/collector/ingest/merge.js');
+
+const args = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const LINES = Number(arg('lines', '200000'));
+const BROKERS = arg('brokers', '1,3').split(',').map(Number);
+const out = (l) => console.log(l);
+const kcatVersion = spawnSync('kcat', ['-V']).stdout?.toString().split('\n')[0] ?? 'kcat ?';
+out(`# kafka e2e bench: Node ${process.version}, ${os.cpus().length} cores, ${kcatVersion.trim()}, ${LINES} lines of 100 bytes, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+function makeFile(dir, n) {
+  const file = path.join(dir, 'app.log');
+  const chunk = [];
+  for (let i = 0; i < n; i++) chunk.push(`2026-11-25T10:00:00.000Z INFO request ${String(i).padStart(9, '0')} GET /cart 200 ${'x'.repeat(40)}`.padEnd(99, '.'));
+  writeFileSync(file, `${chunk.join('\n')}\n`);
+  return file;
+}
+
+async function topicCount(kafka, topic) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offs = await admin.fetchTopicOffsets(topic);
+    return offs.reduce((n, o) => n + Number(o.high), 0);
+  } catch {
+    return 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function startRole(role, configText, dir, extra = []) {
+  const file = path.join(dir, `${role}-${randomUUID()}.yaml`);
+  writeFileSync(file, configText);
+  const child = spawn(process.execPath, [BIN, role, '--config', file, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c.toString()));
+  return { child, stderr: () => err, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
+}
+
+async function watchRollups(kafka, topic, onUpdate) {
+  const merger = new PartialMerger(1_000_000);
+  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let total = 0;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        const p = decodeRollup(m.value);
+        const before = merger.get(p.series_id, p.window_start)?.count ?? 0;
+        const after = merger.add(p).count;
+        total += after - before;
+      }
+      onUpdate?.(total);
+    },
+  });
+  return { total: () => total, stop: () => consumer.disconnect() };
+}
+
+for (const nb of BROKERS) {
+  const cluster = await startKafka({ brokers: nb, quickStart: false });
+  const kafka = new Kafka({ clientId: 'bench', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING });
+  const b = cluster.bootstrap.join(',');
+  try {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-kbench-'));
+    const file = makeFile(dir, LINES);
+    out(`\n## ${nb} broker(s), Kafka ${cluster.version}`);
+
+    // 1. kcat plain and tuned, then our agent, each to a fresh topic (rf = min(3, brokers)).
+    const rf = Math.min(3, nb);
+    for (const [label, extra] of [
+      ['kcat -P -l (defaults)', []],
+      ['kcat -P -l tuned (acks=all, gzip, linger.ms=5, batch.size=1MB)', ['-X', 'acks=all', '-X', 'compression.codec=gzip', '-X', 'linger.ms=5', '-X', 'batch.size=1000000', '-X', 'enable.idempotence=true']],
+    ]) {
+      const topic = `kcat-${randomUUID()}`;
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: rf }] });
+      await admin.disconnect();
+      const t0 = performance.now();
+      const r = spawnSync('kcat', ['-P', '-b', b, '-t', topic, '-l', ...extra, file]);
+      const ms = performance.now() - t0;
+      const n = await topicCount(kafka, topic);
+      out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status})`);
+    }
+
+    // Our agent: file → kafka sink (defaults: gzip, acks=all, idempotent, linger 5 ms), then the
+    // collector's ingest stage (one process) to committed rollups.
+    const prefix = `b${randomUUID().slice(0, 8)}.`;
+    const logDir = path.join(dir, 'in');
+    mkdirSync(logDir);
+    const agentCfg = (data) =>
+      [`data_dir: ${data}`, 'sources:', `  app: { type: file, include: ["${logDir}/*.log"], start_at: beginning }`, 'sinks:', `  k: { type: kafka, brokers: ${JSON.stringify(cluster.bootstrap)}, topic_prefix: "${prefix}" }`, 'pipelines:', '  logs: { sources: [app], sinks: [k] }', ''].join('\n');
+    const collectorCfg = [
+      `data_dir: ${path.join(dir, 'c')}`,
+      'sources:',
+      `  k: { type: kafka, brokers: ${JSON.stringify(cluster.bootstrap)}, topic_prefix: "${prefix}", group_id: bench, emit_events: false }`,
+      'sinks:',
+      `  out: { type: file, path: ${path.join(dir, 'c-out.jsonl')} }`,
+      'pipelines:',
+      '  p: { sources: [k], sinks: [out] }',
+      '',
+    ].join('\n');
+    const collector = startRole('collector', collectorCfg, dir, ['--stage', 'ingest']);
+    // Topics and group in place before timing.
+    for (let i = 0; i < 600 && !(await kafka.admin().listTopics().catch(() => [])).includes(`${prefix}rollups`); i++) await sleep(100);
+    let rollupsDoneAt = 0;
+    const watcher = await watchRollups(kafka, `${prefix}rollups`, (t) => {
+      if (t >= LINES && rollupsDoneAt === 0) rollupsDoneAt = performance.now();
+    });
+    await sleep(3000);
+    spawnSync('cp', [file, path.join(logDir, 'app.log')]);
+    const t0 = performance.now();
+    const agent = startRole('agent', agentCfg(path.join(dir, 'a')), dir);
+    // Agent throughput: until the logs topic holds every line (messages carry many lines: count
+    // by the agent's confirmed checkpoint instead, i.e. the topic stops growing and rollups catch up).
+    let agentDoneAt = 0;
+    for (let i = 0; i < 3000 && rollupsDoneAt === 0; i++) {
+      await sleep(50);
+      if (agentDoneAt === 0 && watcher.total() >= LINES) agentDoneAt = performance.now();
+    }
+    const e2eMs = rollupsDoneAt - t0;
+    out(`- tidewatch agent + collector ingest, file → committed rollups: ${Math.round(LINES / (e2eMs / 1000))} lines/s (${(e2eMs / 1000).toFixed(2)} s incl. agent start ~0.3 s; total counted ${watcher.total()})`);
+
+    // Agent alone, file → Kafka: a second agent with a fresh data dir re-reads the same file to a fresh prefix.
+    {
+      const p2 = `a${randomUUID().slice(0, 8)}.`;
+      const cfg2 = agentCfg(path.join(dir, 'a2')).replace(`topic_prefix: "${prefix}"`, `topic_prefix: "${p2}"`);
+      const a0 = performance.now();
+      const a2 = startRole('agent', cfg2, dir);
+      // Lines per message vary; the agent logs nothing per batch, so read the logs topic's record count via a consumer.
+      const { decodeLogBatch } = await import('../dist/core/wire.js');
+      let seen = 0;
+      let doneAt = 0;
+      for (let i = 0; i < 600 && !(await kafka.admin().listTopics().catch(() => [])).includes(`${p2}logs`); i++) await sleep(50);
+      const c = kafka.consumer({ groupId: `bench-${randomUUID()}` });
+      await c.connect();
+      await c.subscribe({ topics: [`${p2}logs`], fromBeginning: true });
+      await c.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) seen += decodeLogBatch(m.value).length;
+          if (seen >= LINES && doneAt === 0) doneAt = performance.now();
+        },
+      });
+      for (let i = 0; i < 3000 && doneAt === 0; i++) await sleep(50);
+      out(`- tidewatch agent (CLI, defaults), file → Kafka acked: ${Math.round(LINES / ((doneAt - a0) / 1000))} lines/s (${((doneAt - a0) / 1000).toFixed(2)} s incl. process start; measured at a consumer)`);
+      await c.disconnect();
+      await a2.stop();
+    }
+
+    // 3. Freshness: a line every 20 ms appended to a live file; the time from appendFileSync
+    //    returning to the rollups reader's total including it.
+    const live = path.join(logDir, 'live.log');
+    const writes = [];
+    let k = 0;
+    const fw = await watchRollups(kafka, `${prefix}rollups`);
+    // Let the second watcher catch up with history before timing.
+    for (let i = 0; i < 600 && fw.total() < watcher.total(); i++) await sleep(50);
+    const fwBase = fw.total();
+    const seenAt = [];
+    const pollStart = performance.now();
+    const samples = 300;
+    const poll = setInterval(() => {
+      const got = fw.total() - fwBase;
+      while (seenAt.length < got && seenAt.length < writes.length) seenAt.push(performance.now());
+    }, 2);
+    for (; k < samples; k++) {
+      appendFileSync(live, `fresh ${k} ${'y'.repeat(60)}\n`);
+      writes.push(performance.now());
+      await sleep(20);
+    }
+    for (let i = 0; i < 200 && seenAt.length < samples; i++) await sleep(50);
+    clearInterval(poll);
+    const fresh = seenAt.map((t, i) => t - writes[i]);
+    out(`- freshness (write returned → count visible to a read_committed rollups reader), ${fresh.length}/${samples} lines: p50 ${pct(fresh, 50).toFixed(0)} ms, p99 ${pct(fresh, 99).toFixed(0)} ms (since ${((performance.now() - pollStart) / 1000).toFixed(0)} s)`);
+    await fw.stop();
+    await watcher.stop();
+    await agent.stop();
+    await collector.stop();
+  } finally {
+    await cluster.stop();
+  }
+}
