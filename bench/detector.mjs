@@ -82,7 +82,7 @@ const NOISE = {
   lognormal: (u) => Math.exp(normal(u)),
 };
 const FP_POINTS = arg('fp-points', 20_000);
-const SENS = [0.3, 0.4, 0.5, 0.6, 0.7];
+const SENS = [0.3, 0.4, 0.5, 0.55, 0.6, 0.7];
 
 function falseAlerts() {
   const rows = {};

@@ -22,8 +22,10 @@ interface CommandEntry {
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   agent: { summary: 'run the agent pipelines of a config until SIGTERM', load: () => import('./commands/agent.js') },
   collector: { summary: 'run the collector pipelines of a config until SIGTERM', load: () => import('./commands/collector.js') },
+  dashboard: { summary: 'serve the dashboard, reading rollups, alerts, patterns and agents from the config\'s Kafka', load: () => import('./commands/dashboard.js') },
   detect: { summary: 'score a timestamp,value CSV with the anomaly detector (NAB-style output)', load: () => import('./commands/detect.js') },
   patterns: { summary: 'mine log templates from a file, one JSON line per input line (cluster id and template)', load: () => import('./commands/patterns.js') },
+  status: { summary: 'show a running agent or collector: files, offsets, lag, buffer use, last error (--data-dir or --config)', load: () => import('./commands/status.js') },
   up: { summary: 'agent + collector + dashboard in one process, on demo logs or --config sources; prints the URL', load: () => import('./commands/up.js') },
   validate: { summary: 'check a config file (YAML, ${VAR}, option schemas, pipeline wiring)', load: () => import('./commands/validate.js') },
 };

@@ -15,4 +15,6 @@ export const components: readonly ComponentEntry[] = [
   { role: 'transform', type: 'redact', load: async () => (await import('./transforms/redact.js')).redactFactory },
   { role: 'transform', type: 'log_to_metric', load: async () => (await import('./transforms/log-to-metric.js')).logToMetricFactory },
   { role: 'transform', type: 'rollup', load: async () => (await import('./transforms/rollup.js')).rollupFactory },
+  { role: 'transform', type: 'detect_anomalies', load: async () => (await import('./transforms/detect-anomalies.js')).detectAnomaliesFactory },
+  { role: 'sink', type: 'webhook', load: async () => (await import('./sinks/webhook.js')).webhookSink },
 ];

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   TW_SCRAPE_FAILED: { retriable: true, summary: 'A Prometheus target could not be scraped (down, timeout, bad status, unparsable body); `up` is 0 for that scrape and it is tried again at the next interval.' },
   TW_HOST_READ: { retriable: true, summary: 'A host metrics file under /proc (or a filesystem statfs) could not be read; that group of metrics is skipped for this interval.' },
   TW_OUTPUT_WRITE: { retriable: false, summary: 'An output file given on the command line cannot be created or written.' },
+  TW_CONFIG_RELOAD: { retriable: false, summary: 'A SIGHUP reload was refused (the new config changes data_dir, or failed to start); the previous config keeps running and the log says why.' },
+  TW_STOP_TIMEOUT: { retriable: false, summary: 'SIGTERM did not drain within --stop-timeout-ms; the process exits 1 and the log line counts what was not confirmed (file lines are read again from the checkpoint).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

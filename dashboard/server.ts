@@ -7,11 +7,15 @@
  * request path ever reaches the filesystem; and the Host header must name a loopback address by
  * default, so a web page cannot read the API through DNS rebinding.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
+import { OpsState } from './ops.js';
 import { registerApi } from './routes/api.js';
+import { registerOps } from './routes/ops.js';
+import { registerOpenApi } from './routes/openapi.js';
 import { registerHealth } from './routes/health.js';
 import { registerMetrics } from './routes/metrics.js';
 import { registerStatic } from './routes/static.js';
@@ -54,6 +58,16 @@ export interface DashboardOptions {
   /** Host header names accepted (without port); null accepts any. Default: loopback names. */
   allowedHosts?: readonly string[] | null;
   stream?: StreamOptions;
+  /** Alerts, patterns, agents and the tail; an empty state by default. */
+  ops?: OpsState;
+  /** The one-point-a-minute tier, for ranges older than `store` holds. */
+  coarse?: SeriesStore;
+  /**
+   * Access token. When set, every request but /healthz must present it: an
+   * `Authorization: Bearer` header, or the `tw_token` cookie that `/?token=…` sets (HttpOnly,
+   * SameSite=Strict). Required when the dashboard listens on a non-loopback address.
+   */
+  token?: string;
 }
 
 /** What every route module gets. */
@@ -62,6 +76,38 @@ export interface RouteDeps {
   readonly telemetry: Telemetry | undefined;
   readonly log: Logger;
   readonly now: () => number;
+  readonly ops: OpsState;
+  readonly coarse: SeriesStore | undefined;
+  /** Per-process token a page must echo in `x-tidewatch-csrf` on every POST. */
+  readonly csrf: string;
+}
+
+/** Host names that mean the loopback interface, as a listen address. */
+export function isLoopbackAddress(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+function sameToken(given: string, want: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+}
+
+function cookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
 }
 
 export function buildServer(opts: DashboardOptions): FastifyInstance {
@@ -72,7 +118,16 @@ export function buildServer(opts: DashboardOptions): FastifyInstance {
     // Idle keep-alive sockets do not hold up close(); live streams are ended by the stream route.
     forceCloseConnections: 'idle',
   });
-  const deps: RouteDeps = { store: opts.store, telemetry: opts.telemetry, log: opts.log ?? silentLogger, now: opts.now ?? Date.now };
+  const deps: RouteDeps = {
+    store: opts.store,
+    telemetry: opts.telemetry,
+    log: opts.log ?? silentLogger,
+    now: opts.now ?? Date.now,
+    ops: opts.ops ?? new OpsState(),
+    coarse: opts.coarse,
+    csrf: randomBytes(24).toString('base64url'),
+  };
+  const token = opts.token;
   const allowed = opts.allowedHosts === undefined ? LOOPBACK_HOSTS : opts.allowedHosts;
 
   app.addHook('onRequest', async (req, reply) => {
@@ -80,6 +135,36 @@ export function buildServer(opts: DashboardOptions): FastifyInstance {
     if (allowed !== null && !allowed.includes(req.hostname)) {
       deps.telemetry?.add('tidewatch_dashboard_requests_rejected_total', { reason: 'host' });
       return reply.code(403).send({ error: { code: 'TW_HTTP_REQUEST', message: 'unexpected Host header' } });
+    }
+    if (token !== undefined && req.url !== '/healthz') {
+      const auth = req.headers.authorization;
+      const bearer = auth !== undefined && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      const fromQuery = req.method === 'GET' && req.url.split('?')[0] === '/' ? new URLSearchParams(req.url.split('?')[1] ?? '').get('token') : null;
+      if (fromQuery !== null && sameToken(fromQuery, token)) {
+        // Trade the token in the address for a cookie, and drop it from the address bar.
+        return reply
+          .header('set-cookie', `tw_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`)
+          .redirect('/', 303);
+      }
+      const given = bearer ?? cookie(req.headers.cookie, 'tw_token');
+      if (given === undefined || !sameToken(given, token)) {
+        deps.telemetry?.add('tidewatch_dashboard_requests_rejected_total', { reason: 'token' });
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'TW_HTTP_REQUEST', message: 'token required: open /?token=… once, or send Authorization: Bearer …' } });
+      }
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // CSRF: a state-changing request must carry the page's token in a custom header (which a
+      // cross-site form cannot send, and a cross-site script cannot read), and come from this origin.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== req.headers.host) {
+        deps.telemetry?.add('tidewatch_dashboard_requests_rejected_total', { reason: 'origin' });
+        return reply.code(403).send({ error: { code: 'TW_HTTP_REQUEST', message: 'cross-origin request refused' } });
+      }
+      const csrf = req.headers['x-tidewatch-csrf'];
+      if (typeof csrf !== 'string' || !sameToken(csrf, deps.csrf)) {
+        deps.telemetry?.add('tidewatch_dashboard_requests_rejected_total', { reason: 'csrf' });
+        return reply.code(403).send({ error: { code: 'TW_HTTP_REQUEST', message: 'missing or wrong x-tidewatch-csrf header (GET /api/v1/session gives it)' } });
+      }
     }
     return undefined;
   });
@@ -96,6 +181,8 @@ export function buildServer(opts: DashboardOptions): FastifyInstance {
   registerHealth(app, deps);
   registerMetrics(app, deps);
   registerApi(app, deps);
+  registerOps(app, deps);
+  registerOpenApi(app);
   registerStream(app, deps, opts.stream ?? {});
   registerStatic(app, opts.uiDir);
   return app;

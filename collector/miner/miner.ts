@@ -6,22 +6,28 @@
  * 1. The line is tokenized and its variables masked (tokenize.ts); the masked token sequence is
  *    its *shape*. A bounded cache maps shapes already seen to their cluster: most lines stop here.
  * 2. A new shape joins a cluster of the same token count whose template covers it (equal
- *    constants, `<*>` anywhere). The most specific such cluster wins.
+ *    constants, `<*>` anywhere). The most specific such cluster wins. Candidates come from a
+ *    bucket keyed by token count and first token (Drain's tree, one level deep) plus the
+ *    bucket of templates that start with `<*>`.
  * 3. Otherwise it starts a cluster. Then the miner looks at its *family at position p*: the
  *    clusters of that length that differ from it only at p. When a family shows
- *    `minVariants` or more distinct values at p, p is a variable (a user name, a host name
- *    without digits) and the family merges into one template with `<*>` at p. A position with
- *    few values (`Link error` / `Link ok`, `TaskAttempt Transitioned from NEW to UNASSIGNED`)
- *    stays constant: that is where plain Drain, which merges on a similarity ratio, goes wrong.
- * 4. Long lines also merge Drain-style when at most `maxDiffRatio` of their positions differ
- *    and every differing position holds a word in both (see `similar`).
+ *    `minVariants` or more distinct values at p (twice that at the first token), p is a
+ *    variable (a user name, a host name without digits) and the family merges into one
+ *    template with `<*>` at p. A position with few values (`Link error` / `Link ok`,
+ *    `TaskAttempt Transitioned from NEW to UNASSIGNED`) stays constant: that is where Drain,
+ *    which merges on a similarity ratio, puts different events together.
+ *
+ * There is no look-ahead: a line is placed when it comes. What later lines change is the
+ * template of an earlier line's cluster (a merge), never which lines share a cluster, except
+ * that merged clusters become one.
  *
  * Ids are derived from the template text (64-bit FNV-1a), so two instances that learn the same
  * template name it the same. A merge gives the merged template a new id and records
  * old → new aliases; `resolve` follows them, so an id once handed out keeps meaning something.
  *
  * Bounds: at most `maxTemplates` clusters (the least recently seen are evicted and counted),
- * `maxShapes` cached shapes, `maxAliases` aliases (oldest first out, counted).
+ * `maxBucket` per bucket (likewise), `maxShapes` cached shapes, `maxAliases` aliases (oldest
+ * first out, counted). An evicted template that comes back is learned again under the same id.
  */
 import { VAR, render, tokenizeInto } from './tokenize.js';
 import type { Tokens } from './tokenize.js';
@@ -62,7 +68,7 @@ export interface MineResult {
   readonly id: string;
   /** That cluster's template, `<*>` for variables. */
   readonly template: string;
-  /** True when this line started a new cluster. */
+  /** True when this line started a new cluster (false when its new cluster merged at once). */
   readonly created: boolean;
   /** Ids merged into `id` while placing this line (each is now an alias of `id`). */
   readonly merged: readonly string[];

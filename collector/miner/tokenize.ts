@@ -28,7 +28,7 @@ export const MASKS: readonly { readonly name: string; readonly example: string; 
   { name: 'mac', example: '00:1a:2b:3c:4d:5e', rule: 'six or more hex pairs separated by `:` or `-`' },
   { name: 'date names', example: 'Fri Jul 01 08:16:53 PDT 2005', rule: 'a month name next to a number, and a weekday name before it' },
   { name: 'url', example: 'hdfs://10.0.0.1:9000/tmp/x', rule: 'a `scheme://` is kept, the rest up to a closing bracket or quote is one variable' },
-  { name: 'ipv4', example: '10.251.73.220 (then `:` port)', rule: 'four dotted numbers; a port after `:` is masked as a number' },
+  { name: 'ipv4', example: '10.251.73.220 (then `:` port), host-1/10.0.0.1', rule: 'four dotted numbers; a port after `:` is masked as a number; `host/ip` (a Java socket address) is two variables' },
   { name: 'uuid', example: '123e4567-e89b-12d3-a456-426614174000', rule: '8-4-4-4-12 hex' },
   { name: 'email', example: 'ops@example.com', rule: 'local@domain.tld' },
   { name: 'host name', example: 'ns.example.com, 191-210-223-172.user.vivozap.com.br', rule: 'dotted lower-case labels ending in a generic top-level domain (com, net, org, ...), or 3+ labels ending in a country domain when the name has a digit or hyphen' },
@@ -160,6 +160,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
   const space = out.space;
   tokens.length = 0;
   space.length = 0;
+  monthSeen = false;
   const n = line.length;
   let i = 0;
   let sawSpace = 0;
@@ -177,8 +178,10 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     let digits = k0 === C_DIGIT ? 1 : 0;
     let delims = k0 === C_DELIM ? 1 : 0;
     let colon = c === 58;
-    // `..` (a dot leader) or `.` then a digit after a word (`core.1234`): rare, decided later.
+    // `..` (a dot leader), `.` then a digit after a word (`core.1234`), or a `/` inside: the
+    // slow path decides (rare in numbers and ids).
     let dots = false;
+    let slash = false;
     let prev = c;
     while (j < n) {
       const d = line.charCodeAt(j);
@@ -192,6 +195,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
           delims++;
           if (d === 58) colon = true;
         } else if (d === 46 && prev === 46) dots = true;
+        else if (d === 47 && j > i + 1) slash = true;
       }
       prev = d;
       j++;
@@ -205,7 +209,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     }
     if (digits > 0) anyDigit = true;
     if (delims === 0) {
-      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && (!dots || (!hasDotLeader(line, i, j) && (k0 === C_DIGIT || !mayBeCounter(line, i, j)))) && c !== 35) {
+      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && (!dots || (!hasDotLeader(line, i, j) && (k0 === C_DIGIT || !mayBeCounter(line, i, j)))) && c !== 35 && (!slash || k0 === C_DIGIT || c === 47)) {
         // A number or an id with digits: a variable, decided without copying the text.
         tokens.push(VAR);
         space.push(sawSpace);
@@ -235,7 +239,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     i = j;
   }
   if (anyDigit) {
-    maskDateNames(tokens);
+    if (monthSeen) maskDateNames(tokens);
     collapseRuns(tokens, space);
   }
 }
@@ -247,6 +251,14 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
 export const MAX_VAR_RUN = 3;
 
 function collapseRuns(tokens: string[], space: number[]): void {
+  // Most lines have no such run: look before rewriting.
+  let run = 0;
+  let found = false;
+  for (let r = 0; r < tokens.length && !found; r++) {
+    run = tokens[r] === VAR ? (run > 0 && space[r] === 1 ? run + 1 : 1) : 0;
+    if (run >= MAX_VAR_RUN) found = true;
+  }
+  if (!found) return;
   let w = 0;
   let r = 0;
   const n = tokens.length;
@@ -392,6 +404,13 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
     }
   }
   if (isVariablePiece(piece)) {
+    // `host/10.0.0.1`, as Java prints a resolved socket address: two variables.
+    const slash = piece.charCodeAt(0) === 47 ? -1 : piece.lastIndexOf('/');
+    if (slash > 0 && isDigit(piece.charCodeAt(slash + 1)) && RE_IPV4.test(piece.slice(slash + 1))) {
+      tokens.push(VAR, '/', VAR);
+      space.push(sp, 0, 0);
+      return;
+    }
     // Keep a word prefix before `.` or `#` when a number follows (`core.1234` -> `core.<*>`,
     // `#3` -> `#<*>`): the prefix says what the number counts. Not before `-` or `_`, which
     // join the parts of host names and ids (`web-1`, `rdd_42_20`) that vary as a whole.
@@ -407,10 +426,15 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
     space.push(sp);
     return;
   }
+  if (piece.length === 3 && MONTHS.has(piece)) monthSeen = true;
   tokens.push(piece);
   space.push(sp);
 }
 
+/** Set when a line has a month name, so that maskDateNames runs only then. */
+let monthSeen = false;
+
+const RE_IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const RE_COUNTER = /^([A-Za-z]{2,}\.|#)\d[0-9A-Za-z_]*$/;
 
 const MONTHS = new Set(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']);

@@ -105,13 +105,14 @@ function builtin(name: BuiltinRule): Omit<Rule, 'name'> {
       };
     case 'ipv6':
       return {
-        guard: (s) => s.includes(':'),
+        // Either `::` or all eight groups (seven colons): clock times never pass this.
+        guard: (s) => s.includes('::') || colons(s) >= 7,
         re: /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])/g,
         replace: (m, _g, mark) => (isIpv6(m) ? mark : undefined),
       };
     case 'credit_card':
       return {
-        guard: hasDigitRun(13),
+        guard: cardRun,
         re: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])/g,
         replace: (m, _g, mark) => (luhn(m) ? mark : undefined),
       };
@@ -129,19 +130,19 @@ function builtin(name: BuiltinRule): Omit<Rule, 'name'> {
       };
     case 'aws_key':
       return {
-        guard: (s) => s.includes('A'),
+        guard: (s) => AWS_PREFIXES.some((p) => s.includes(p)),
         re: /(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])/g,
         replace: whole,
       };
     case 'api_key':
       return {
-        guard: (s) => s.includes('_') || s.includes('-') || s.includes('AIza'),
+        guard: (s) => API_PREFIXES.some((p) => s.includes(p)),
         re: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,})/g,
         replace: whole,
       };
     case 'password':
       return {
-        guard: (s) => s.includes('=') || s.includes(':'),
+        guard: (s) => (s.includes('=') || s.includes(':')) && SECRET_HINT.test(s),
         // key, an optional closing quote, `=` or `:`, then a quoted or bare value.
         re: new RegExp(`(?<![A-Za-z0-9_])((?:${SECRET_KEYS})["']?\\s{0,3}[=:]\\s{0,3})("[^"]*"|'[^']*'|[^\\s"'&,;]+)`, 'gi'),
         replace: (_m, g, mark) => {
@@ -159,16 +160,27 @@ function builtin(name: BuiltinRule): Omit<Rule, 'name'> {
   }
 }
 
-function hasDigitRun(n: number): (s: string) => boolean {
-  // At least n digits in the string at all: a cheap necessary condition for a card number.
-  return (s) => {
-    let count = 0;
-    for (let k = 0; k < s.length; k++) {
-      const c = s.charCodeAt(k);
-      if (c >= 48 && c <= 57 && ++count >= n) return true;
-    }
-    return false;
-  };
+const AWS_PREFIXES = ['AKIA', 'ASIA', 'AGPA', 'AIDA', 'AROA', 'ANPA', 'ANVA', 'AIPA'];
+const API_PREFIXES = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'xox', 'sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'AIza', 'glpat-'];
+// A necessary condition for the password rule: one of its key words, in any case.
+const SECRET_HINT = /pass|pwd|secret|token|api[_-]?key|apikey|private_key/i;
+
+function colons(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf(':'); i >= 0; i = s.indexOf(':', i + 1)) n++;
+  return n;
+}
+
+/** Whether some run of digits, spaces and dashes holds 13 or more digits (a card number's shape). */
+function cardRun(s: string): boolean {
+  let count = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c >= 48 && c <= 57) {
+      if (++count >= 13) return true;
+    } else if (c !== 32 && c !== 45) count = 0;
+  }
+  return false;
 }
 
 export interface Redactor {

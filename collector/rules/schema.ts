@@ -19,13 +19,15 @@ const Matchers = Type.Array(Type.String({ minLength: 3 }), {
   description: 'Label matchers, Prometheus syntax: name="v", name!="v", name=~"regex", name!~"regex" (regexes anchored).',
 });
 
-export const SelectorSchema = Type.Object(
-  {
-    metric: Type.String({ minLength: 1, description: 'Metric name of the series to select.' }),
-    matchers: Matchers,
-  },
-  { additionalProperties: false },
-);
+const selector = (description: string) =>
+  Type.Object(
+    {
+      metric: Type.String({ minLength: 1, description: 'Metric name of the series to select.' }),
+      matchers: Matchers,
+    },
+    { additionalProperties: false, description },
+  );
+export const SelectorSchema = selector('A metric name and label matchers.');
 export type Selector = Static<typeof SelectorSchema>;
 
 export const BurnWindowSchema = Type.Object(
@@ -70,8 +72,8 @@ export const RuleSchema = Type.Object(
     buckets: Type.Integer({ minimum: 2, maximum: 1000, default: 12, description: 'Slots per range window: memory per series is fixed, and the window edge is exact to range_ms / buckets.' }),
     op: Type.Union(['>', '>=', '<', '<=', '==', '!='].map((k) => Type.Literal(k)), { default: '>', description: 'Comparison of value with threshold.' }),
     threshold: Type.Number({ default: 0, description: 'Value the comparison is against (ratio: a fraction, 0.05 = 5 %).' }),
-    numerator: Type.Optional(SelectorSchema),
-    denominator: Type.Optional(SelectorSchema),
+    numerator: Type.Optional(selector('ratio: the counted part (errors); slo: the bad events.')),
+    denominator: Type.Optional(selector('ratio, slo: all events (the total).')),
     objective: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.999, description: 'slo: the target good fraction; the error budget is 1 - objective. numerator selects bad events, denominator all events.' }),
     windows: Type.Array(BurnWindowSchema, { default: SRE_WORKBOOK_WINDOWS.map((w) => ({ ...w })), description: 'slo: the burn-rate window pairs (default: the SRE workbook\'s 14.4x 1h/5m, 6x 6h/30m, 1x 3d/6h); one alert per pair, labelled slo_window.' }),
     absent_for_ms: Type.Integer({ minimum: 1000, default: 300_000, description: 'absence: silence that counts as absent.' }),

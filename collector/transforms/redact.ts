@@ -79,6 +79,20 @@ export class Redact implements Transform {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
+  // Attribute keys repeat on every record: the verdict per key is cached (bounded: cleared when
+  // full, it is only a cache).
+  private readonly keyVerdicts = new Map<string, boolean>();
+
+  private isSensitive(key: string): boolean {
+    let v = this.keyVerdicts.get(key);
+    if (v === undefined) {
+      v = sensitiveKey(key, this.sensitive);
+      if (this.keyVerdicts.size >= 4096) this.keyVerdicts.clear();
+      this.keyVerdicts.set(key, v);
+    }
+    return v;
+  }
+
   /** The redacted value, or the same value when nothing changed. */
   private value(v: AttrValue, depth: number): AttrValue {
     if (typeof v === 'string') return this.redactor.redact(v);
@@ -101,7 +115,7 @@ export class Redact implements Transform {
       if (this.skip(k)) continue;
       const v = m[k]!;
       let r: AttrValue;
-      if (v !== null && v !== '' && sensitiveKey(k, this.sensitive)) {
+      if (v !== null && v !== '' && this.isSensitive(k)) {
         r = this.keyMark;
         this.redactor.counts['sensitive_key'] = (this.redactor.counts['sensitive_key'] ?? 0) + 1;
       } else r = this.value(v, depth);

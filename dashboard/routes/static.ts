@@ -40,6 +40,7 @@ export function registerStatic(app: FastifyInstance, uiDir: string = defaultUiDi
   const files: Record<string, string> = {
     '/': join(uiDir, 'index.html'),
     '/app.js': join(uiDir, 'app.js'),
+    '/pages.js': join(uiDir, 'pages.js'),
     '/style.css': join(uiDir, 'style.css'),
     '/favicon.svg': join(uiDir, 'favicon.svg'),
     '/vendor/uPlot.iife.min.js': uplotFile('uPlot.iife.min.js'),

@@ -93,7 +93,9 @@ describe('ingest on 3 brokers', () => {
     await admin.disconnect();
     const control = clusterControl();
     await control.kill(leader, 'SIGKILL');
-    cleanups.push(async () => void (await control.restart(leader)));
+    cleanups.push(async () => {
+      if ((await control.brokers()).some((b) => b.id === leader && !b.running)) await control.restart(leader);
+    });
     const killedAt = w.written();
     await waitFor(() => (w.written() > killedAt + scale(3000, 30_000) ? true : undefined), 'writes go on without the killed leader', 90_000);
     const total = await w.stop();
@@ -109,7 +111,7 @@ describe('ingest on 3 brokers', () => {
     const brokers = clusterBrokers();
     const common = { brokers, topic_prefix: prefix, topics: { create: true, partitions: 4, replication_factor: 0, min_insync_replicas: 0, retention_ms: 3_600_000 } };
     const group = `g-${prefix}`;
-    const collector = (name: string): ChildProcess => {
+    const collector = (name: string): { child: ChildProcess; stderr: () => string } => {
       const d = dir();
       const file = join(d, 'collector.yaml');
       writeFileSync(
@@ -137,7 +139,7 @@ describe('ingest on 3 brokers', () => {
           await new Promise((r) => child.once('exit', r));
         }
       });
-      return child;
+      return { child, stderr: () => err };
     };
 
     // Topics first (the sink creates logs/metrics/agents; the collectors the rest).
@@ -170,7 +172,9 @@ describe('ingest on 3 brokers', () => {
     const w = writer(sink, STREAMS, scale(50, 500));
     // Both collectors are committing (each owns partitions) before one is killed.
     await waitFor(() => (watcher.total() > 2000 ? true : undefined), 'rollups flowing', 90_000);
-    a.kill('SIGKILL');
+    const takeovers = (): number => b.stderr().split('\n').filter((l) => l.includes('"ingest: partition taken over"')).length;
+    const bBefore = takeovers();
+    a.child.kill('SIGKILL');
     const killedAt = Date.now();
     await new Promise((r) => setTimeout(r, scale(15_000, 30_000)));
     const total = await w.stop();
@@ -187,6 +191,8 @@ describe('ingest on 3 brokers', () => {
     console.log(`[failover] rules stall after kill -9: longest gap ${stall} ms; first update ${firstAfter === undefined ? 'none' : firstAfter - killedAt} ms after the kill`);
     expect(firstAfter).toBeDefined();
     expect(stall).toBeLessThan(20_000);
-    b.kill('SIGTERM');
+    // B took A's partitions over (it logs each takeover).
+    expect(takeovers()).toBeGreaterThan(bBefore);
+    b.child.kill('SIGTERM');
   });
 });

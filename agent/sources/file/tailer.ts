@@ -94,6 +94,8 @@ interface Inflight {
 const TAIL = 32;
 /** Bytes of fingerprint that key the copy-recognition index. */
 const FP_KEY = 64;
+/** Files with their own lag gauges (the most lagging ones). */
+const LAG_SERIES = 20;
 const EMPTY = Buffer.alloc(0);
 
 class Tracker {
@@ -219,6 +221,9 @@ export class FileTailer implements Source {
   private readonly fpShort = new Set<Tracker>();
   /** Files whose wait as a possible copy ran out: classified as new without looking again. */
   private readonly waitedOut = new Set<string>();
+  private readonly loggedAt = new Map<string, number>();
+  /** Paths with a per-file lag gauge, so one that caught up is set back to 0. */
+  private lagPaths = new Set<string>();
   private readonly resource: Attributes;
   private readonly labels: Record<string, string>;
   private readonly buf: Buffer;
@@ -1233,10 +1238,36 @@ export class FileTailer implements Source {
     this.ctx.telemetry.set('tidewatch_file_unread_bytes', this.labels, unread);
     this.ctx.telemetry.set('tidewatch_file_unconfirmed_bytes', this.labels, unconfirmed);
     this.ctx.telemetry.set('tidewatch_file_inflight_bytes', this.labels, this.inflightBytes);
+    // Per file, for the most lagging files only: a bounded number of series whatever the count
+    // of files (the telemetry registry caps and counts the rest).
+    const top: { path: string; unread: number; unconfirmed: number }[] = [];
+    for (const t of this.trackers) {
+      const unread = Math.max(0, t.size - t.readOffset);
+      const unconfirmed = t.readOffset - t.confirmed;
+      if (unread + unconfirmed > 0) top.push({ path: t.path, unread, unconfirmed });
+    }
+    top.sort((a, b) => b.unread + b.unconfirmed - (a.unread + a.unconfirmed));
+    const shown = new Set<string>();
+    for (const l of top.slice(0, LAG_SERIES)) {
+      shown.add(l.path);
+      this.ctx.telemetry.set('tidewatch_file_lag_unread_bytes', { ...this.labels, path: l.path }, l.unread);
+      this.ctx.telemetry.set('tidewatch_file_lag_unconfirmed_bytes', { ...this.labels, path: l.path }, l.unconfirmed);
+    }
+    for (const p of this.lagPaths) {
+      if (shown.has(p)) continue;
+      this.ctx.telemetry.set('tidewatch_file_lag_unread_bytes', { ...this.labels, path: p }, 0);
+      this.ctx.telemetry.set('tidewatch_file_lag_unconfirmed_bytes', { ...this.labels, path: p }, 0);
+    }
+    this.lagPaths = shown;
   }
 
   private ioError(op: string, err: unknown): void {
     this.ctx.telemetry.add(C.ioErrors, { ...this.labels, op });
+    // Counted every time, logged at most once a minute per operation: an unreadable file met at
+    // every rescan must not flood the log (STYLE.md rule 8).
+    const now = this.ctx.now();
+    if (now - (this.loggedAt.get(op) ?? -Infinity) < 60_000) return;
+    this.loggedAt.set(op, now);
     this.ctx.log.warn('file source I/O error', { op, error: err });
   }
 }

@@ -3,14 +3,20 @@
  * file source → kafka sink with the disk buffer) keeps tailing growing files, and the agent
  * restarted once during the outage. After the brokers return, every line is in the logs topic,
  * and per file the lines arrive in order (first occurrences; a resend after a restart may repeat
- * a stretch, which the collector drops by offset).
+ * a stretch, which the collector drops by offset). A collector ingest stage runs throughout: its
+ * committed rollups count every line exactly once after the outage.
  */
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
 import { decodeLogBatch } from '../../../core/wire.js';
+import { KafkaSource, KafkaSourceSchema } from '../../../collector/sources/kafka.js';
+import type { KafkaSourceConfig } from '../../../collector/sources/kafka.js';
+import { FakeSourceContext } from '../../support/fake-source-context.js';
+import { watchRollups } from '../../collector/kafka-support.js';
 import { startAgent } from '../agent-process.js';
 import type { AgentProcess } from '../agent-process.js';
 import { scale } from '../../support/scale.js';
@@ -89,10 +95,21 @@ describe('agent kafka sink: all brokers down for 60 s', () => {
     cleanups.push(() => consumer.disconnect());
     await waitFor(() => ((seen.get(files[0]!)?.length ?? 0) > 50 ? true : undefined), 'lines arriving before the outage', 30_000);
 
+    // The collector's ingest stage, in this process, through the outage.
+    const ingest = new KafkaSource(
+      Value.Default(KafkaSourceSchema, { brokers, topic_prefix: prefix, group_id: `g-${prefix}`, stage: 'ingest', emit_events: false, session_timeout_ms: 10_000 }) as KafkaSourceConfig,
+      new FakeSourceContext({ name: 'ingest', dataDir: dir }),
+    );
+    cleanups.push(() => ingest.stop());
+    await ingest.start();
+    const watcher = await watchRollups(kafka, `${prefix}rollups`);
+    cleanups.push(() => watcher.stop());
+
     // All brokers stop.
     const control = clusterControl();
     await Promise.all([1, 2, 3].map((id) => control.kill(id, 'SIGKILL')));
-    cleanups.push(() => Promise.all([1, 2, 3].map((id) => control.restart(id))));
+    // If the test fails mid-outage, bring the cluster back for the next files (only brokers still down).
+    cleanups.push(async () => Promise.all((await control.brokers()).filter((b) => !b.running).map((b) => control.restart(b.id))));
     const downAt = Date.now();
 
     // The agent restarts once during the outage (its disk buffer carries what it had read).
@@ -120,6 +137,8 @@ describe('agent kafka sink: all brokers down for 60 s', () => {
       for (const q of seen.get(f)!) if (!s.has(q)) (s.add(q), firsts.push(q));
       expect(firsts).toEqual(Array.from({ length: counts[i]! }, (_, k) => k));
     }
+    const written = counts.reduce((a, b) => a + b, 0);
+    await waitFor(() => (watcher.total() === written ? true : undefined), `rollup total ${written} (now ${watcher.total()})`, 90_000, 500);
     expect(await agent.stop()).toBe(0);
   });
 });

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { open, readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, open, readFile, rename, truncate, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './file-helpers.js';
@@ -197,4 +197,56 @@ describe('file source in a real agent process', () => {
     // The same file keeps its stream across the restart.
     expect(new Set(recs.map((r) => r.id.split('/')[0])).size).toBe(1);
   }, 60_000);
+
+  test('rename rotation every 100 ms during a large write, then copytruncate: every line once', async () => {
+    const { dir, config, log, out } = await setup();
+    const agent = startAgent(config, dir);
+    cleanups.push(async () => void agent.kill('SIGKILL'));
+    const total = scale(60_000, 600_000);
+    const written: string[] = [];
+    let fh = await open(log, 'a');
+    let rot = 0;
+    let lastRot = Date.now();
+    for (let n = 0; n < total; ) {
+      let s = '';
+      for (let j = 0; j < 200 && n < total; j++, n++) {
+        const l = `rot-${String(n).padStart(8, '0')} ${'q'.repeat(n % 53)}`;
+        written.push(l);
+        s += `${l}\n`;
+      }
+      await fh.write(s);
+      if (Date.now() - lastRot >= 100) {
+        await rename(log, `${log}.${rot++}`);
+        await fh.close();
+        fh = await open(log, 'a');
+        lastRot = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // copytruncate, no write between copy and truncate, then more lines
+    await fh.close();
+    await copyFile(log, `${log}.copy`);
+    await truncate(log, 0);
+    const tailLines = Array.from({ length: 500 }, (_, i) => `after-copytruncate-${i}`);
+    await writeFile(log, `${tailLines.join('\n')}\n`);
+    written.push(...tailLines);
+    expect(rot).toBeGreaterThan(5);
+    const want = new Set(written);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const got = new Set((await readOut(out)).map((r) => r.body));
+      if ([...want].every((w) => got.has(w))) break;
+      if (Date.now() > deadline) throw new Error(`lines missing: ${[...want].filter((w) => !got.has(w)).length}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    // Give a wrongly re-read copy the time to show up before counting.
+    await new Promise((r) => setTimeout(r, 1500));
+    agent.kill('SIGTERM');
+    expect(await exited(agent)).toBe(0);
+    const recs = await readOut(out);
+    const seen = new Map<string, number>();
+    for (const r of recs) seen.set(r.body, (seen.get(r.body) ?? 0) + 1);
+    expect([...seen].filter(([, c]) => c > 1).slice(0, 3)).toEqual([]);
+    expect(recs.length).toBe(written.length);
+  }, 180_000);
 });

@@ -243,6 +243,9 @@ describe('file source: checkpoints', () => {
     expect(lag?.unconfirmedBytes).toBeGreaterThan(0);
     expect(lag?.unconfirmedBytes).toBeLessThan(20_000);
     expect(lag?.unreadBytes).toBeGreaterThan(500_000);
+    // ... and as gauges, per file and in total.
+    await until(() => s.ctx.telemetry.value('tidewatch_file_lag_unread_bytes', { source: 'app', path: s.log }) > 500_000, 3000, 'lag gauge');
+    expect(s.ctx.telemetry.value('tidewatch_file_unconfirmed_bytes', { source: 'app' })).toBeGreaterThan(0);
     s.ctx.policy = () => 'ok';
     s.ctx.release();
     await until(() => s.ctx.confirmed.length === 20_000, 10_000, `drain after release ${s.ctx.confirmed.length} ${s.ctx.batches.length} ${JSON.stringify(s.src.lag())}`);

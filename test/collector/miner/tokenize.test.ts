@@ -29,6 +29,8 @@ describe('tokenize: generic masks', () => {
     ['ask 10.0.0.1:50010 to delete blk_1 blk_22 blk_333 blk_4444', 'ask <*>:<*> to delete <*>'],
     ['allocateBlock: /a/b.txt blk_-123', 'allocateBlock: <*> <*>'],
     ['fp cr field .............0', 'fp cr field .............<*>'],
+    ['Old: msra-sa-41/10.190.173.170:8030 New: msra-sa-41:8030', 'Old: <*>/<*>:<*> New: <*>:<*>'],
+    ['from MININT-FNANLI5/127.0.0.1 to x', 'from <*>/<*> to x'],
     ['Found block broadcast_9 locally', 'Found block <*> locally'],
     ['fault at 0x7fff5fbff8c8 hash deadbeefcafe', 'fault at <*> hash <*>'],
     ['mail to ops@example.com queued', 'mail to <*> queued'],

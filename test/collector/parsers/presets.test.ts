@@ -61,6 +61,9 @@ describe('nginx_combined', () => {
     expect(r.time).toBe(Date.UTC(2026, 10, 25, 10, 0, 1));
     expect(r.severityNumber).toBe(9);
   });
+  it('reads Buffers as UTF-8', () => {
+    expect(ok(presetParsers.nginx_combined(Buffer.from(lines[0]!), NOW)).fields['client.address']).toBe('93.184.216.34');
+  });
   it('applies the offset in the timestamp', () => {
     expect(ok(run('nginx_combined', lines[2]!)).time).toBe(Date.UTC(2026, 10, 25, 9, 0, 2));
   });

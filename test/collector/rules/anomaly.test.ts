@@ -136,6 +136,15 @@ describe('anomaly detector', () => {
     expect(dayOnly).toBeGreaterThan(2 * withWeek);
   });
 
+  // Regression: on a deterministic wiggle the short-term surprise barely varies, so its long-run
+  // spread went to ~0 and ordinary wobbles scored 0.96 (alerts at rows 613 and 884).
+  it('does not alarm on the wobbles of a near-deterministic series', () => {
+    const values = Array.from({ length: 4_000 }, (_, i) => 20 + Math.sin(i * 1.7) + 0.5 * Math.sin(i * 0.31));
+    expect(feed(values, 5 * MIN).alerts).toEqual([]);
+    values[3_000] = 40;
+    expect(feed(values, 5 * MIN).alerts).toEqual([3_000]);
+  });
+
   it('does not alert during the warm-up, however wild the points', () => {
     const values = noise(600, 3);
     values[50] = 1e6;

@@ -175,3 +175,52 @@ describe('parse transform', () => {
     expect(() => t.process(weird, NOW)).not.toThrow();
   });
 });
+
+describe('parse step shape', () => {
+  it.each([
+    [{ routes: [{ steps: [{}] }] }, 'a step needs one of'],
+    [{ routes: [{ steps: [{ json: {}, logfmt: {} }] }] }, 'one step per list item'],
+    [{ routes: [{ steps: [{ json: {}, timezone: 'UTC' }] }] }, 'go with `preset`'],
+  ])('refuses %j', (config, msg) => {
+    const { value } = checkValue(schema, config);
+    expect(() => new Parse(value as ParseConfig, ctx())).toThrow(msg);
+  });
+
+  it('rename into the resource copies the resource, never changes the input', () => {
+    const { t } = build({ routes: [{ steps: [{ logfmt: {} }, { rename: { svc: 'resource.service.name' } }] }] });
+    const input = log('svc=api a=1', {}, { 'host.name': 'h1' });
+    const [r] = t.process([input], NOW) as LogRecord[];
+    expect(r!.resource).toEqual({ 'host.name': 'h1', 'service.name': 'api' });
+    expect(input.resource).toEqual({ 'host.name': 'h1' });
+    expect(r!.attributes).toEqual({ a: '1' });
+  });
+});
+
+describe('configs/collector-parse.yaml', () => {
+  it('every transform in the example builds, and its nginx route parses and redacts a line', async () => {
+    const { parse: parseYaml } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const { Redact, schema: redactSchema } = await import('../../../collector/transforms/redact.js');
+    const { LogToMetric, schema: l2mSchema } = await import('../../../collector/transforms/log-to-metric.js');
+    const doc = parseYaml(readFileSync(new URL('../../../configs/collector-parse.yaml', import.meta.url), 'utf8')) as { transforms: Record<string, { type: string }> };
+    const strip = (o: { type: string }): Record<string, unknown> => {
+      const { type: _t, ...rest } = o;
+      return rest;
+    };
+    const p = build(strip(doc.transforms['parse']!)).t;
+    const red = checkValue(redactSchema, strip(doc.transforms['redact']!));
+    expect(red.issues).toEqual([]);
+    const r = new Redact(red.value as never, ctx());
+    const l2m = checkValue(l2mSchema, strip(doc.transforms['metrics']!));
+    expect(l2m.issues).toEqual([]);
+    expect(() => new LogToMetric(l2m.value as never, ctx())).not.toThrow();
+    const line = '203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "GET /api/v1/cart?token=abc HTTP/1.1" 200 12 "-" "curl/8.5.0" "-" 0.05';
+    const [out] = r.process(p.process([log(line, { 'log.file.path': '/var/log/nginx/access.log' })], NOW), NOW) as LogRecord[];
+    expect(out!.attributes['client.address']).toBe('[REDACTED:ipv4]');
+    expect(out!.attributes['url.query']).toBeUndefined();
+    expect(out!.attributes['request_time']).toBe(0.05);
+    expect(String(out!.body)).not.toContain('203.0.113.9');
+    const [health] = p.process([log(line.replace('/api/v1/cart?token=abc', '/healthz'), { 'log.file.path': '/var/log/nginx/access.log' })], NOW);
+    expect(health).toBeUndefined();
+  });
+});
