@@ -66,12 +66,20 @@ def main():
         shutil.rmtree(args.work)
     os.makedirs(args.work)
 
+    # Run a private copy of the build: a rebuild of dist/ in the shared tree mid-run (other work
+    # in progress) must not change or break the detector between grid cells.
+    snap = os.path.join(args.work, "snapshot")
+    shutil.copytree(os.path.join(ROOT, "dist"), os.path.join(snap, "dist"))
+    shutil.copytree(os.path.join(ROOT, "bin"), os.path.join(snap, "bin"))
+    shutil.copy(os.path.join(ROOT, "package.json"), snap)
+    os.symlink(os.path.join(ROOT, "node_modules"), os.path.join(snap, "node_modules"))
+
     grid = list(itertools.product(SENSITIVITIES, Z_CAPS))
     dirs = {}
     for i, (s, zc) in enumerate(grid):
         out = os.path.join(args.work, "s%s_z%s" % (s, zc))
         tmpl = ("node %s detect --input {in} --output {out} --sensitivity %s --tuning '%s'"
-                % (os.path.join(ROOT, "bin", "tidewatch.js"), s, json.dumps({"zCap": zc})))
+                % (os.path.join(snap, "bin", "tidewatch.js"), s, json.dumps({"zCap": zc})))
         run([runner, tmpl, data_root, out, "--mode", "binary", "--profile", "standard",
              "--quiet"], cwd=ROOT)
         dirs[(s, zc)] = out

@@ -10,6 +10,7 @@ export const components: readonly ComponentEntry[] = [
   { role: 'sink', type: 'kafka', load: async () => (await import('../agent/sinks/kafka.js')).kafkaSink },
   { role: 'sink', type: 'file', load: async () => (await import('../core/sinks/file.js')).fileSink },
   { role: 'sink', type: 'bus', load: async () => (await import('../core/sinks/bus.js')).busSink },
+  { role: 'transform', type: 'mine_templates', load: async () => (await import('./transforms/mine-templates.js')).mineTemplatesFactory },
   { role: 'transform', type: 'sniff_severity', load: async () => (await import('./transforms/sniff-severity.js')).sniffSeverityFactory },
   { role: 'transform', type: 'parse', load: async () => (await import('./transforms/parse.js')).parseFactory },
   { role: 'transform', type: 'redact', load: async () => (await import('./transforms/redact.js')).redactFactory },

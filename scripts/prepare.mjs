@@ -27,6 +27,12 @@ function newest(path) {
   return max;
 }
 
+// An installed package (`npm install -g tidewatch-x.tgz`) carries dist/ and no TypeScript sources
+// nor compiler: npm still runs `prepare` there, and it must do nothing, needing no compiler.
+if (!existsSync(join(root, 'core')) || !existsSync(join(root, 'tsconfig.build.json'))) {
+  process.stdout.write('tidewatch: installed package, dist/ is prebuilt\n');
+  process.exit(0);
+}
 const inputs = Math.max(...dirs.map((d) => newest(join(root, d))), ...files.map((f) => newest(join(root, f))));
 if (existsSync(stamp) && statSync(stamp).mtimeMs >= inputs) {
   process.stdout.write('tidewatch: dist/ is up to date\n');

@@ -31,6 +31,7 @@ import type { TopicKind } from '../../core/transports/kafka-config.js';
 import { encodeHeartbeat } from '../../core/wire.js';
 import { DiskBuffer } from './kafka/buffer.js';
 import type { BufferedGroup } from './kafka/buffer.js';
+import { encodeOtlpLogs } from './kafka/otlp.js';
 
 const BufferSchema = Type.Object(
   {
@@ -54,6 +55,10 @@ export const KafkaSinkSchema = Type.Object(
     logs_topic: Type.Optional(Type.String({ minLength: 1, description: 'Topic of log batches; default <topic_prefix>logs.' })),
     metrics_topic: Type.Optional(Type.String({ minLength: 1, description: 'Topic of metric batches; default <topic_prefix>metrics.' })),
     agents_topic: Type.Optional(Type.String({ minLength: 1, description: 'Topic of heartbeats (compacted); default <topic_prefix>agents.' })),
+    encoding: Type.Union([Type.Literal('tidewatch'), Type.Literal('otlp_proto')], {
+      default: 'tidewatch',
+      description: 'Logs as tidewatch wire format v1, or as one OTLP ExportLogsServiceRequest per message (readable by an OpenTelemetry Collector\'s Kafka receiver, encoding otlp_proto); metrics and heartbeats stay in the wire format.',
+    }),
     compression: Type.Union([Type.Literal('gzip'), Type.Literal('none')], {
       default: 'gzip',
       description: 'Codec of produce requests. gzip is built into Node; snappy, lz4 and zstd need native or unmaintained codecs and are not offered.',
@@ -231,7 +236,7 @@ export class KafkaSink implements Sink {
       }
       if (kept.length > 0) out.push({ topic, messages: kept, bytes, events: n });
     };
-    if (logs.length > 0) add(this.topics.logs, encodeEvents(logs, { maxBytes: lineLimit }), logs.length);
+    if (logs.length > 0) add(this.topics.logs, this.config.encoding === 'otlp_proto' ? encodeOtlpLogs(logs, lineLimit) : encodeEvents(logs, { maxBytes: lineLimit }), logs.length);
     if (metrics.length > 0) add(this.topics.metrics, encodeEvents(metrics, { maxBytes: lineLimit }), metrics.length);
     if (beats.length > 0) add(this.topics.agents, beats.map(heartbeatMessage), beats.length);
     return out;

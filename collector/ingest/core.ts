@@ -12,7 +12,7 @@
  * previous owner committed: the total stays exact.
  */
 import { CountRollup } from '../transforms/rollup.js';
-import { decodeMessage } from '../../core/wire.js';
+import { WIRE_HEADER, decodeMessage } from '../../core/wire.js';
 import type { RollupPartial, StreamState } from '../../core/wire.js';
 import { errorCodeOf } from '../../core/errors.js';
 import type { Event, LogRecord, MetricPoint } from '../../core/model.js';
@@ -27,6 +27,11 @@ export interface IngestCoreOptions {
   maxStreams: number;
   /** Dedup state restored from the state topic (taken over: the core owns it after the call). */
   state: Map<string, StreamState>;
+  /**
+   * Decodes a message without the tidewatch wire header (encoding otlp_proto); throws a
+   * TidewatchError when it cannot. Absent: such messages are counted as invalid.
+   */
+  decodeForeign?: (m: InMessage) => { type: 'logs'; records: LogRecord[] } | { type: 'metrics'; records: MetricPoint[] };
 }
 
 export interface IngestCounters {
@@ -90,7 +95,7 @@ export class IngestCore {
     for (const m of msgs) {
       let d;
       try {
-        d = decodeMessage(m);
+        d = m.headers[WIRE_HEADER] === undefined && this.opts.decodeForeign !== undefined ? this.opts.decodeForeign(m) : decodeMessage(m);
       } catch (err) {
         invalid.push(errorCodeOf(err));
         continue;

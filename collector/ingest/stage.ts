@@ -29,6 +29,7 @@ import { errorCodeOf } from '../../core/errors.js';
 import type { InMessage } from '../../core/transport.js';
 import { encodeRollup, encodeStreamState } from '../../core/wire.js';
 import { IngestCore } from './core.js';
+import type { IngestCoreOptions } from './core.js';
 import { StateReader } from './state-reader.js';
 
 export interface IngestStageOptions {
@@ -50,6 +51,8 @@ export interface IngestStageOptions {
   latenessMs: number;
   maxWindows: number;
   maxStreams: number;
+  /** Decoder of messages without the wire header (otlp_proto); see IngestCoreOptions. */
+  decodeForeign?: IngestCoreOptions['decodeForeign'];
   /** Hands deduplicated input events downstream (at-least-once); undefined: not handed on. */
   emit: ((events: Event[]) => Promise<void>) | undefined;
   component: string;
@@ -197,6 +200,7 @@ export class IngestStage {
         maxWindows: o.maxWindows,
         maxStreams: o.maxStreams,
         state,
+        ...(o.decodeForeign !== undefined ? { decodeForeign: o.decodeForeign } : {}),
       });
       o.telemetry.add('tidewatch_ingest_takeovers_total', { component: o.component, topic });
       o.log.info('ingest: partition taken over', { topic, partition, from_offset: start.toString(), streams: state.size });

@@ -4,7 +4,7 @@
  */
 import { parseAccess } from './access.js';
 import { parseKlog } from './klog.js';
-import type { ParseResult } from './result.js';
+import type { Fields, ParseResult } from './result.js';
 import { parseSyslog3164, parseSyslog5424 } from './syslog.js';
 import type { Zone } from './timestamp.js';
 import { parseJavaTraceback, parsePythonTraceback } from './traceback.js';
@@ -21,12 +21,16 @@ export const PRESETS = [
 ] as const;
 export type PresetName = (typeof PRESETS)[number];
 
-export type PresetParser = (input: string | Buffer, now: number, zone?: Zone) => ParseResult;
+/** `into`: where a preset that supports it writes its fields, only on success (access logs). */
+export type PresetParser = (input: string | Buffer, now: number, zone?: Zone, into?: Fields) => ParseResult;
+
+/** Presets that write into the caller's map (and leave it untouched on failure). */
+export const WRITES_INTO: ReadonlySet<PresetName> = new Set(['nginx_combined', 'apache_combined', 'clf']);
 
 export const presetParsers: Readonly<Record<PresetName, PresetParser>> = {
-  nginx_combined: (s, _now, z) => parseAccess(s, 'nginx_combined', z),
-  apache_combined: (s, _now, z) => parseAccess(s, 'apache_combined', z),
-  clf: (s, _now, z) => parseAccess(s, 'clf', z),
+  nginx_combined: (s, _now, z, into) => parseAccess(s, 'nginx_combined', z, into),
+  apache_combined: (s, _now, z, into) => parseAccess(s, 'apache_combined', z, into),
+  clf: (s, _now, z, into) => parseAccess(s, 'clf', z, into),
   syslog_rfc3164: (s, now, z) => parseSyslog3164(s, now, z),
   syslog_rfc5424: (s, _now, z) => parseSyslog5424(s, z),
   klog: (s, now, z) => parseKlog(s, now, z),

@@ -144,8 +144,8 @@ abstract class Rule {
 
 interface ThresholdSeries {
   readonly ref: SeriesRef;
-  readonly fp: string;
-  readonly labels: Record<string, string>;
+  /** Computed when first needed: most series never alert. */
+  fp: string | undefined;
   readonly group: { key: string; labels: Record<string, string> } | undefined;
   last: number;
   lastTime: number;
@@ -176,15 +176,14 @@ class ThresholdRule extends Rule {
       }
       const range = this.spec.range_ms ?? 0;
       const grouped = this.spec.group_by !== undefined;
-      const labels = { ...ref.labels };
+      const agg = this.spec.aggregate ?? 'last';
       st = {
         ref,
-        fp: fingerprint(this.spec.name, labels),
-        labels,
+        fp: undefined,
         group: grouped ? this.keyOf(ref) : undefined,
         last: Number.NaN,
         lastTime: Number.NEGATIVE_INFINITY,
-        ring: range > 0 ? new Ring(range, this.spec.buckets ?? 12, true) : undefined,
+        ring: range > 0 && agg !== 'last' ? new Ring(range, this.spec.buckets ?? 12, agg === 'min' || agg === 'max') : undefined,
       };
       this.series.set(ref.id, st);
     }
@@ -234,7 +233,7 @@ class ThresholdRule extends Rule {
         continue;
       }
       judged++;
-      emit(st.fp, st.labels, obsOf(v, op, t), () => ({ value: v, threshold: t, series: [st.ref.id] }));
+      emit((st.fp ??= fingerprint(this.spec.name, st.ref.labels)), st.ref.labels, obsOf(v, op, t), () => ({ value: v, threshold: t, series: [st.ref.id] }));
     }
     if (groups !== undefined) {
       for (const g of groups.values()) {

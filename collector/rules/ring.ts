@@ -1,9 +1,13 @@
 /**
- * A sliding time window of fixed memory: `buckets` slots over `rangeMs`, each holding the count,
- * sum, min and max of the values whose event time falls in it. Reading the window at time `t`
- * covers the buckets of (t - rangeMs, t], so its edge is exact to one bucket (rangeMs / buckets);
- * that is the price of O(1) memory per series for a 3-day SLO window. Values older than the
- * window are counted as `tooOld` and dropped; values ahead of the newest bucket move it forward.
+ * A sliding time window of fixed memory: `buckets` slots over `rangeMs`, each holding the count
+ * and sum (and, with `extremes`, min and max) of the values whose event time falls in it. Reading
+ * the window at time `t` covers the slots of (t - rangeMs, t], so its edge is exact to one slot
+ * (rangeMs / buckets): the price of O(1) memory per series for a 3-day SLO window, whatever the
+ * sample rate. Values older than the window are counted as `tooOld` and dropped; values ahead of
+ * the newest slot move it forward.
+ *
+ * One Float64Array, slot-major ([count, sum, min?, max?] per slot): one allocation per series,
+ * and reads walk it in order (bench/rules.mjs).
  */
 
 export interface RingRead {
@@ -15,11 +19,9 @@ export interface RingRead {
 
 export class Ring {
   readonly width: number;
-  private readonly count: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly min: Float64Array;
-  private readonly max: Float64Array;
-  /** Absolute index (time / width) of the newest bucket; -Infinity while empty. */
+  private readonly data: Float64Array;
+  private readonly stride: number;
+  /** Absolute index (time / width) of the newest slot; -Infinity while empty. */
   private head = Number.NEGATIVE_INFINITY;
   tooOld = 0;
 
@@ -29,15 +31,17 @@ export class Ring {
     extremes = false,
   ) {
     this.width = Math.max(1, Math.ceil(rangeMs / buckets));
-    this.count = new Float64Array(buckets);
-    this.sum = new Float64Array(buckets);
-    this.min = extremes ? new Float64Array(buckets) : new Float64Array(0);
-    this.max = extremes ? new Float64Array(buckets) : new Float64Array(0);
+    this.stride = extremes ? 4 : 2;
+    this.data = new Float64Array(buckets * this.stride);
   }
 
   /** Numbers held (memory per series, bench/rules.mjs). */
   get size(): number {
-    return this.count.length + this.sum.length + this.min.length + this.max.length;
+    return this.data.length;
+  }
+
+  private slot(idx: number): number {
+    return (((idx % this.buckets) + this.buckets) % this.buckets) * this.stride;
   }
 
   add(time: number, value: number, n = 1): void {
@@ -47,13 +51,14 @@ export class Ring {
       this.tooOld++;
       return;
     }
-    const s = ((idx % this.buckets) + this.buckets) % this.buckets;
-    const fresh = this.count[s] === 0;
-    this.count[s] = this.count[s]! + n;
-    this.sum[s] = this.sum[s]! + value * n;
-    if (this.min.length > 0) {
-      if (fresh || value < this.min[s]!) this.min[s] = value;
-      if (fresh || value > this.max[s]!) this.max[s] = value;
+    const d = this.data;
+    const s = this.slot(idx);
+    const fresh = d[s] === 0;
+    d[s] = d[s]! + n;
+    d[s + 1] = d[s + 1]! + value * n;
+    if (this.stride === 4) {
+      if (fresh || value < d[s + 2]!) d[s + 2] = value;
+      if (fresh || value > d[s + 3]!) d[s + 3] = value;
     }
   }
 
@@ -61,18 +66,25 @@ export class Ring {
   read(t: number): RingRead {
     const out: RingRead = { count: 0, sum: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY };
     if (this.head === Number.NEGATIVE_INFINITY) return out;
-    const top = Math.min(this.head, Math.floor(t / this.width));
-    const low = Math.floor(t / this.width) - this.buckets + 1;
-    for (let i = Math.max(low, this.head - this.buckets + 1); i <= top; i++) {
-      const s = ((i % this.buckets) + this.buckets) % this.buckets;
-      const c = this.count[s]!;
-      if (c === 0) continue;
-      out.count += c;
-      out.sum += this.sum[s]!;
-      if (this.min.length > 0) {
-        if (this.min[s]! < out.min) out.min = this.min[s]!;
-        if (this.max[s]! > out.max) out.max = this.max[s]!;
+    const now = Math.floor(t / this.width);
+    const top = Math.min(this.head, now);
+    const low = Math.max(now - this.buckets + 1, this.head - this.buckets + 1);
+    if (top < low) return out;
+    const d = this.data;
+    const end = this.buckets * this.stride;
+    let s = this.slot(low);
+    for (let i = low; i <= top; i++) {
+      const c = d[s]!;
+      if (c !== 0) {
+        out.count += c;
+        out.sum += d[s + 1]!;
+        if (this.stride === 4) {
+          if (d[s + 2]! < out.min) out.min = d[s + 2]!;
+          if (d[s + 3]! > out.max) out.max = d[s + 3]!;
+        }
       }
+      s += this.stride;
+      if (s === end) s = 0;
     }
     return out;
   }
@@ -80,11 +92,7 @@ export class Ring {
   private moveTo(idx: number): void {
     const from = this.head === Number.NEGATIVE_INFINITY ? idx - this.buckets : this.head;
     const n = Math.min(this.buckets, idx - from);
-    for (let i = 1; i <= n; i++) {
-      const s = ((((from + i) % this.buckets) + this.buckets) % this.buckets);
-      this.count[s] = 0;
-      this.sum[s] = 0;
-    }
+    for (let i = 1; i <= n; i++) this.data.fill(0, this.slot(from + i), this.slot(from + i) + this.stride);
     this.head = idx;
   }
 }

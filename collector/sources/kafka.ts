@@ -18,6 +18,11 @@ import type { Source, SourceContext, SourceFactory } from '../../core/component.
 import { KafkaTransport, createKafkaClient } from '../../core/transports/kafka.js';
 import { KafkaCommonOptions, TOPIC_KINDS, layoutOf, topicName, topicSpecs, transportOptions } from '../../core/transports/kafka-config.js';
 import { IngestStage } from '../ingest/stage.js';
+import type { IngestStageOptions } from '../ingest/stage.js';
+import { TidewatchError } from '../../core/errors.js';
+import type { LogRecord, MetricPoint } from '../../core/model.js';
+import { decodeLogsRequest, decodeMetricsRequest } from '../../agent/sources/otlp/proto.js';
+import { logsToEvents, metricsToEvents } from '../../agent/sources/otlp/map.js';
 import { RulesReader } from '../ingest/rules-reader.js';
 import type { MergedWindow } from '../ingest/merge.js';
 
@@ -29,7 +34,12 @@ export const KafkaSourceSchema = Type.Object(
       default: 'all',
       description: 'Which stage this source runs: ingest, rules or all; off does nothing (what --stage sets when it names the other stage).',
     }),
-    input_topics: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Topics the ingest stage reads; default <topic_prefix>logs and <topic_prefix>metrics.' })),
+    logs_topic: Type.Optional(Type.String({ minLength: 1, description: 'Logs topic the ingest stage reads; default <topic_prefix>logs (otlp_logs for an OpenTelemetry Collector exporter\'s defaults).' })),
+    metrics_topic: Type.Optional(Type.String({ minLength: 1, description: 'Metrics topic the ingest stage reads; default <topic_prefix>metrics.' })),
+    encoding: Type.Union([Type.Literal('tidewatch'), Type.Literal('otlp_proto')], {
+      default: 'tidewatch',
+      description: 'How messages without the tw-wire header are read: tidewatch counts them as invalid; otlp_proto reads them as OTLP ExportLogs/MetricsServiceRequest (an OpenTelemetry Collector\'s Kafka exporter). Tidewatch messages are read either way.',
+    }),
     from_beginning: Type.Boolean({ default: true, description: 'Where a group with no committed offset starts: the oldest retained data (true) or new data only.' }),
     commit_interval_ms: Type.Integer({ default: 150, minimum: 10, maximum: 10_000, description: 'Ingest transaction period: rollups become visible to read_committed readers this often.' }),
     transaction_timeout_ms: Type.Integer({
@@ -80,11 +90,18 @@ export class KafkaSource implements Source {
     if (c.stage === 'off') return;
     const opts = await transportOptions(c, { log: this.ctx.log });
     const layout = layoutOf(c);
-    const logsTopic = topicName(c.topic_prefix, 'logs');
+    const logsTopic = c.logs_topic ?? topicName(c.topic_prefix, 'logs');
+    const metricsTopic = c.metrics_topic ?? topicName(c.topic_prefix, 'metrics');
     const t = new KafkaTransport(opts);
     let statePartitions = layout.partitions;
     try {
-      if (layout.create) await t.ensureTopics(topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, await t.brokerCount()));
+      if (layout.create) {
+        const specs = topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, await t.brokerCount());
+        // Configured names of the input topics (an OpenTelemetry Collector's otlp_logs, say).
+        specs[TOPIC_KINDS.indexOf('logs')]!.name = logsTopic;
+        specs[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
+        await t.ensureTopics(specs);
+      }
       statePartitions = await partitionCount(t, topicName(c.topic_prefix, 'state'), opts);
     } finally {
       await t.stop();
@@ -95,7 +112,8 @@ export class KafkaSource implements Source {
       this.ingest = new IngestStage({
         kafka,
         groupId: c.group_id,
-        inputTopics: c.input_topics ?? [logsTopic, topicName(c.topic_prefix, 'metrics')],
+        inputTopics: [logsTopic, metricsTopic],
+        ...(c.encoding === 'otlp_proto' ? { decodeForeign: otlpDecoder(logsTopic, metricsTopic, () => this.ctx.now()) } : {}),
         rollupsTopic: topicName(c.topic_prefix, 'rollups'),
         stateTopic: topicName(c.topic_prefix, 'state'),
         statePartitions,
@@ -143,6 +161,23 @@ export class KafkaSource implements Source {
     this.ingest = undefined;
     this.rules = undefined;
   }
+}
+
+/**
+ * OTLP protobuf requests by topic: the logs topic carries ExportLogsServiceRequest, the metrics
+ * topic ExportMetricsServiceRequest (what the OpenTelemetry Collector's Kafka exporter writes),
+ * mapped by the OTLP receiver's own code, so the same records come out as over OTLP/HTTP.
+ */
+function otlpDecoder(logsTopic: string, metricsTopic: string, now: () => number): NonNullable<IngestStageOptions['decodeForeign']> {
+  return (m) => {
+    try {
+      if (m.topic === logsTopic) return { type: 'logs', records: logsToEvents(decodeLogsRequest(m.value), { now: now(), agentId: '' }).events as LogRecord[] };
+      if (m.topic === metricsTopic) return { type: 'metrics', records: metricsToEvents(decodeMetricsRequest(m.value), { now: now(), agentId: '' }).events as MetricPoint[] };
+    } catch (err) {
+      throw new TidewatchError('TW_WIRE_DECODE', `otlp_proto: ${(err as Error).message}`, {}, { cause: err });
+    }
+    throw new TidewatchError('TW_WIRE_DECODE', `otlp_proto: topic ${m.topic} is neither the logs nor the metrics topic`);
+  };
 }
 
 async function partitionCount(t: KafkaTransport, topic: string, opts: Parameters<typeof createKafkaClient>[0]): Promise<number> {

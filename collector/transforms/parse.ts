@@ -26,7 +26,7 @@ import type { Telemetry } from '../../core/telemetry.js';
 import { parseJson } from '../parsers/json.js';
 import { parseLogfmt } from '../parsers/logfmt.js';
 import { compileRegex } from '../parsers/regex.js';
-import { PRESETS, presetParsers, type PresetName } from '../parsers/presets.js';
+import { PRESETS, presetParsers, WRITES_INTO, type PresetName } from '../parsers/presets.js';
 import { compileTimestamp, DEFAULT_TIME_FORMATS, zone as resolveZone } from '../parsers/timestamp.js';
 import { normalizeSeverity, type SeverityScheme } from '../parsers/severity.js';
 import { deleteField, dropFields, getField, keepFields, keyMatcher, renameFields } from '../parsers/fields.js';
@@ -319,12 +319,13 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       throw configError(`${where}.timezone`, err);
     }
     const src = step.source ?? 'body';
+    const into = WRITES_INTO.has(name);
     return {
       label: name,
       run(rec, now, counts) {
         const s = sourceText(rec, src);
         if (s === undefined) return { step: name, reason: 'missing_source' };
-        return applyResult(rec, name, parser(s, now, z), counts, false);
+        return into ? applyResult(rec, name, parser(s, now, z, rec.attributes), counts, true) : applyResult(rec, name, parser(s, now, z), counts, false);
       },
     };
   }

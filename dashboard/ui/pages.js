@@ -115,6 +115,7 @@
     let loaded = false;
     let visible = false;
     let updates = 0;
+    let pending = false;
 
     function params() {
       const match = {};
@@ -163,7 +164,7 @@
       for (const [k, v] of Object.entries(p.match)) qs.set(`match[${k}]`, v);
       if (p.group) qs.set('group_by', p.group);
       const body = await getJson(`/api/v1/query?${qs}`);
-      base = body.series.map((s) => ({ key: p.group ? groupKey(s.labels, p.group) : s.id, labels: s.labels, points: s.points }));
+      base = body.series.map((s) => ({ key: p.group ? groupKey(s.labels, p.group) : s.id, labels: s.labels, map: new Map(s.points) }));
       baseEnd = to;
       live.clear();
       render(true);
@@ -190,7 +191,14 @@
           if (!e) live.set(id, (e = { labels: d.labels, points: new Map() }));
           e.points.set(t, v);
         }
-        if ((msg.points || []).length > 0) render(false);
+        // Coalesced: at most one redraw per animation frame, however many messages arrive.
+        if ((msg.points || []).length > 0 && !pending) {
+          pending = true;
+          requestAnimationFrame(() => {
+            pending = false;
+            render(false);
+          });
+        }
       };
       source.addEventListener('resync', () => void load());
     }
@@ -201,35 +209,38 @@
     /** Columnar data: union of times; several series (or groups) per chart. */
     function build() {
       const p = params();
+      // Loaded points (Maps built once per load) overlaid with the live points.
       const lines = new Map();
-      for (const b of base) {
-        const m = new Map(b.points);
-        lines.set(b.key, { label: b.key && p.group ? b.key : labelText(b.labels), points: m });
-      }
+      for (const b of base) lines.set(b.key, { label: p.group ? b.key : labelText(b.labels), maps: [b.map] });
       for (const [id, e] of live) {
         const key = p.group ? groupKey(e.labels, p.group) : id;
         let l = lines.get(key);
-        if (!l) lines.set(key, (l = { label: p.group ? key : labelText(e.labels), points: new Map() }));
+        if (!l) lines.set(key, (l = { label: p.group ? key : labelText(e.labels), maps: [] }));
         if (p.group) {
-          // Sums for a group: only the live points' own series contribute after the loaded range.
-          for (const [t, v] of e.points) l.points.set(t, (groupedLive(key, t, p.group)) ?? v);
-        } else for (const [t, v] of e.points) l.points.set(t, v);
+          if (!l.groupLive) l.maps.push((l.groupLive = new Map()));
+          for (const t of e.points.keys()) l.groupLive.set(t, groupedLive(key, t, p.group));
+        } else l.maps.push(e.points);
       }
       const minT = zoom ? zoom[0] : Date.now() - p.range;
       const times = new Set();
-      for (const l of lines.values()) for (const t of l.points.keys()) if (t >= minT) times.add(t);
-      const xs = [...times].sort((a, b) => a - b);
-      const idx = new Map(xs.map((t, i) => [t, i]));
+      for (const l of lines.values()) for (const m of l.maps) for (const t of m.keys()) if (t >= minT) times.add(t);
+      const xs = Float64Array.from(times).sort();
+      const idx = new Map();
+      for (let i = 0; i < xs.length; i++) idx.set(xs[i], i);
       const keys = [...lines.keys()];
       const ys = keys.map((k) => {
         const arr = new Array(xs.length).fill(null);
-        for (const [t, v] of lines.get(k).points) {
-          const i = idx.get(t);
-          if (i !== undefined) arr[i] = v;
+        for (const m of lines.get(k).maps) {
+          for (const [t, v] of m) {
+            const i = idx.get(t);
+            if (i !== undefined) arr[i] = v;
+          }
         }
         return arr;
       });
-      return { labels: keys.map((k) => lines.get(k).label), data: [xs.map((t) => t / 1000), ...ys] };
+      const secs = new Array(xs.length);
+      for (let i = 0; i < xs.length; i++) secs[i] = xs[i] / 1000;
+      return { labels: keys.map((k) => lines.get(k).label), data: [secs, ...ys] };
     }
     function groupedLive(key, t, group) {
       let sum = 0;

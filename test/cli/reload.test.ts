@@ -4,9 +4,10 @@
  * and SIGTERM while lines are being written (exit 0, every line read is out, the checkpoint lets
  * a restart carry on with nothing lost and nothing repeated).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { constants } from 'node:fs';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,8 +30,8 @@ interface Agent {
   exited: Promise<number | null>;
 }
 
-function startAgent(config: string): Agent {
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: 'pipe' });
+function startAgent(config: string, ...extra: string[]): Agent {
+  const child = spawn(process.execPath, [BIN, 'agent', '--config', config, ...extra], { stdio: 'pipe' });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -63,6 +64,20 @@ async function records(file: string): Promise<Rec[]> {
       const r = JSON.parse(l) as { body: string; attributes: Record<string, number> };
       return { body: r.body, offset: r.attributes['tidewatch.offset']! };
     });
+}
+
+interface StatusJson {
+  running: boolean;
+  snapshot: { reloads: { failed: number }; last_error: { code: string } };
+  files: { source: string; path: string; offset: number; size: number | null; lag_bytes: number | null; state: string }[];
+  events: { sent: number };
+}
+async function status(dataDir: string, ...extra: string[]): Promise<{ code: number | null; out: string }> {
+  const p = spawn(process.execPath, [BIN, 'status', '--data-dir', dataDir, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => p.on('exit', r));
+  return { code, out };
 }
 
 const line = (i: number): string => `2026-11-25T10:00:00Z INFO request ${i} done`;
@@ -146,18 +161,36 @@ describe('tidewatch agent: SIGHUP reload', () => {
     // Still running on the old config: new lines go to out1.
     await appendFile(log, lines(50, 80));
     await waitFor(async () => (await records(out1)).length === 80, 20_000, '80 lines in out1');
-    // And `status` shows the rejection as the last error.
-    const status = spawn(process.execPath, [BIN, 'status', '--data-dir', join(dir, 'data'), '--json'], { stdio: 'pipe' });
-    let text = '';
-    status.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    expect(await new Promise((r) => status.on('exit', r))).toBe(0);
-    const report = JSON.parse(text) as { running: boolean; snapshot: { reloads: { failed: number }; last_error: { code: string } } };
-    expect(report.running).toBe(true);
-    expect(report.snapshot.reloads.failed).toBe(1);
-    expect(report.snapshot.last_error.code).toBe('TW_CONFIG_SCHEMA');
+    // `tidewatch status` against the running agent: the rejection as the last error, the file
+    // with its confirmed offset (checkpointed within checkpoint_interval_ms) and no lag.
+    const size = Buffer.byteLength(lines(0, 80));
+    let report: StatusJson | undefined;
+    await waitFor(
+      async () => {
+        const r = await status(join(dir, 'data'), '--json');
+        report = JSON.parse(r.out) as StatusJson;
+        return r.code === 0 && report.files[0]?.offset === size;
+      },
+      20_000,
+      'status to show the confirmed offset',
+    );
+    expect(report!.running).toBe(true);
+    expect(report!.snapshot.reloads.failed).toBe(1);
+    expect(report!.snapshot.last_error.code).toBe('TW_CONFIG_SCHEMA');
+    expect(report!.files).toEqual([expect.objectContaining({ source: 'app', path: log, offset: size, size, lag_bytes: 0, state: 'live' })]);
+    expect(report!.events.sent).toBe(80);
+    // The same as a table.
+    const table = await status(join(dir, 'data'));
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/^tidewatch agent: running \(pid \d+/);
+    expect(table.out).toMatch(new RegExp(`app\\s+\\S+\\s+0\\s+live\\s+${size}\\s+${size}\\s+0 B\\s+${log}`));
 
     a.child.kill('SIGTERM');
     expect(await a.exited, a.stderr()).toBe(0);
+    // Stopped: exit 3, positions still shown.
+    const after = await status(join(dir, 'data'), '--json');
+    expect(after.code).toBe(3);
+    expect((JSON.parse(after.out) as StatusJson).files[0]?.offset).toBe(size);
     expect((await records(out1)).map((r) => r.body)).toEqual(Array.from({ length: 80 }, (_, i) => line(i)));
   }, 90_000);
 });
@@ -210,4 +243,36 @@ describe('tidewatch agent: SIGTERM under load', () => {
     expect(all.length).toBe(total);
     expect(all.every((r, i) => r.body === line(i))).toBe(true);
   }, 120_000);
+
+  it('a sink that never confirms: exits 1 after --stop-timeout-ms, naming TW_STOP_TIMEOUT and what was unconfirmed', async () => {
+    const dir = await tempDir();
+    const log = join(dir, 'logs', 'a.log');
+    // The sink writes into a pipe nobody reads: once the pipe's buffer (64 KiB) is full, its
+    // writes never finish, like a sink whose far end hangs.
+    const fifo = join(dir, 'stuck.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      await writeFile(log, lines(0, 5000));
+      const config = join(dir, 'agent.yaml');
+      await writeFile(config, agentConfig(dir, fifo));
+      const a = startAgent(config, '--stop-timeout-ms', '1500');
+      await waitFor(() => a.stderr().includes('"msg":"started"'), 20_000, 'the agent to start');
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = Date.now();
+      a.child.kill('SIGTERM');
+      expect(await a.exited, a.stderr()).toBe(1);
+      // The timeout, plus at most the second the process gives a stuck component to let go.
+      expect(Date.now() - t0).toBeLessThan(1500 + 1000 + 2000);
+      const rec = JSON.parse(a.stderr().split('\n').find((l) => l.includes('TW_STOP_TIMEOUT'))!) as Record<string, number | string>;
+      expect(rec['level']).toBe('error');
+      expect(rec['stop_timeout_ms']).toBe(1500);
+      expect(Number(rec['events_received'])).toBeGreaterThan(Number(rec['events_sent']));
+      // Nothing unconfirmed was checkpointed: a restart reads those lines again.
+      const { state } = await new CheckpointStore(join(dir, 'data', 'source', 'app')).load();
+      expect(state.entries.every((e) => e.offset < Buffer.byteLength(lines(0, 5000)))).toBe(true);
+    } finally {
+      await reader.close();
+    }
+  }, 60_000);
 });

@@ -94,11 +94,11 @@ async function open(hash: string): Promise<Watched> {
   return { page, problems };
 }
 
-async function until(what: string, f: () => Promise<boolean>, ms = 15_000): Promise<void> {
+async function until(what: string, f: () => Promise<boolean>, ms = 15_000, stepMs = 200): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await f()) return;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, stepMs));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -135,6 +135,15 @@ describe('dashboard pages in Chromium', () => {
     expect(await page.locator('#ex-chart canvas').count()).toBe(1);
     const before = Number(await chart.getAttribute('data-last'));
     await until('a live point', async () => Number(await chart.getAttribute('data-last')) > before, 4000);
+    // Latency: a point (its time is the end of its 1 s window) is drawn within 1 s of that time.
+    const latencies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const seen = Number(await chart.getAttribute('data-last'));
+      let latest = seen;
+      await until('the next live point', async () => (latest = Number(await chart.getAttribute('data-last'))) > seen, 4000, 20);
+      latencies.push(Date.now() - latest * 1000);
+    }
+    expect(Math.max(...latencies)).toBeLessThan(1000);
     // Group by host: one line per host.
     await page.selectOption('#ex-group', 'host.name');
     await until('grouped', async () => Number(await chart.getAttribute('data-series')) === 2);

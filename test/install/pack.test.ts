@@ -1,7 +1,7 @@
 /**
  * The operator's install path, for real: `npm pack` the project, `npm install -g` the tarball into
- * a temporary prefix (dependencies from the npm registry, no compiler: --strict-allow-scripts makes
- * any dependency with an install script fail the install), then run the installed `tidewatch`:
+ * a temporary prefix (dependencies from the npm registry; no native addon and no install script
+ * but plain `node` ones, so no compiler), then run the installed `tidewatch`:
  * `--help`, and an agent with DESIGN.md's smallest config until SIGTERM.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -52,14 +52,37 @@ describe('npm pack + npm install -g of the tarball', () => {
     const tarball = join(dir, info[0]!.filename);
 
     const prefix = join(dir, 'prefix');
-    await mkdir(prefix);
-    // --strict-allow-scripts: a dependency that wants an install script (a native build) fails
-    // the install instead of running it, so passing proves no compiler is needed.
-    await run('npm', ['install', '-g', '--prefix', prefix, '--strict-allow-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+    // npm 11 wants the prefix's lib/ to exist for a global install (ENOENT on lstat otherwise).
+    await mkdir(join(prefix, 'lib'), { recursive: true });
+    // Exactly what an operator types (plus --prefer-offline: the npm cache spares the registry).
+    const installed = await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], {
       cwd: dir,
       env,
       maxBuffer: 64 << 20,
     });
+    expect(`${installed.stdout}${installed.stderr}`).not.toMatch(/gyp|prebuild|g\+\+|make: /i);
+    // No compiler needed: nothing in the installed tree is a native addon or builds one, and the
+    // only install-time scripts are plain `node` scripts (protobufjs' postinstall prints a notice;
+    // tidewatch's own `prepare` sees no sources and does nothing).
+    const pkgRoot = join(prefix, 'lib', 'node_modules', 'tidewatch');
+    const native: string[] = [];
+    const scripts: string[] = [];
+    for (const f of await readdir(join(prefix, 'lib', 'node_modules'), { recursive: true })) {
+      if (f.endsWith('binding.gyp') || f.endsWith('.node')) native.push(f);
+      if (!f.endsWith('package.json') || !/(^|\/)node_modules\/(@[^/]+\/)?[^/]+\/package\.json$|^tidewatch\/package\.json$/.test(f)) continue;
+      const meta = JSON.parse(await readFile(join(prefix, 'lib', 'node_modules', f), 'utf8')) as { name?: string; gypfile?: boolean; scripts?: Record<string, string> };
+      if (meta.gypfile === true) native.push(f);
+      // `prepare` runs at install only for the tarball itself, not for registry dependencies.
+      const kinds = f === 'tidewatch/package.json' ? ['preinstall', 'install', 'postinstall', 'prepare'] : ['preinstall', 'install', 'postinstall'];
+      for (const s of kinds) {
+        const cmd = meta.scripts?.[s];
+        if (cmd !== undefined) scripts.push(`${meta.name ?? f} ${s}: ${cmd}`);
+      }
+    }
+    expect(native).toEqual([]);
+    for (const s of scripts) expect(s).toMatch(/: node [\w./-]+$/);
+    const prepared = await run(process.execPath, [join(pkgRoot, 'scripts', 'prepare.mjs')], { cwd: pkgRoot, env });
+    expect(prepared.stdout).toContain('installed package, dist/ is prebuilt');
     const bin = join(prefix, 'bin', 'tidewatch');
 
     const help = await run(bin, ['--help'], { env });

@@ -28,7 +28,7 @@ import type { FSWatcher } from 'chokidar';
 import type { SourceContext, Source } from '../../../core/component.js';
 import type { Attributes, LogRecord } from '../../../core/model.js';
 import { AttrKeys } from '../../../core/model.js';
-import { errorCodeOf } from '../../../core/errors.js';
+import { TidewatchError, errorCodeOf } from '../../../core/errors.js';
 import { LineFramer } from './lines.js';
 import type { Line, LongLines } from './lines.js';
 import { Multiline } from './multiline.js';
@@ -262,7 +262,12 @@ export class FileTailer implements Source {
     if (this.started) return;
     this.started = true;
     const now = this.ctx.now();
-    const loaded = await this.store.load();
+    let loaded: Awaited<ReturnType<CheckpointStore['load']>>;
+    try {
+      loaded = await this.store.load();
+    } catch (err) {
+      throw new TidewatchError('TW_STATE_WRITE', `file source ${this.ctx.name}: cannot read its checkpoint in ${this.opts.stateDir}: ${(err as Error).message}`, { dir: this.opts.stateDir }, { cause: err });
+    }
     if (loaded.status === 'corrupt' || loaded.status === 'recovered_from_prev') {
       this.ctx.telemetry.add(C.ckCorrupt, this.labels);
       this.ctx.log.error('file checkpoint is corrupt', {
@@ -272,6 +277,12 @@ export class FileTailer implements Source {
       });
     }
     this.firstRun = loaded.status === 'missing';
+    // Fail at start, not silently later: a source that cannot record progress must not run.
+    try {
+      await this.store.save(loaded.state);
+    } catch (err) {
+      throw new TidewatchError('TW_STATE_WRITE', `file source ${this.ctx.name}: cannot write its checkpoint in ${this.opts.stateDir}: ${(err as Error).message}`, { dir: this.opts.stateDir }, { cause: err });
+    }
     // After a fallback the last identities handed out are unknown: new stream ids make sure no
     // line is ever sent under an identity that already named other bytes (duplicates, never loss).
     const reidentify = loaded.status === 'recovered_from_prev';

@@ -79,6 +79,31 @@ describe('kafka sink', () => {
     expect(ctx.telemetry.snapshot().find((s) => s.name === 'tidewatch_kafka_truncated_total')?.value).toBe(1);
   });
 
+  it('otlp_proto: logs as OTLP requests, read back by the ingest stage with exact rollups (replays dropped)', async () => {
+    const prefix = `${uniqueTopic('twp')}.`;
+    const common = { brokers: kafkaBrokers(), topic_prefix: prefix, logs_topic: `${prefix}otlp_logs` };
+    const srcCtx = new FakeSourceContext({ name: 'src', dataDir: dir() });
+    const src = new KafkaSource(
+      Value.Default(KafkaSourceSchema, { ...common, group_id: `g-${prefix}`, stage: 'ingest', encoding: 'otlp_proto', emit_events: false }) as KafkaSourceConfig,
+      srcCtx,
+    );
+    cleanups.push(() => src.stop());
+    await src.start();
+    const sink = new KafkaSink(Value.Default(KafkaSinkSchema, { ...common, encoding: 'otlp_proto' }) as KafkaSinkConfig, new FakeSourceContext({ name: 'k', dataDir: dir() }));
+    cleanups.push(() => sink.stop());
+    await sink.start();
+    await sink.write(lines('ag', 's1', 0, 0, 250));
+    await sink.write(lines('ag', 's1', 0, 1000, 100)); // offsets 1000..1990: sent already (0..2490), all replays
+    await sink.write(lines('ag', 's2', 0, 0, 50));
+    const kafka = kafkaClient();
+    const raw = await readAll(kafka, `${prefix}otlp_logs`, (m) => m.length >= 3);
+    expect(raw.every((m) => m.headers?.['tw-wire'] === undefined)).toBe(true); // plain OTLP, as an OpenTelemetry Collector writes
+    const watcher = await watchRollups(kafka, `${prefix}rollups`);
+    cleanups.push(() => watcher.stop());
+    await waitFor(() => (watcher.total() === 250 + 50 ? true : undefined), 'otlp rollups', 60_000);
+    expect(srcCtx.telemetry.snapshot().find((x) => x.name === 'tidewatch_events_dropped_total' && x.labels['reason'] === 'replayed')?.value).toBe(100);
+  });
+
   describe('over SASL/SCRAM and TLS', () => {
     let secure: KafkaCluster;
     it('ships, ingests and commits rollups with SCRAM-SHA-256 over TLS on every client', async () => {

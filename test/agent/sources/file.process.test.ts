@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { copyFile, open, readFile, rename, truncate, writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, open, readFile, rename, stat, truncate, unlink, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './file-helpers.js';
@@ -61,7 +61,7 @@ function startAgent(config: string, dir: string): ChildProcess {
 const exited = (c: ChildProcess): Promise<number | null> =>
   c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code)));
 
-async function setup(): Promise<{ dir: string; config: string; log: string; out: string }> {
+async function setup(extra = ''): Promise<{ dir: string; config: string; log: string; out: string }> {
   const { dir, cleanup } = await tempDir();
   cleanups.push(cleanup);
   await mkdir(join(dir, 'logs'));
@@ -73,7 +73,7 @@ async function setup(): Promise<{ dir: string; config: string; log: string; out:
     [
       `data_dir: ${join(dir, 'data')}`,
       'sources:',
-      `  app: { type: file, include: ["${join(dir, 'logs', 'app.log*')}"], start_at: beginning, max_batch_lines: 200 }`,
+      `  app: { type: file, include: ["${join(dir, 'logs', 'app.log*')}"], start_at: beginning, max_batch_lines: 200${extra} }`,
       'sinks:',
       `  out: { type: file, path: ${out} }`,
       'pipelines:',
@@ -249,4 +249,48 @@ describe('file source in a real agent process', () => {
     expect([...seen].filter(([, c]) => c > 1).slice(0, 3)).toEqual([]);
     expect(recs.length).toBe(written.length);
   }, 180_000);
+
+  test('truncation with an identical first line, delete-and-recreate, inode reuse: every line once', async () => {
+    // Deleted files let go quickly, so their inodes can be handed out again while the agent runs.
+    const { dir, config, log, out } = await setup(', rotated_idle_ms: 50, close_idle_ms: 0, rescan_interval_ms: 200');
+    const agent = startAgent(config, dir);
+    cleanups.push(async () => void agent.kill('SIGKILL'));
+    const written: string[] = [];
+    const arrived = async (l: string): Promise<void> => {
+      for (let i = 0; !(await readOut(out)).some((r) => r.body === l); i++) {
+        if (i > 400) throw new Error(`"${l}" never arrived`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const put = async (path: string, tag: string, n: number, head = 'HEADER same first line'): Promise<void> => {
+      const ls = [head, ...Array.from({ length: n }, (_, i) => `${tag}-${i}`)];
+      await writeFile(path, `${ls.join('\n')}\n`);
+      written.push(...ls);
+      await arrived(ls[ls.length - 1] as string);
+    };
+    // truncation and rewrite of an identical first line (longer than before, so size alone cannot tell)
+    await put(log, 'gen0', 20);
+    await put(log, 'gen1-with-longer-lines-than-before', 40);
+    // delete and recreate, several times; ext4 hands freed inodes out again (inode reuse)
+    let reused = 0;
+    for (let r = 0; r < 10; r++) {
+      const before = (await stat(log)).ino;
+      await unlink(log);
+      await new Promise((res) => setTimeout(res, 600));
+      await put(log, `re${r}`, 10);
+      if ((await stat(log)).ino === before) reused++;
+    }
+    agent.kill('SIGTERM');
+    expect(await exited(agent)).toBe(0);
+    const recs = await readOut(out);
+    // The header line was written 12 times: it must arrive exactly 12 times, each under its own identity.
+    const heads = recs.filter((r) => r.body === 'HEADER same first line');
+    expect(heads.length).toBe(12);
+    expect(new Set(heads.map((r) => r.id)).size).toBe(12);
+    const rest = recs.filter((r) => r.body !== 'HEADER same first line').map((r) => r.body);
+    expect(rest.length).toBe(new Set(rest).size);
+    expect(new Set(rest)).toEqual(new Set(written.filter((w) => w !== 'HEADER same first line')));
+    // The inode-reuse case was really exercised (ext4 reuses a freed inode at once).
+    expect(reused).toBeGreaterThan(0);
+  }, 120_000);
 });

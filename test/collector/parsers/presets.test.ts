@@ -61,6 +61,14 @@ describe('nginx_combined', () => {
     expect(r.time).toBe(Date.UTC(2026, 10, 25, 10, 0, 1));
     expect(r.severityNumber).toBe(9);
   });
+  it('writes into a given map only when the whole line parsed', () => {
+    const into = { keep: 1 };
+    expect(presetParsers.nginx_combined(fixture('nginx_combined.malformed.log')[4]!, NOW, undefined, into).ok).toBe(false);
+    expect(into).toEqual({ keep: 1 });
+    const r = ok(presetParsers.nginx_combined(lines[0]!, NOW, undefined, into));
+    expect(r.fields).toBe(into);
+    expect(into).toMatchObject({ keep: 1, 'client.address': '93.184.216.34', 'http.response.status_code': 200 });
+  });
   it('reads Buffers as UTF-8', () => {
     expect(ok(presetParsers.nginx_combined(Buffer.from(lines[0]!), NOW)).fields['client.address']).toBe('93.184.216.34');
   });

@@ -224,3 +224,40 @@ describe('configs/collector-parse.yaml', () => {
     expect(health).toBeUndefined();
   });
 });
+
+describe('parse transform, property', () => {
+  it('any body through every kind of step: no throw, no record invented, failures marked', async () => {
+    const fc = (await import('fast-check')).default;
+    const { scale } = await import('../../support/scale.js');
+    const { t } = build({
+      routes: [
+        {
+          steps: [
+            { json: {} },
+            { logfmt: {} },
+            { regex: { pattern: '^(?<word>\\w+)' } },
+            { preset: 'syslog_rfc3164' },
+            { timestamp: { field: 'ts', formats: ['rfc3339', 'epoch'] } },
+            { severity: { field: 'level' } },
+            { rename: { word: 'first' } },
+            { filter: { drop_if: ['first == drop'] } },
+            { sample: { rate: 0.9, key: 'body' } },
+          ],
+        },
+      ],
+    });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 200 }), fc.json(), fc.constantFrom('drop me', 'level=warn ts=1795600800', '<13>Nov 25 10:00:00 h app: x')), { maxLength: 20 }), (bodies) => {
+        const out = t.process(bodies.map((b) => log(b)), NOW) as LogRecord[];
+        expect(out.length).toBeLessThanOrEqual(bodies.length);
+        for (const r of out) {
+          expect(typeof r.time).toBe('number');
+          expect(r.attributes['first']).not.toBe('drop');
+          // Every body here fails at least one parser (json, logfmt and syslog cannot all fit).
+          expect(typeof r.attributes['parse_error']).toBe('string');
+        }
+      }),
+      { numRuns: scale(200, 2000) },
+    );
+  });
+});

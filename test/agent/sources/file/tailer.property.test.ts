@@ -155,12 +155,12 @@ async function runModel(ops: Op[], flaky: boolean, seed: number): Promise<void> 
               break;
             case 'truncate':
               await src.sync();
-              await until(() => src.lag().every((l) => l.unreadBytes === 0 && l.unconfirmedBytes === 0), 5000, 'caught up before truncate');
+              await until(() => src.lag().every((l) => l.unreadBytes === 0 && l.unconfirmedBytes === 0), 20_000, 'caught up before truncate');
               if (await exists(path(op.f))) await truncate(path(op.f), 0);
               break;
             case 'delete':
               await src.sync();
-              await until(() => src.lag().every((l) => l.unreadBytes === 0 && l.unconfirmedBytes === 0), 5000, 'caught up before delete');
+              await until(() => src.lag().every((l) => l.unreadBytes === 0 && l.unconfirmedBytes === 0), 20_000, 'caught up before delete');
               if (await exists(path(op.f))) await unlink(path(op.f));
               break;
             case 'sync':
