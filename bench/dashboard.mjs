@@ -141,13 +141,19 @@ try {
     build: performance.getEntriesByName('tw-explore-first-chart')[0]?.duration ?? null,
     points: Number(document.getElementById('ex-chart').dataset.points),
     series: Number(document.getElementById('ex-chart').dataset.series),
+    width: document.getElementById('ex-chart').clientWidth,
   }));
   await page.evaluate(() => performance.clearMeasures('tw-explore-update'));
+  const u0 = Number(await chart.getAttribute('data-updates'));
+  const l0 = Number(await chart.getAttribute('data-last'));
   await page.waitForTimeout(UPDATE_S * 1000);
+  const u1 = Number(await chart.getAttribute('data-updates'));
+  const l1 = Number(await chart.getAttribute('data-last'));
+  console.log(`  renders during the window: ${u1 - u0}; newest point moved ${l1 - l0} s`);
   const upd = await page.evaluate(() => performance.getEntriesByName('tw-explore-update').map((e) => e.duration));
   const longTasks = await page.evaluate(() => performance.getEntriesByType('longtask').length);
   browserResult = { ...first, updates: upd.length, updMean: upd.reduce((a, b) => a + b, 0) / Math.max(1, upd.length), updP95: upd.length ? pct(upd, 95) : null, longTasks };
-  console.log(`\nChromium, Explore page, ${first.series} series x ${first.points} x-values (1 h at 1 s, downsampled for a ${await chart.evaluate((e) => e.clientWidth)} px chart):`);
+  console.log(`\nChromium, Explore page, ${first.series} series x ${first.points} x-values (1 h at 1 s, downsampled for a ${first.width} px chart):`);
   console.log(`  first chart drawn at ${first.nav?.toFixed(0)} ms after navigation start; uPlot build of it ${first.build?.toFixed(1)} ms`);
   console.log(`  live updates in ${UPDATE_S} s: ${upd.length}; per update (rebuild columns + setData + draw) mean ${browserResult.updMean.toFixed(1)} ms, p95 ${browserResult.updP95?.toFixed(1)} ms`);
   await ctx.close();

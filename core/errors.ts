@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   TW_OUTPUT_WRITE: { retriable: false, summary: 'An output file given on the command line cannot be created or written.' },
   TW_CONFIG_RELOAD: { retriable: false, summary: 'A SIGHUP reload was refused (the new config changes data_dir, or failed to start); the previous config keeps running and the log says why.' },
   TW_STATE_WRITE: { retriable: false, summary: 'The data directory cannot be read or written (file source checkpoints); a source that cannot record its progress does not start.' },
-  TW_STOP_TIMEOUT: { retriable: false, summary: 'SIGTERM did not drain within --stop-timeout-ms; the process exits 1 and the log line counts what was not confirmed (file lines are read again from the checkpoint).' },
+  TW_STOP_TIMEOUT: { retriable: false, summary: 'SIGTERM did not drain within --stop-timeout-ms; the process exits 1 (kills itself if a file system call hangs) and the log line counts what was not confirmed (file lines are read again from the checkpoint).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

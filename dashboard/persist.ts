@@ -56,6 +56,8 @@ type Row = [string, Record<string, string>, 'gauge' | 'sum', 'delta' | 'cumulati
 interface Minute {
   row: Row;
   minute: number;
+  /** The minute's points by time: an early value replaced by the final one counts once. */
+  values: Map<number, number>;
 }
 
 export function frame(json: string): string {
@@ -164,21 +166,32 @@ export class Persistence {
     const row: Row = [s.name, { ...s.labels }, s.type, s.temporality ?? null, u.time, u.value];
     this.append('rollups-1s.seg', row);
     // Downsample to the minute: points carry the end of their window, so a minute's point is the
-    // one whose time is in (m-1 min, m]. A replaced value (early then final) is not double counted
-    // because the fine tier is authoritative within retention; the coarse tier takes the values
-    // as they come, which for a delta sum may count an early and a final value once each.
+    // one whose time is in (m-1 min, m]. Values are kept per time within the open minute, so an
+    // early value later replaced by the final one is counted once.
     const minute = Math.ceil(u.time / 60_000) * 60_000;
     const delta = s.type === 'sum' && s.temporality === 'delta';
-    const m = this.minutes.get(s.id);
-    if (m !== undefined && m.minute === minute) {
-      m.row[5] = delta ? m.row[5] + u.value : u.value;
-      return;
-    }
+    let m = this.minutes.get(s.id);
+    if (m !== undefined && minute < m.minute) return; // late for the minute tier; the fine tier has it
     if (m !== undefined && minute > m.minute) {
       this.append('rollups-1m.seg', m.row);
       coarse.upsert(toPoint(m.row));
+      m = undefined;
     }
-    this.minutes.set(s.id, { minute, row: [s.name, { ...s.labels }, s.type, s.temporality ?? null, minute, u.value] });
+    if (m === undefined) {
+      m = { minute, values: new Map(), row: [s.name, { ...s.labels }, s.type, s.temporality ?? null, minute, 0] };
+      this.minutes.set(s.id, m);
+    }
+    m.values.set(u.time, u.value);
+    let v = 0;
+    let latest = -Infinity;
+    for (const [t, x] of m.values) {
+      if (delta) v += x;
+      else if (t > latest) {
+        latest = t;
+        v = x;
+      }
+    }
+    m.row[5] = v;
   }
 
   alert(r: AlertRecord): void {

@@ -221,6 +221,55 @@ export class SeriesStore {
     return out;
   }
 
+  /**
+   * Like `query`, reduced while scanning to at most about 2 * `width` points per series: the range
+   * is cut into `width` buckets and each keeps its minimum and maximum point, in time order. No
+   * intermediate array of every point is built (an hour of 200 series is 720 000 points).
+   */
+  queryWidth(name: string, from: number, to: number, width: number, match: SeriesLabels = {}): Array<{ series: SeriesInfo; points: Array<[number, number]> }> {
+    const out: Array<{ series: SeriesInfo; points: Array<[number, number]> }> = [];
+    const span = Math.max(1, to - from + 1);
+    for (const s of this.series.values()) {
+      if (s.info.name !== name) continue;
+      if (!Object.entries(match).every(([k, v]) => s.info.labels[k] === v)) continue;
+      const { times, values } = s;
+      const a = lowerBound(times, from);
+      let b = lowerBound(times, to);
+      if (b < times.length && times[b] === to) b++;
+      const points: Array<[number, number]> = [];
+      if (b - a <= 2 * width) {
+        for (let i = a; i < b; i++) points.push([times[i] as number, values[i] as number]);
+      } else {
+        let bucket = -1;
+        let lo = -1;
+        let hi = -1;
+        const emit = (): void => {
+          if (lo < 0) return;
+          if (lo === hi) points.push([times[lo] as number, values[lo] as number]);
+          else {
+            const [x, y] = lo < hi ? [lo, hi] : [hi, lo];
+            points.push([times[x] as number, values[x] as number], [times[y] as number, values[y] as number]);
+          }
+        };
+        for (let i = a; i < b; i++) {
+          const k = Math.min(width - 1, Math.floor((((times[i] as number) - from) * width) / span));
+          if (k !== bucket) {
+            emit();
+            bucket = k;
+            lo = i;
+            hi = i;
+          } else {
+            if ((values[i] as number) < (values[lo] as number)) lo = i;
+            if ((values[i] as number) > (values[hi] as number)) hi = i;
+          }
+        }
+        emit();
+      }
+      out.push({ series: s.info, points });
+    }
+    return out;
+  }
+
   /** Series with their totals, for the Prometheus exposition. */
   totals(): Array<{ series: SeriesInfo; total: number; last: number | null }> {
     return [...this.series.values()].map((s) => ({ series: s.info, total: s.total, last: s.times[s.times.length - 1] ?? null }));

@@ -22,7 +22,7 @@ import type { Static } from '@sinclair/typebox';
 import type { ComponentContext, Sink, SinkFactory } from '../../core/component.js';
 import { encodeEvents } from '../../core/codec.js';
 import { TidewatchError, errorCodeOf, isTidewatchError } from '../../core/errors.js';
-import type { Event, LogRecord } from '../../core/model.js';
+import type { Event, LogRecord, MetricPoint } from '../../core/model.js';
 import { AttrKeys } from '../../core/model.js';
 import type { OutMessage } from '../../core/transport.js';
 import { KafkaTransport } from '../../core/transports/kafka.js';
@@ -31,7 +31,7 @@ import type { TopicKind } from '../../core/transports/kafka-config.js';
 import { encodeHeartbeat } from '../../core/wire.js';
 import { DiskBuffer } from './kafka/buffer.js';
 import type { BufferedGroup } from './kafka/buffer.js';
-import { encodeOtlpLogs } from './kafka/otlp.js';
+import { encodeOtlpLogs, encodeOtlpMetrics } from './kafka/otlp.js';
 
 const BufferSchema = Type.Object(
   {
@@ -57,7 +57,7 @@ export const KafkaSinkSchema = Type.Object(
     agents_topic: Type.Optional(Type.String({ minLength: 1, description: 'Topic of heartbeats (compacted); default <topic_prefix>agents.' })),
     encoding: Type.Union([Type.Literal('tidewatch'), Type.Literal('otlp_proto')], {
       default: 'tidewatch',
-      description: 'Logs as tidewatch wire format v1, or as one OTLP ExportLogsServiceRequest per message (readable by an OpenTelemetry Collector\'s Kafka receiver, encoding otlp_proto); metrics and heartbeats stay in the wire format.',
+      description: 'Logs and metrics as tidewatch wire format v1, or as one OTLP ExportLogsServiceRequest / ExportMetricsServiceRequest per message (readable by an OpenTelemetry Collector\'s Kafka receiver, encoding otlp_proto); heartbeats stay in the wire format.',
     }),
     compression: Type.Union([Type.Literal('gzip'), Type.Literal('none')], {
       default: 'gzip',
@@ -237,7 +237,10 @@ export class KafkaSink implements Sink {
       if (kept.length > 0) out.push({ topic, messages: kept, bytes, events: n });
     };
     if (logs.length > 0) add(this.topics.logs, this.config.encoding === 'otlp_proto' ? encodeOtlpLogs(logs, lineLimit) : encodeEvents(logs, { maxBytes: lineLimit }), logs.length);
-    if (metrics.length > 0) add(this.topics.metrics, encodeEvents(metrics, { maxBytes: lineLimit }), metrics.length);
+    if (metrics.length > 0) {
+      const enc = this.config.encoding === 'otlp_proto' ? encodeOtlpMetrics(metrics as MetricPoint[], lineLimit) : encodeEvents(metrics, { maxBytes: lineLimit });
+      add(this.topics.metrics, enc, metrics.length);
+    }
     if (beats.length > 0) add(this.topics.agents, beats.map(heartbeatMessage), beats.length);
     return out;
   }

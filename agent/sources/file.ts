@@ -89,7 +89,7 @@ export const FileSourceSchema = Type.Object(
     checkpoint_interval_ms: Type.Integer({ default: 1000, minimum: 10, description: 'Confirmed offsets are written (fsync + rename) at most this often; new files and truncations at once.' }),
     retry_backoff_ms: Type.Integer({ default: 1000, minimum: 0, description: 'After a batch was not confirmed, the file is re-read from its checkpoint after this pause.' }),
     stop_timeout_ms: Type.Integer({ default: 5000, minimum: 0, description: 'On stop, how long to wait for batches in flight to be confirmed before the final checkpoint.' }),
-    max_dirs: Type.Integer({ default: 10_000, minimum: 1, description: 'Cap on directories walked per rescan (and so on directory watches).' }),
+    max_dirs: Type.Integer({ default: 10_000, minimum: 1, description: 'Cap on directories walked per rescan (a runaway ** cannot make a rescan endless).' }),
     watch: Type.Boolean({ default: true, description: 'Use file-system events as hints; false relies on rescan_interval_ms alone (network file systems).' }),
   },
   { additionalProperties: false },

@@ -52,6 +52,11 @@ export function partialFrom(w: WindowValue, sourceInstance: string): RollupParti
   };
 }
 
+/** The RollupPartial records of a flush's windows (RollupCore.flushWindows, EventTimeWindows.flush). */
+export function partialsFrom(windows: readonly WindowValue[], sourceInstance: string): RollupPartial[] {
+  return windows.map((w) => partialFrom(w, sourceInstance));
+}
+
 function encodePayload(a: AggState): string {
   const sk = a.sketch === undefined ? null : JSON.parse(Buffer.from(a.sketch.encode(), 'base64').toString('utf8'));
   return Buffer.from(JSON.stringify([PAYLOAD_VERSION, Number.isFinite(a.lastTime) ? a.lastTime : null, sk])).toString('base64');

@@ -88,21 +88,68 @@ export function unsafeReason(pattern: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Grok-style named patterns, for Logstash users: `%{IP:client.address}`, `%{INT:status:int}`,
+ * `%{GREEDYDATA:msg}`, `%{WORD}` (matched, not captured). Each is written to pass the safety
+ * check (no repeated group containing a repetition), which is why some are simpler than
+ * Logstash's own (HOSTNAME does not validate label lengths).
+ */
+export const GROK: Readonly<Record<string, string>> = {
+  INT: '[+-]?\\d+',
+  POSINT: '\\d+',
+  NUMBER: '[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?',
+  BASE16NUM: '(?:0[xX])?[0-9A-Fa-f]+',
+  WORD: '\\w+',
+  NOTSPACE: '\\S+',
+  SPACE: '\\s*',
+  DATA: '.*?',
+  GREEDYDATA: '.*',
+  QUOTEDSTRING: '"(?:[^"\\\\]|\\\\.)*"',
+  UUID: '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}',
+  IPV4: '(?:\\d{1,3}\\.){3}\\d{1,3}',
+  IPV6: '[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+',
+  IP: '(?:\\d{1,3}\\.){3}\\d{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+',
+  HOSTNAME: '[0-9A-Za-z][0-9A-Za-z.-]*',
+  IPORHOST: '(?:\\d{1,3}\\.){3}\\d{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+|[0-9A-Za-z][0-9A-Za-z.-]*',
+  USER: '[A-Za-z0-9._-]+',
+  USERNAME: '[A-Za-z0-9._-]+',
+  PATH: '(?:/[^\\s]*|[A-Za-z]:\\\\[^\\s]*)',
+  URIPATHPARAM: '/[^\\s?#]*(?:\\?[^\\s#]*)?',
+  HTTPDATE: '\\d{2}/\\w{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2} [+-]\\d{4}',
+  TIMESTAMP_ISO8601: '\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(?::\\d{2}(?:[.,]\\d+)?)?(?:Z|[+-]\\d{2}:?\\d{2})?',
+  SYSLOGTIMESTAMP: '[A-Z][a-z]{2} +\\d{1,2} \\d{2}:\\d{2}:\\d{2}',
+  LOGLEVEL: '[Aa]lert|ALERT|[Tt]race|TRACE|[Dd]ebug|DEBUG|[Nn]otice|NOTICE|[Ii]nfo|INFO|[Ww]arn(?:ing)?|WARN(?:ING)?|[Ee]rr(?:or)?|ERR(?:OR)?|[Cc]rit(?:ical)?|CRIT(?:ICAL)?|[Ff]atal|FATAL|[Ss]evere|SEVERE|[Ee]merg(?:ency)?|EMERG(?:ENCY)?',
+};
+
+/** Expands `%{NAME}`, `%{NAME:field}`, `%{NAME:field:int|float}` into named groups. */
+export function expandGrok(pattern: string, types: Record<string, FieldType>): string {
+  return pattern.replace(/%\{([A-Z0-9_]+)(?::([A-Za-z_][\w.]*))?(?::(int|float))?\}/g, (_m, name: string, field: string | undefined, conv: string | undefined) => {
+    const body = GROK[name];
+    if (body === undefined) throw new Error(`unknown grok pattern %{${name}} (known: ${Object.keys(GROK).join(', ')})`);
+    if (field === undefined) return `(?:${body})`;
+    const group = field.replace(/\./g, '__');
+    if (conv !== undefined) types[group] = conv === 'int' ? 'integer' : 'number';
+    return `(?<${group}>${body})`;
+  });
+}
+
 /** Compiles once; throws a plain Error (invalid or unsafe pattern) for the caller to report at start. */
 export function compileRegex(opts: RegexOptions): CompiledRegex {
-  const why = unsafeReason(opts.pattern);
+  const grokTypes: Record<string, FieldType> = {};
+  const pattern = opts.pattern.includes('%{') ? expandGrok(opts.pattern, grokTypes) : opts.pattern;
+  const why = unsafeReason(pattern);
   if (why !== undefined) throw new Error(`unsafe pattern: ${why}`);
   let re: RegExp;
   try {
-    re = new RegExp(opts.pattern, opts.ignoreCase === true ? 'i' : '');
+    re = new RegExp(pattern, opts.ignoreCase === true ? 'i' : '');
   } catch (err) {
     throw new Error(`invalid pattern: ${(err as Error).message}`);
   }
-  const names = [...opts.pattern.matchAll(/\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]!);
+  const names = [...pattern.matchAll(/\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]!);
   if (names.length === 0) throw new Error('the pattern has no named group (?<name>...): nothing would be extracted');
   const prefix = opts.prefix ?? '';
   const fields = names.map((n) => prefix + n.replace(/__/g, '.'));
-  const types = names.map((n) => opts.types?.[n] ?? opts.types?.[n.replace(/__/g, '.')] ?? 'string');
+  const types = names.map((n) => opts.types?.[n] ?? opts.types?.[n.replace(/__/g, '.')] ?? grokTypes[n] ?? 'string');
   const maxChars = opts.maxChars ?? 8192;
   return {
     fields,

@@ -40,11 +40,15 @@ export function syslogSeverity(sev: number): SeverityValue | undefined {
 }
 
 /** 5xx ERROR, 4xx WARN, 1xx-3xx INFO; other numbers are not statuses. */
+const HTTP_ERROR: SeverityValue = Object.freeze({ number: 17, text: 'ERROR' });
+const HTTP_WARN: SeverityValue = Object.freeze({ number: 13, text: 'WARN' });
+const HTTP_INFO: SeverityValue = Object.freeze({ number: 9, text: 'INFO' });
+
 export function httpStatusSeverity(status: number): SeverityValue | undefined {
   if (!Number.isInteger(status) || status < 100 || status > 599) return undefined;
-  if (status >= 500) return { number: 17, text: 'ERROR' };
-  if (status >= 400) return { number: 13, text: 'WARN' };
-  return { number: 9, text: 'INFO' };
+  if (status >= 500) return HTTP_ERROR;
+  if (status >= 400) return HTTP_WARN;
+  return HTTP_INFO;
 }
 
 function pino(n: number): SeverityValue | undefined {

@@ -137,6 +137,8 @@ const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 const INTERVAL_RING = 15;
 const HIST_BINS = 64;
+const EMPTY_F32 = new Float32Array(0);
+const EMPTY_U16 = new Uint16Array(0);
 
 /**
  * Exponentially decayed histogram of a non-negative statistic on [0, max], bins on a log1p scale.
@@ -209,10 +211,11 @@ class SeasonalModel {
   constructor(dayBuckets: number, weekBuckets: number, intervalMs: number) {
     this.dayPerVisit = dayBuckets > 0 ? Math.max(1, Math.round(DAY_MS / dayBuckets / intervalMs)) : 1;
     this.weekPerVisit = weekBuckets > 0 ? Math.max(1, Math.round(WEEK_MS / weekBuckets / intervalMs)) : 1;
-    this.day = new Float32Array(dayBuckets);
-    this.daySeen = new Uint16Array(dayBuckets);
-    this.week = new Float32Array(weekBuckets);
-    this.weekSeen = new Uint16Array(weekBuckets);
+    // The level-only model shares empty arrays: a typed array costs ~200 bytes even when empty.
+    this.day = dayBuckets > 0 ? new Float32Array(dayBuckets) : EMPTY_F32;
+    this.daySeen = dayBuckets > 0 ? new Uint16Array(dayBuckets) : EMPTY_U16;
+    this.week = weekBuckets > 0 ? new Float32Array(weekBuckets) : EMPTY_F32;
+    this.weekSeen = weekBuckets > 0 ? new Uint16Array(weekBuckets) : EMPTY_U16;
   }
 
   get kind(): 'level' | 'seasonal' {

@@ -70,7 +70,9 @@ function compare(op: string, v: number, t: number): boolean {
   }
 }
 
+/** NaN: nothing to judge (an empty window) is no data; an infinite value is an error. */
 function obsOf(v: number, op: string, t: number): Observation {
+  if (Number.isNaN(v)) return 'nodata';
   if (!Number.isFinite(v)) return 'error';
   return compare(op, v, t) ? 'true' : 'false';
 }
@@ -813,9 +815,9 @@ export class RuleEngine {
         if (st === 'inactive' || (st === 'resolved' && now - h.inst.resolvedAt >= rule.policy.flap_window_ms)) held.delete(fp);
         else if (st !== 'resolved' && h.alert !== undefined) active.push(h.alert);
       }
-      this.counters.seriesOverflow = this.rules.reduce((n, r) => n + r.seriesOverflow, 0);
-      this.counters.tooOld = this.rules.reduce((n, r) => n + r.tooOld, 0);
     }
+    this.counters.seriesOverflow = this.rules.reduce((n, r) => n + r.seriesOverflow, 0);
+    this.counters.tooOld = this.rules.reduce((n, r) => n + r.tooOld, 0);
     return { transitions, active, judged };
   }
 

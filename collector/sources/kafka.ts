@@ -102,7 +102,7 @@ export class KafkaSource implements Source {
         specs[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
         await t.ensureTopics(specs);
       }
-      statePartitions = await partitionCount(t, topicName(c.topic_prefix, 'state'), opts);
+      statePartitions = await partitionCount(topicName(c.topic_prefix, 'state'), opts);
     } finally {
       await t.stop();
     }
@@ -180,8 +180,7 @@ function otlpDecoder(logsTopic: string, metricsTopic: string, now: () => number)
   };
 }
 
-async function partitionCount(t: KafkaTransport, topic: string, opts: Parameters<typeof createKafkaClient>[0]): Promise<number> {
-  void t;
+async function partitionCount(topic: string, opts: Parameters<typeof createKafkaClient>[0]): Promise<number> {
   const admin = createKafkaClient(opts).admin();
   try {
     await admin.connect();

@@ -53,7 +53,7 @@ const JsonOptions = Type.Object(
 const LogfmtOptions = Type.Object({ source: source(), prefix: prefix() }, { ...closed, description: 'Parses key=value pairs into attributes (`logfmt: {}`).' });
 const RegexOptions = Type.Object(
   {
-    pattern: Type.String({ description: 'A JavaScript regular expression with named groups; `__` in a group name stands for a dot. Refused at start when it can backtrack catastrophically.' }),
+    pattern: Type.String({ description: 'A JavaScript regular expression with named groups (`__` in a name stands for a dot) and grok-style `%{IP:client.address}`, `%{INT:status:int}`. Refused at start when it can backtrack catastrophically.' }),
     source: source(),
     prefix: prefix(),
     ignore_case: Type.Boolean({ default: false, description: 'Case-insensitive matching.' }),

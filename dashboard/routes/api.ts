@@ -119,7 +119,7 @@ export function registerApi(app: FastifyInstance, deps: RouteDeps): void {
       if (!Number.isInteger(width) || width < 10 || width > 10_000) return badRequest(reply, 'width: expected an integer from 10 to 10000 (pixels)');
     }
     const groupBy = typeof q['group_by'] === 'string' && q['group_by'] !== '' ? q['group_by'].split(',').map((k) => k.trim()).filter((k) => k.length > 0).slice(0, 16) : [];
-    const fine = deps.store.query(name, from, to, match);
+    const fine = width !== undefined && groupBy.length === 0 ? deps.store.queryWidth(name, from, to, width, match) : deps.store.query(name, from, to, match);
     let resolution = 1000;
     // Beyond the full-resolution window the minute tier answers for the older part.
     if (deps.coarse !== undefined) {

@@ -188,3 +188,19 @@ describe('token auth', () => {
     expect(page.statusCode).toBe(200);
   });
 });
+
+describe('SeriesStore.queryWidth', () => {
+  it('gives what downsample(query) gives, without building every point first', async () => {
+    const { SeriesStore } = await import('../../dashboard/store.js');
+    const store = new SeriesStore();
+    for (let i = 0; i < 3600; i++) store.upsert(linesPoint(NOW - 3_599_000 + i * 1000, (i * 37) % 101));
+    for (const [from, to, width] of [
+      [NOW - 3_600_000, NOW, 300],
+      [NOW - 600_000, NOW - 100_000, 50],
+      [NOW - 3_600_000, NOW, 5000],
+    ] as const) {
+      const full = store.query('log.records', from, to)[0]?.points ?? [];
+      expect(store.queryWidth('log.records', from, to, width)[0]?.points).toEqual(downsample(full, from, to, width));
+    }
+  });
+});

@@ -616,7 +616,7 @@ export class FileTailer implements Source {
 
   /** At restart: is the file at this inode still the one the checkpoint describes? */
   private async verifyOnAttach(t: Tracker, st: Stats): Promise<void> {
-    const head = await readHead(path0(t, st), this.opts.fingerprintBytes);
+    const head = await readHead(t.path, this.opts.fingerprintBytes);
     const k = Math.min(head.length, t.fp.length);
     const fpOk = head.subarray(0, k).equals(t.fp.subarray(0, k));
     if (!fpOk || st.size < t.confirmed) await this.truncated(t, head);
@@ -1281,10 +1281,6 @@ export class FileTailer implements Source {
     this.loggedAt.set(op, now);
     this.ctx.log.warn('file source I/O error', { op, error: err });
   }
-}
-
-function path0(t: Tracker, _st: Stats): string {
-  return t.path;
 }
 
 async function readAt(path: string, pos: number, len: number): Promise<Buffer> {

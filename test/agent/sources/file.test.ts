@@ -291,7 +291,7 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
     await until(() => s.ctx.confirmed.length >= total, 30_000, `all ${total} lines`);
     await new Promise((r) => setTimeout(r, 300));
     expectOnce(bodies(s.ctx.confirmedLines()), wantLines(written));
-  });
+  }, 120_000);
 
   test('rename rotation to names not selected: the old file is read to its end through the open handle', async () => {
     const s = await setup({ rotated_idle_ms: 200 });
@@ -456,13 +456,15 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
     await s.src.start();
     let written = '';
     let reused = 0;
-    for (let r = 0; r < 20; r++) {
-      const p = join(s.dir, 'logs', `f${r % 2}.log`);
+    let r = 0;
+    // At least 10 rounds, and on until a freed inode was handed out again (the case under test).
+    for (; r < 10 || (reused === 0 && r < 40); r++) {
       const old = await stat(s.log).catch(() => undefined);
       if (old !== undefined) {
         await until(() => s.src.lag().every((l) => l.unreadBytes === 0 && l.unconfirmedBytes === 0), 5000);
         await unlink(s.log);
-        await new Promise((res) => setTimeout(res, 200));
+        // The source reads the deleted file to its end and lets it go: only then is the inode free.
+        await until(() => s.src.openFiles === 0, 5000, 'deleted file let go');
       }
       // Same head for every file: only inode and birth time tell them apart.
       const a = `same header line\n${lines(`ir${r}`, 0, 50)}`;
@@ -471,13 +473,12 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
       const now = await stat(s.log);
       if (old !== undefined && now.ino === old.ino) reused++;
       await until(() => s.ctx.confirmed.length >= written.split('\n').length - 1, 5000, `round ${r}`);
-      void p;
     }
     await s.src.sync();
     const got = bodies(s.ctx.confirmedLines());
-    expect(got.filter((b) => b === 'same header line').length).toBe(20);
+    expect(got.filter((b) => b === 'same header line').length).toBe(r);
     expectOnce(got.filter((b) => b !== 'same header line'), wantLines(written).filter((b) => b !== 'same header line'));
-    // ext4 and tmpfs hand a freed inode out again: the case was really exercised
+    // ext4 hands a freed inode out again at once: the case was really exercised
     expect(reused).toBeGreaterThan(0);
   });
 
@@ -545,5 +546,5 @@ describe('file source: many files', () => {
     await s.src.sync();
     expectOnce(bodies(s.ctx.confirmedLines()), want);
     expect(s.src.openFiles).toBeLessThanOrEqual(16);
-  });
+  }, 120_000);
 });

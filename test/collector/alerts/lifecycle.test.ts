@@ -44,6 +44,16 @@ describe('alert lifecycle (fake clock)', () => {
     expect(run(P({ error_state: 'ok' }), [[0, 'true'], [1, 'error']])).toEqual(['firing', 'resolved']);
   });
 
+  it('every state moves to no data and to error, and back out when data returns', () => {
+    for (const bad of ['nodata', 'error'] as const) {
+      expect(run(P({ for_ms: 10 }), [[0, 'true'], [1, bad]])).toEqual(['pending', bad]); // pending →
+      expect(run(P(), [[0, 'true'], [1, bad]])).toEqual(['firing', bad]); // firing →
+      expect(run(P(), [[0, 'true'], [1, 'false'], [2, bad]])).toEqual(['firing', 'resolved', bad]); // resolved →
+      expect(run(P(), [[0, bad], [1, bad], [2, 'false']])).toEqual([bad, bad, 'inactive']); // inactive →, stays, → inactive
+    }
+    expect(run(P(), [[0, 'nodata'], [1, 'error'], [2, 'nodata']])).toEqual(['nodata', 'error', 'nodata']);
+  });
+
   it('flap damping: after flap_max_changes changes within the window, a resolution waits for a quiet window', () => {
     const p = P({ flap_max_changes: 4, flap_window_ms: 100 });
     const a = newInstance('r{}', 'r', {});

@@ -51,14 +51,18 @@ describe('threshold', () => {
     expect(e.activeAlerts()).toEqual([]);
   });
 
-  it('goes to nodata when a firing series goes stale, and to error on a non-finite value', () => {
+  it('goes to nodata when a firing series goes stale or its window empties, and to error on an infinite value', () => {
     const e = new RuleEngine([rule({ name: 'q', kind: 'threshold', metric: 'queue', threshold: 10, stale_ms: 30_000 })]);
     const tr = timeline(e, 0, 60_000, 10_000, (t) => (t <= 10_000 ? [gauge('queue', {}, t, 50)] : []));
     expect(tr).toEqual(['0 q{} inactive->firing', '50000 q{} firing->nodata']);
     const e2 = new RuleEngine([rule({ name: 'r', kind: 'threshold', metric: 'ratio', aggregate: 'avg', range_ms: 10_000, threshold: 1 })]);
     e2.ingest([gauge('ratio', {}, 0, 5)]);
     expect(e2.evaluate(0).transitions.map((x) => x.transition.to)).toEqual(['firing']);
-    expect(e2.evaluate(30_000).transitions.map((x) => x.transition.to)).toEqual(['error']);
+    // The series still reports (not stale) but its 10 s window is empty: no data, not an error.
+    expect(e2.evaluate(30_000).transitions.map((x) => x.transition.to)).toEqual(['nodata']);
+    // Values whose sum overflows make an infinite average: an error.
+    e2.ingest([gauge('ratio', {}, 40_000, 1e308), gauge('ratio', {}, 40_001, 1e308)]);
+    expect(e2.evaluate(40_002).transitions.map((x) => x.transition.to)).toEqual(['error']);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rollup, RollupCore, LATE_METRIC } from '../../../collector/transforms/rollup.js';
-import { partialFrom, mergePartials } from '../../../collector/aggregates/partial.js';
+import { partialsFrom, partialFrom, mergePartials } from '../../../collector/aggregates/partial.js';
 import type { ComponentContext } from '../../../core/component.js';
 import { silentLogger } from '../../../core/log.js';
 import type { GaugePoint, LogRecord, MetricPoint } from '../../../core/model.js';
@@ -65,7 +65,7 @@ describe('rollup over windows and aggregates', () => {
     const b = new RollupCore({ metrics: true, latenessMs: 0 });
     a.add([g(1_100, 5), g(1_200, 7)], 0);
     b.add([g(1_300, 1)], 0);
-    const pa = a.flushWindows(5_000, false).windows.map((w) => partialFrom(w, 'c1'));
+    const pa = partialsFrom(a.flushWindows(5_000, false).windows, 'c1');
     const pb = b.flushWindows(5_000, false).windows.map((w) => partialFrom(w, 'c2'));
     const m = mergePartials([...pa, ...pb]);
     expect([m.agg.count, m.agg.sum, m.agg.min, m.agg.max, m.agg.last, m.final]).toEqual([3, 13, 1, 7, 1, true]);

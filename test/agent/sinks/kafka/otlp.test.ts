@@ -1,9 +1,9 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { encodeOtlpLogs } from '../../../../agent/sinks/kafka/otlp.js';
-import { decodeLogsRequest } from '../../../../agent/sources/otlp/proto.js';
-import { logsToEvents } from '../../../../agent/sources/otlp/map.js';
-import type { LogRecord } from '../../../../core/model.js';
+import { encodeOtlpLogs, encodeOtlpMetrics } from '../../../../agent/sinks/kafka/otlp.js';
+import { decodeLogsRequest, decodeMetricsRequest } from '../../../../agent/sources/otlp/proto.js';
+import { logsToEvents, metricsToEvents } from '../../../../agent/sources/otlp/map.js';
+import type { LogRecord, MetricPoint } from '../../../../core/model.js';
 import { lines } from '../../../collector/kafka-support.js';
 
 // The opentelemetry-proto messages involved (collector/logs/v1, logs/v1, common/v1, resource/v1),
@@ -74,5 +74,24 @@ describe('otlp_proto encoding of logs', () => {
     const offsets = msgs.flatMap((m) => (logsToEvents(decodeLogsRequest(m.value), { now: 0, agentId: '' }).events as LogRecord[]).map((r) => r.attributes['tidewatch.offset']));
     expect(offsets).toEqual(many.map((r) => r.attributes['tidewatch.offset']));
     for (const m of msgs) expect(m.value.length).toBeLessThan(20_000);
+  });
+});
+
+describe('otlp_proto encoding of metrics', () => {
+  it('round-trips every point type through the OTLP receiver mapping', () => {
+    const resource = { 'service.name': 'shop', 'tidewatch.agent.id': 'ag' };
+    const base = { kind: 'metric' as const, attributes: { route: '/cart' }, resource, start_time: 1764064800000, time: 1764064801000 };
+    const points: MetricPoint[] = [
+      { ...base, name: 'g', type: 'gauge', value: 1.5 },
+      { ...base, name: 's', type: 'sum', temporality: 'cumulative', monotonic: true, value: 42, unit: 'By', description: 'bytes' },
+      { ...base, name: 'h', type: 'histogram', temporality: 'delta', count: 12, sum: 3.4, min: 0.01, max: 2, bucket_bounds: [0.1, 0.5, 1], bucket_counts: [9, 2, 1, 0] },
+      { ...base, name: 'e', type: 'exponential_histogram', temporality: 'delta', count: 5, sum: 10, scale: 2, zero_count: 1, positive: { offset: -3, bucket_counts: [1, 2, 1] }, negative: { offset: 0, bucket_counts: [] } },
+      { ...base, name: 'q', type: 'summary', count: 3, sum: 6, quantiles: [{ quantile: 0.5, value: 2 }, { quantile: 1, value: 3 }] },
+    ];
+    const msgs = encodeOtlpMetrics(points, 900_000);
+    expect(msgs).toHaveLength(1);
+    const back = metricsToEvents(decodeMetricsRequest(msgs[0]!.value), { now: 0, agentId: 'x' }).events as MetricPoint[];
+    expect(back).toHaveLength(5);
+    for (const [i, p] of points.entries()) expect(back[i]).toMatchObject(p);
   });
 });
