@@ -252,10 +252,16 @@ export class KafkaSink implements Sink {
     if (now || waiting >= this.config.batch_bytes || this.config.linger_ms === 0) {
       if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
       this.lingerTimer = undefined;
-      this.sending = this.sendLoop().finally(() => {
-        this.sending = undefined;
-        if (!this.stopping) this.kick(false);
-      });
+      this.sending = this.sendLoop()
+        .catch((err: unknown) => {
+          // A bug or a buffer I/O error: counted and logged; the next write or tick tries again.
+          this.ctx.telemetry.add('tidewatch_kafka_sink_errors_total', { component: this.ctx.name, code: errorCodeOf(err) });
+          this.ctx.log.error('kafka sink send loop failed', { err });
+        })
+        .finally(() => {
+          this.sending = undefined;
+          if (!this.stopping) this.kick(false);
+        });
       return;
     }
     if (this.lingerTimer === undefined) {

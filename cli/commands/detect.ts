@@ -137,8 +137,13 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-async function writeChunk(out: Writable, chunk: string): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
+async function writeChunk(out: Writable, chunk: string, path: string): Promise<void> {
+  try {
+    if (out.errored !== null) throw out.errored;
+    if (!out.write(chunk)) await once(out, 'drain');
+  } catch (err) {
+    throw new TidewatchError('TW_OUTPUT_WRITE', `cannot write ${path}: ${(err as Error).message}`, {}, { cause: err });
+  }
 }
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -167,9 +172,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   } else {
     out = createWriteStream(args.output, { encoding: 'utf8' });
     await once(out, 'open').catch((err: unknown) => {
-      throw new TidewatchError('TW_INPUT_READ', `cannot write ${args.output}: ${(err as Error).message}`, {}, { cause: err });
+      throw new TidewatchError('TW_OUTPUT_WRITE', `cannot write ${args.output}: ${(err as Error).message}`, {}, { cause: err });
     });
   }
+  // Write errors surface through writeChunk (out.errored); without a listener they would crash.
+  out.on('error', () => {});
+  const outName = args.output ?? 'stdout';
 
   // Create the line reader only now, right before iterating: lines emitted earlier would be lost.
   const lines = createInterface({ input, crlfDelay: Infinity });
@@ -181,41 +189,48 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let badTimes = 0;
   let alerts = 0;
   let buf = 'timestamp,value,anomaly_score,alert\n';
-  for await (const raw of lines) {
-    if (raw.trim() === '') continue;
-    const cells = splitCsv(raw);
-    if (header === undefined) {
-      // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
-      header = cells.map((c, i) => (i === 0 ? c.replace(/^\uFEFF/, '') : c).trim().toLowerCase());
-      ti = header.indexOf('timestamp');
-      vi = header.indexOf('value');
-      if (ti < 0 || vi < 0) {
-        lines.close();
-        input.destroy();
-        throw new TidewatchError('TW_INPUT_READ', `${args.input}: the header must name 'timestamp' and 'value' columns, got '${raw}'`);
+  try {
+    for await (const raw of lines) {
+      if (raw.trim() === '') continue;
+      const cells = splitCsv(raw);
+      if (header === undefined) {
+        // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
+        header = cells.map((c, i) => (i === 0 ? c.replace(/^\uFEFF/, '') : c).trim().toLowerCase());
+        ti = header.indexOf('timestamp');
+        vi = header.indexOf('value');
+        if (ti < 0 || vi < 0) {
+          lines.close();
+          input.destroy();
+          throw new TidewatchError('TW_INPUT_READ', `${args.input}: the header must name 'timestamp' and 'value' columns, got '${raw}'`);
+        }
+        continue;
       }
-      continue;
+      const ts = cells[ti] ?? '';
+      const vs = cells[vi] ?? '';
+      const time = parseTimestamp(ts);
+      const value = vs.trim() === '' ? Number.NaN : Number(vs);
+      if (!Number.isFinite(time)) badTimes++;
+      else if (!Number.isFinite(value)) badValues++;
+      const r = detector.update(time, value);
+      if (r.alert) alerts++;
+      rows++;
+      buf += `${csvField(ts)},${csvField(vs)},${r.score.toFixed(6)},${r.alert ? 1 : 0}\n`;
+      if (buf.length > 65_536) {
+        await writeChunk(out, buf, outName);
+        buf = '';
+      }
     }
-    const ts = cells[ti] ?? '';
-    const vs = cells[vi] ?? '';
-    const time = parseTimestamp(ts);
-    const value = vs.trim() === '' ? Number.NaN : Number(vs);
-    if (!Number.isFinite(time)) badTimes++;
-    else if (!Number.isFinite(value)) badValues++;
-    const r = detector.update(time, value);
-    if (r.alert) alerts++;
-    rows++;
-    buf += `${csvField(ts)},${csvField(vs)},${r.score.toFixed(6)},${r.alert ? 1 : 0}\n`;
-    if (buf.length > 65_536) {
-      await writeChunk(out, buf);
-      buf = '';
-    }
+  } catch (err) {
+    if (err instanceof TidewatchError) throw err;
+    throw new TidewatchError('TW_INPUT_READ', `cannot read ${args.input}: ${(err as Error).message}`, {}, { cause: err });
   }
   if (header === undefined) throw new TidewatchError('TW_INPUT_READ', `${args.input}: empty file (no header)`);
-  await writeChunk(out, buf);
+  await writeChunk(out, buf, outName);
   if (!outStdout) {
     out.end();
-    await once(out, 'finish');
+    await once(out, 'finish').catch((err: unknown) => {
+      throw new TidewatchError('TW_OUTPUT_WRITE', `cannot write ${outName}: ${(err as Error).message}`, {}, { cause: err });
+    });
   }
   io.stderr(
     `detect: ${rows} rows, ${alerts} alerts, detector ${args.detector}` +

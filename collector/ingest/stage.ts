@@ -227,6 +227,22 @@ export class IngestStage {
     }
   }
 
+  /**
+   * A worker whose transaction failed: drop it and rewind the partition to its last commit, so
+   * a new worker (new producer: fencing, committed offset, dedup state) redoes the tail.
+   */
+  recover(w: PartitionWorker): void {
+    const key = `${w.topic}:${w.partition}`;
+    if (this.stopping || this.workers.get(key) !== w) return;
+    this.workers.delete(key);
+    void w.close(false);
+    try {
+      this.consumer?.seek({ topic: w.topic, partition: w.partition, offset: w.lastCommitted.toString() });
+    } catch {
+      // Not assigned here any more: the new owner starts from the commit anyway.
+    }
+  }
+
   /** Commits what every worker holds, then leaves the group. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -248,6 +264,7 @@ class PartitionWorker {
   broken = false;
   /** The next input offset to count; starts at the last commit. */
   position: bigint;
+  private lastCommit: bigint;
   private timer: NodeJS.Timeout;
   private committing: Promise<void> | undefined;
   private reported = { lines: 0, replayed: 0, points: 0, invalid: 0, overflow: 0 };
@@ -264,6 +281,7 @@ class PartitionWorker {
     readonly startOffset: bigint,
   ) {
     this.position = startOffset;
+    this.lastCommit = startOffset;
     this.timer = setInterval(() => this.tick(), stage.options.commitIntervalMs);
     this.timer.unref();
   }
@@ -293,6 +311,7 @@ class PartitionWorker {
       await this.txn.commit();
       this.txn = undefined;
       this.core.committed(snap.nextOffset);
+      this.lastCommit = BigInt(snap.nextOffset);
       o.telemetry.add('tidewatch_ingest_transactions_total', { component: o.component, topic: this.topic });
       o.telemetry.add('tidewatch_ingest_partials_total', { component: o.component }, snap.partials.length);
       o.telemetry.set('tidewatch_ingest_last_commit_ms', { component: o.component, topic: this.topic }, Date.now() - t0);
@@ -306,7 +325,15 @@ class PartitionWorker {
       const txn = this.txn;
       this.txn = undefined;
       await txn?.abort().catch(() => undefined);
+      // Recover now, not on the partition's next batch: when the writers are idle, no batch
+      // would come, and the uncommitted tail would wait for new data.
+      this.stage.recover(this);
     }
+  }
+
+  /** The input offset of the last commit (where a new worker starts). */
+  get lastCommitted(): bigint {
+    return this.lastCommit;
   }
 
   reportCounters(): void {

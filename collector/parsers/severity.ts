@@ -63,8 +63,21 @@ function pino(n: number): SeverityValue | undefined {
   }
 }
 
+// Level words repeat on nearly every line: answers are cached per exact string (bounded,
+// cleared when full; the values are frozen, so sharing them is safe).
+const textCache = new Map<string, SeverityValue | null>();
+
 /** A text level: exact word (any case), else its leading letters (`WARNING:`, `Err.`). */
 export function textSeverity(s: string): SeverityValue | undefined {
+  const hit = textCache.get(s);
+  if (hit !== undefined) return hit ?? undefined;
+  const v = textSeverityUncached(s);
+  if (textCache.size >= 1024) textCache.clear();
+  textCache.set(s, v === undefined ? null : Object.freeze(v));
+  return v === undefined ? undefined : textCache.get(s) ?? undefined;
+}
+
+function textSeverityUncached(s: string): SeverityValue | undefined {
   const t = s.trim();
   if (t.length === 0 || t.length > 24) return undefined;
   const lower = t.toLowerCase();

@@ -235,7 +235,11 @@ class ThresholdRule extends Rule {
         continue;
       }
       judged++;
-      emit((st.fp ??= fingerprint(this.spec.name, st.ref.labels)), st.ref.labels, obsOf(v, op, t), () => ({ value: v, threshold: t, series: [st.ref.id] }));
+      const obs = obsOf(v, op, t);
+      // A series that never judged true or error has no alert: skip it without building its
+      // fingerprint or a context closure (the common case, bench/rules.mjs).
+      if (st.fp === undefined && (obs === 'false' || obs === 'nodata')) continue;
+      emit((st.fp ??= fingerprint(this.spec.name, st.ref.labels)), st.ref.labels, obs, () => ({ value: v, threshold: t, series: [st.ref.id] }));
     }
     if (groups !== undefined) {
       for (const g of groups.values()) {
@@ -392,7 +396,7 @@ function dur(ms: number): string {
 }
 
 class AbsenceRule extends Rule {
-  private readonly seen = new Map<string, { fp: string; labels: Record<string, string>; last: number; series: string }>();
+  private readonly seen = new Map<string, { fp: string | undefined; labels: Record<string, string>; last: number; series: string }>();
   private readonly sel: { metric: string; matchers: Matcher[] };
 
   constructor(spec: RuleSpec, maxKeys: number) {
@@ -414,7 +418,7 @@ class AbsenceRule extends Rule {
         this.seriesOverflow++;
         return;
       }
-      e = { fp: fingerprint(this.spec.name, k.labels), labels: k.labels, last: s.time, series: ref.id };
+      e = { fp: undefined, labels: k.labels, last: s.time, series: ref.id };
       this.seen.set(k.key, e);
     }
     if (s.time > e.last) e.last = s.time;
@@ -429,7 +433,9 @@ class AbsenceRule extends Rule {
         this.seen.delete(k);
         continue;
       }
-      emit(e.fp, e.labels, silent >= absent ? 'true' : 'false', () => ({ value: silent, threshold: absent, series: [e.series] }));
+      const obs = silent >= absent ? 'true' : 'false';
+      if (obs === 'false' && e.fp === undefined) continue;
+      emit((e.fp ??= fingerprint(this.spec.name, e.labels)), e.labels, obs, () => ({ value: silent, threshold: absent, series: [e.series] }));
     }
     return this.seen.size;
   }

@@ -110,7 +110,9 @@ export class EventTimeWindows {
     const baseStart = Math.floor(time / base) * base;
     if (this.watermarks.current >= baseStart + base + this.latenessMs) {
       this.counters.late++;
-      this.lateByName.set(series.name, (this.lateByName.get(series.name) ?? 0) + 1);
+      // Bounded by metric names; past 1024 of them (between two flushes) they share one entry.
+      const name = this.lateByName.has(series.name) || this.lateByName.size < 1024 ? series.name : '__overflow__';
+      this.lateByName.set(name, (this.lateByName.get(name) ?? 0) + 1);
       return 'late';
     }
     let missing = 0;

@@ -116,6 +116,9 @@
     let visible = false;
     let updates = 0;
     let pending = false;
+    /** What the chart shows now ({ data, keyIndex }), and the live points not applied to it yet. */
+    let cur = null;
+    let fresh = [];
 
     function params() {
       const match = {};
@@ -190,6 +193,7 @@
           let e = live.get(id);
           if (!e) live.set(id, (e = { labels: d.labels, points: new Map() }));
           e.points.set(t, v);
+          fresh.push([id, t, v]);
         }
         // Coalesced: at most one redraw per animation frame, however many messages arrive.
         if ((msg.points || []).length > 0 && !pending) {
@@ -240,7 +244,7 @@
       });
       const secs = new Array(xs.length);
       for (let i = 0; i < xs.length; i++) secs[i] = xs[i] / 1000;
-      return { labels: keys.map((k) => lines.get(k).label), data: [secs, ...ys] };
+      return { labels: keys.map((k) => lines.get(k).label), keys, data: [secs, ...ys] };
     }
     function groupedLive(key, t, group) {
       let sum = 0;
@@ -260,13 +264,69 @@
       return parts.length ? parts.join(', ') : '(no labels)';
     }
     const PALETTE = ['#1976d2', '#d32f2f', '#388e3c', '#f9a825', '#6a1b9a', '#00897b', '#5d4037', '#c2185b', '#455a64', '#7cb342'];
+    // Performance marks (bench/dashboard.mjs reads them): `tw-explore-first-chart` and
+    // `tw-explore-update` run from the start of a render (building the columns included) to the
+    // end of uPlot's draw, which it does after setData returns.
+    let measuring = null;
+    function drawn() {
+      if (measuring === null) return;
+      performance.mark('tw-explore-drawn');
+      performance.measure(measuring, `${measuring}-start`, 'tw-explore-drawn');
+      measuring = null;
+    }
+    /**
+     * The live fast path: new points appended to the chart's columns in place (and the oldest
+     * seconds dropped), instead of rebuilding every column from the loaded range. False when it
+     * cannot (a new series, grouping, a point inside the range that was absent): the caller
+     * rebuilds, from `base` and `live`, which stay complete.
+     */
+    function applyFresh() {
+      const pts = fresh;
+      fresh = [];
+      if (cur === null || params().group) return false;
+      const xs = cur.data[0];
+      pts.sort((a, b) => a[1] - b[1]);
+      for (const [key, t, v] of pts) {
+        const row = cur.keyIndex.get(key);
+        if (row === undefined) return false;
+        const x = t / 1000;
+        let i = xs.length - 1;
+        if (xs.length === 0 || x > xs[i]) {
+          xs.push(x);
+          for (let r = 1; r < cur.data.length; r++) cur.data[r].push(null);
+          i = xs.length - 1;
+        } else {
+          while (i > 0 && xs[i] > x) i--;
+          if (xs[i] !== x) return false;
+        }
+        cur.data[row + 1][i] = v;
+      }
+      const minX = (Date.now() - params().range) / 1000;
+      let drop = 0;
+      while (drop < xs.length && xs[drop] < minX) drop++;
+      if (drop > 0) for (const arr of cur.data) arr.splice(0, drop);
+      return true;
+    }
     function render(full) {
-      const { labels, data } = build();
+      const kind = plot === null || full ? 'tw-explore-first-chart' : 'tw-explore-update';
+      performance.mark(`${kind}-start`);
+      measuring = kind;
+      if (kind === 'tw-explore-update' && applyFresh()) {
+        plot.setData(cur.data, true);
+        updates++;
+        const xs = cur.data[0];
+        chartEl.dataset.points = String(xs.length);
+        chartEl.dataset.updates = String(updates);
+        chartEl.dataset.last = String(xs[xs.length - 1] ?? '');
+        return;
+      }
+      fresh = [];
+      const { labels, keys, data } = build();
+      cur = { data, keyIndex: new Map(keys.map((k, i) => [k, i])) };
       $('ex-empty').hidden = data[0].length > 0;
       const key = labels.join('\u0000');
       if (plot === null || plotKey !== key || full) {
         if (plot !== null) plot.destroy();
-        performance.mark('tw-explore-draw-start');
         plot = new uPlot(
           {
             width: Math.max(300, chartEl.clientWidth),
@@ -276,6 +336,7 @@
             legend: { live: labels.length <= 20 },
             series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: 1.25, points: { show: false }, spanGaps: false }))],
             hooks: {
+              draw: [drawn],
               setSelect: [
                 (u) => {
                   if (u.select.width < 5) return;
@@ -290,13 +351,8 @@
           chartEl,
         );
         plotKey = key;
-        performance.mark('tw-explore-draw-end');
-        performance.measure('tw-explore-first-chart', 'tw-explore-draw-start', 'tw-explore-draw-end');
       } else {
-        performance.mark('tw-explore-update-start');
         plot.setData(data, true);
-        performance.mark('tw-explore-update-end');
-        performance.measure('tw-explore-update', 'tw-explore-update-start', 'tw-explore-update-end');
       }
       updates++;
       chartEl.dataset.points = String(data[0].length);

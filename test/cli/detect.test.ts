@@ -114,7 +114,7 @@ describe('tidewatch detect', () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
-  it('rejects bad usage with exit 2 and unreadable input with exit 1', async () => {
+  it('rejects bad usage with exit 2, unreadable input and unwritable output with exit 1', async () => {
     const noInput = await tidewatch(['detect']);
     expect(noInput.code).toBe(2);
     expect(noInput.stderr).toMatch(/--input is required \[TW_USAGE\]/);
@@ -125,6 +125,12 @@ describe('tidewatch detect', () => {
     const missing = await tidewatch(['detect', '--input', join(dir, 'missing.csv')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/TW_INPUT_READ/);
+    const isDir = await tidewatch(['detect', '--input', dir]);
+    expect(isDir.code).toBe(1);
+    expect(isDir.stderr).toMatch(/TW_INPUT_READ/);
+    const badOut = await tidewatch(['detect', '--input', input, '--output', join(dir, 'no-such-dir', 'out.csv')]);
+    expect(badOut.code).toBe(1);
+    expect(badOut.stderr).toMatch(/TW_OUTPUT_WRITE/);
     const noHeader = join(dir, 'nohdr.csv');
     await writeFile(noHeader, '2014-01-01 00:00:00,1\n');
     const hdr = await tidewatch(['detect', '--input', noHeader]);

@@ -35,6 +35,7 @@ function startAgent(config: string, ...extra: string[]): Agent {
 }
 function startAgentWith(env: Record<string, string>, config: string, ...extra: string[]): Agent {
   const child = spawn(process.execPath, [BIN, 'agent', '--config', config, ...extra], { stdio: 'pipe', env: { ...process.env, ...env } });
+  children.push(child);
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -87,6 +88,8 @@ const line = (i: number): string => `2026-11-25T10:00:00Z INFO request ${i} done
 const lines = (from: number, to: number): string => Array.from({ length: to - from }, (_, k) => `${line(from + k)}\n`).join('');
 
 const dirs: string[] = [];
+// A failed assertion must not leave an agent running.
+const children: ChildProcessWithoutNullStreams[] = [];
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'tw-reload-'));
   dirs.push(d);
@@ -94,6 +97,7 @@ async function tempDir(): Promise<string> {
   return d;
 }
 afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 

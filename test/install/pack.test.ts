@@ -5,6 +5,7 @@
  * `--help`, and an agent with DESIGN.md's smallest config until SIGTERM.
  */
 import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,10 @@ async function waitFor(fn: () => Promise<boolean>, ms: number, what: string): Pr
 }
 
 const dirs: string[] = [];
+const children: ChildProcess[] = [];
 afterAll(async () => {
+  // A failed assertion must not leave the installed agent running.
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -114,6 +118,7 @@ describe('npm pack + npm install -g of the tarball', () => {
     );
     // Run from an unrelated directory: the installed command must not lean on the checkout.
     const child = spawn(bin, ['agent', '--config', config], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

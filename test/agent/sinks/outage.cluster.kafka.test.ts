@@ -114,7 +114,8 @@ describe('agent kafka sink: all brokers down for 60 s', () => {
 
     // The agent restarts once during the outage (its disk buffer carries what it had read).
     await new Promise((r) => setTimeout(r, OUTAGE_MS / 3));
-    expect(await agent.stop()).toBe(0);
+    const code = await agent.stop();
+    expect(code, `agent stop during the outage; stderr:\n${agent.stderr().slice(-3000)}`).toBe(0);
     agent = await startAgent(config, dir);
     await agent.logLine('started', 30_000);
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - downAt))));
