@@ -107,6 +107,8 @@ export class KafkaSink implements Sink {
   private stopping = false;
   private wakeBackoff: (() => void) | undefined;
   private buffer: DiskBuffer | undefined;
+  /** Memory mode: the entries of the request being sent. */
+  private inflight: Entry[] = [];
 
   constructor(
     private readonly config: KafkaSinkConfig,
@@ -277,7 +279,8 @@ export class KafkaSink implements Sink {
   private async sendLoop(): Promise<void> {
     let backoff = this.config.retry_backoff_ms;
     for (;;) {
-      const batch: (BufferedGroup | Entry)[] = this.buffer !== undefined ? await this.buffer.peek(this.config.max_request_bytes) : this.takeRequest();
+      if (this.stopping) return;
+      const batch: (BufferedGroup | Entry)[] = this.buffer !== undefined ? await this.buffer.peek(this.config.max_request_bytes) : (this.inflight = this.takeRequest());
       if (batch.length === 0) return;
       for (;;) {
         try {
@@ -296,6 +299,7 @@ export class KafkaSink implements Sink {
           }
           if (this.stopping) {
             if (this.buffer === undefined) for (const e of batch as Entry[]) e.fail(new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} stopped before Kafka acknowledged`, {}, { cause: err }));
+            this.inflight = [];
             return;
           }
           if (backoff >= this.config.retry_backoff_max_ms) this.ctx.log.warn('kafka send failing; retrying', { code, message: (err as Error).message });
@@ -304,8 +308,13 @@ export class KafkaSink implements Sink {
         }
       }
       backoff = this.config.retry_backoff_ms;
-      if (this.buffer !== undefined) await this.buffer.ack(batch.length);
-      else for (const e of batch as Entry[]) e.done();
+      if (this.buffer !== undefined) {
+        if (this.stopping) return; // the buffer is closing: acknowledged again after the restart
+        await this.buffer.ack(batch.length);
+      } else {
+        for (const e of batch as Entry[]) e.done();
+        this.inflight = [];
+      }
     }
   }
 
@@ -354,22 +363,34 @@ export class KafkaSink implements Sink {
     }).finally(() => (this.wakeBackoff = undefined));
   }
 
-  /** Sends what waits (memory mode: rejects what Kafka did not take within stop_timeout), then closes. */
+  /**
+   * Memory mode: gives what was accepted a short last chance (3 s) to be acknowledged, then
+   * rejects the rest with TW_STOPPED (the file source keeps its checkpoint and reads it again).
+   * Disk mode: returns at once; what is not sent stays in the buffer for the next start. Never
+   * waits on a request kafkajs is still retrying against absent brokers.
+   */
   async stop(): Promise<void> {
     if (this.transport === undefined || this.stopping) return;
-    // Memory mode: give what was accepted a last chance to be acknowledged before giving up.
-    if (this.buffer === undefined && this.queue.length > 0) this.kick(true);
-    const deadline = Date.now() + 5000;
-    while (this.sending !== undefined && Date.now() < deadline) await Promise.race([this.sending, new Promise((r) => setTimeout(r, 100))]);
+    if (this.buffer === undefined) {
+      if (this.queue.length > 0) this.kick(true);
+      const deadline = Date.now() + 3000;
+      while ((this.sending !== undefined || this.queue.length > 0) && Date.now() < deadline) {
+        await Promise.race([this.sending, new Promise((r) => setTimeout(r, 50))]);
+      }
+    }
     this.stopping = true;
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.wakeBackoff?.();
     for (const w of this.spaceWaiters.splice(0)) w();
-    await this.sending;
-    for (const e of this.queue.splice(0)) e.fail(new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} stopped before Kafka acknowledged`));
+    const stopped = (): TidewatchError => new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} stopped before Kafka acknowledged`);
+    for (const e of this.inflight.splice(0)) e.fail(stopped());
+    for (const e of this.queue.splice(0)) e.fail(stopped());
     this.queuedBytes = 0;
+    // A request in flight is abandoned, not awaited: its data is in the disk buffer or was
+    // rejected above, and a send that lands anyway is a duplicate the collector drops by offset.
+    await Promise.race([this.sending, new Promise((r) => setTimeout(r, 500))]);
     await this.buffer?.close();
-    await this.transport.stop();
+    await this.transport.stop().catch(() => undefined);
   }
 }
 
