@@ -146,7 +146,16 @@ try {
   await page.evaluate(() => performance.clearMeasures('tw-explore-update'));
   const u0 = Number(await chart.getAttribute('data-updates'));
   const l0 = Number(await chart.getAttribute('data-last'));
-  await page.waitForTimeout(UPDATE_S * 1000);
+  // Responsiveness: a round trip to the page's main thread, once a second, during live updates.
+  const rtt = [];
+  const endAt = Date.now() + UPDATE_S * 1000;
+  while (Date.now() < endAt) {
+    const t0 = performance.now();
+    await page.evaluate(() => 1);
+    rtt.push(performance.now() - t0);
+    await page.waitForTimeout(1000);
+  }
+  console.log(`  main-thread round trip during live updates: p50 ${pct(rtt, 50).toFixed(0)} ms, max ${Math.max(...rtt).toFixed(0)} ms (${rtt.length} samples)`);
   const u1 = Number(await chart.getAttribute('data-updates'));
   const l1 = Number(await chart.getAttribute('data-last'));
   console.log(`  renders during the window: ${u1 - u0}; newest point moved ${l1 - l0} s`);

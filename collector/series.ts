@@ -61,6 +61,11 @@ export function labelsOf(attributes: Attributes, resource: Attributes): Record<s
 
 interface MetricEntry {
   readonly byId: Map<string, SeriesRef>;
+  /**
+   * Label sets as they arrive (insertion order, no quoting) → series: one source sends its
+   * labels in the same order every time, so most points skip sorting and quoting (bench/rules.mjs).
+   */
+  readonly fast: Map<string, SeriesRef>;
   overflowRef: SeriesRef | undefined;
   overflow: number;
 }
@@ -96,12 +101,20 @@ export class SeriesRegistry {
       if (this.metrics.size >= this.maxMetrics) return this.overflowOf(this.entry(OVERFLOW_METRIC), OVERFLOW_METRIC);
       m = this.entry(name);
     }
+    let fk = '';
+    for (const k in labels) fk += `${k}\u0000${labels[k]}\u0001`;
+    const fast = m.fast.get(fk);
+    if (fast !== undefined && m.byId.get(fast.id) === fast) return fast;
     const id = seriesId(name, labels);
-    const hit = m.byId.get(id);
-    if (hit !== undefined) return hit;
-    if (m.byId.size >= this.maxSeries) return this.overflowOf(m, name);
-    const ref: SeriesRef = { id, name, labels: { ...labels }, overflow: false };
-    m.byId.set(id, ref);
+    let ref = m.byId.get(id);
+    if (ref === undefined) {
+      if (m.byId.size >= this.maxSeries) return this.overflowOf(m, name);
+      ref = { id, name, labels: { ...labels }, overflow: false };
+      m.byId.set(id, ref);
+    }
+    // Bounded like byId; a full cache starts over (the slow path still answers).
+    if (m.fast.size >= 2 * this.maxSeries) m.fast.clear();
+    m.fast.set(fk, ref);
     return ref;
   }
 
@@ -113,7 +126,7 @@ export class SeriesRegistry {
   private entry(name: string): MetricEntry {
     let m = this.metrics.get(name);
     if (m === undefined) {
-      m = { byId: new Map(), overflowRef: undefined, overflow: 0 };
+      m = { byId: new Map(), fast: new Map(), overflowRef: undefined, overflow: 0 };
       this.metrics.set(name, m);
     }
     return m;

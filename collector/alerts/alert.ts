@@ -4,7 +4,8 @@
  * travels through pipelines (a LogRecord with `event.name: tidewatch.alert`), and to the
  * Alertmanager webhook shape.
  */
-import type { AlertRecord, AlertSeverity } from '../../core/wire.js';
+import { encodeAlert, type AlertRecord, type AlertSeverity } from '../../core/wire.js';
+import type { OutMessage } from '../../core/transport.js';
 import type { AttrValue, LogRecord } from '../../core/model.js';
 import { Severity } from '../../core/model.js';
 import type { LifecycleState } from './lifecycle.js';
@@ -109,6 +110,21 @@ export function recordOfEvent(e: LogRecord): AlertRecord | undefined {
   if (e.attributes['event.name'] !== ALERT_EVENT) return undefined;
   const r = e.attributes['tidewatch.alert'];
   return typeof r === 'object' && r !== null && !Array.isArray(r) ? (r as unknown as AlertRecord) : undefined;
+}
+
+/**
+ * The alerts topic's messages for a batch of events: one `alerts` wire record (key `alert_id`,
+ * so compaction keeps each alert's latest state) per alert event; other events are skipped.
+ * For a sink that publishes to `<prefix>alerts` (Kafka or the in-process bus).
+ */
+export function alertMessages(events: readonly LogRecord[] | readonly { kind: string }[]): OutMessage[] {
+  const out: OutMessage[] = [];
+  for (const e of events) {
+    if (e.kind !== 'log') continue;
+    const r = recordOfEvent(e as LogRecord);
+    if (r !== undefined) out.push(encodeAlert(r));
+  }
+  return out;
 }
 
 /** One notification: the alerts of one group, as Alertmanager sends them to a webhook receiver. */

@@ -193,9 +193,10 @@ export interface Redactor {
 export function compileRedactor(opts: RedactOptions = {}): Redactor {
   const replacement = opts.replacement ?? '[REDACTED:{rule}]';
   const rules: Rule[] = [];
-  // Secrets in key=value go first: a password that looks like an email must not leave its
-  // domain behind, and url credentials before emails for the same reason.
-  const order: BuiltinRule[] = ['password', 'url_credentials', 'bearer', 'jwt', 'aws_key', 'api_key', 'email', 'credit_card', 'ipv6', 'ipv4'];
+  // Addresses first: their replacement can end an email's domain (`a@b.io10.0.0.1`), and the
+  // rules after them see that. Secrets in key=value before emails: a password that looks like
+  // an email must not leave its domain behind; url credentials likewise.
+  const order: BuiltinRule[] = ['ipv4', 'ipv6', 'password', 'url_credentials', 'bearer', 'jwt', 'aws_key', 'api_key', 'email', 'credit_card'];
   const wanted = new Set(opts.rules ?? BUILTIN_RULES);
   for (const name of order) if (wanted.has(name)) rules.push({ name, ...builtin(name) });
   for (const c of opts.custom ?? []) {
@@ -215,32 +216,51 @@ export function compileRedactor(opts: RedactOptions = {}): Redactor {
   return {
     counts,
     redact(s) {
+      // A replacement can expose a match to a rule that ran before it: passes repeat, over the
+      // rules before the last one that replaced something, until nothing changes (at most 3).
+      // With the order above, the common case (only an address replaced) needs no second pass.
       let out = s;
-      for (const r of rules) {
-        if (!r.guard(out)) continue;
-        r.re.lastIndex = 0;
-        const mark = marks.get(r.name)!;
-        let n = 0;
-        const next = out.replace(r.re, (m: string, ...rest: unknown[]) => {
-          // rest: the groups, then offset, whole string (and groups object when named).
-          const groups: string[] = [];
-          for (const x of rest) {
-            if (typeof x === 'number') break;
-            groups.push(x === undefined ? '' : String(x));
-          }
-          const rep = r.replace(m, groups, mark);
-          if (rep === undefined) return m;
-          n++;
-          return rep;
-        });
-        if (n > 0) {
-          out = next;
-          counts[r.name] = (counts[r.name] ?? 0) + n;
-        }
+      let upTo = rules.length;
+      for (let pass = 0; pass < 3 && upTo > 0; pass++) {
+        const [next, last] = once(out, upTo);
+        if (last < 0) break;
+        out = next;
+        upTo = last;
       }
       return out;
     },
   };
+  /** One pass over rules[0..upTo): the result and the index of the last rule that replaced (-1: none). */
+  function once(s: string, upTo: number): [string, number] {
+    let out = s;
+    let last = -1;
+    for (let i = 0; i < upTo; i++) {
+      const r = rules[i]!;
+      if (!r.guard(out)) continue;
+      r.re.lastIndex = 0;
+      const mark = marks.get(r.name)!;
+      let n = 0;
+      const next = out.replace(r.re, (m: string, ...rest: unknown[]) => {
+        // rest: the groups, then offset, whole string (and groups object when named).
+        const groups: string[] = [];
+        for (const x of rest) {
+          if (typeof x === 'number') break;
+          groups.push(x === undefined ? '' : String(x));
+        }
+        const rep = r.replace(m, groups, mark);
+        // Already redacted (`password=[REDACTED:password]` on a later pass): not a new match.
+        if (rep === undefined || rep === m) return m;
+        n++;
+        return rep;
+      });
+      if (n > 0) {
+        out = next;
+        last = i;
+        counts[r.name] = (counts[r.name] ?? 0) + n;
+      }
+    }
+    return [out, last];
+  }
 }
 
 /** Whether an attribute key names a secret (its last dotted segment contains a sensitive word). */

@@ -124,7 +124,7 @@ export const GROK: Readonly<Record<string, string>> = {
 /** Expands `%{NAME}`, `%{NAME:field}`, `%{NAME:field:int|float}` into named groups. */
 export function expandGrok(pattern: string, types: Record<string, FieldType>): string {
   return pattern.replace(/%\{([A-Z0-9_]+)(?::([A-Za-z_][\w.]*))?(?::(int|float))?\}/g, (_m, name: string, field: string | undefined, conv: string | undefined) => {
-    const body = GROK[name];
+    const body = Object.hasOwn(GROK, name) ? GROK[name] : undefined;
     if (body === undefined) throw new Error(`unknown grok pattern %{${name}} (known: ${Object.keys(GROK).join(', ')})`);
     if (field === undefined) return `(?:${body})`;
     const group = field.replace(/\./g, '__');

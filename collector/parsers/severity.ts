@@ -13,13 +13,14 @@ export interface SeverityValue {
 
 export type SeverityScheme = 'auto' | 'text' | 'syslog' | 'pino' | 'http' | 'otel';
 
-const WORDS: Readonly<Record<string, number>> = {
+// Null prototype: a line saying `__proto__` or `constructor` must not find Object.prototype.
+const WORDS: Readonly<Record<string, number>> = Object.assign(Object.create(null) as Record<string, number>, {
   trace: 1, finest: 1, finer: 2, verbose: 3, fine: 5, debug: 5, dbg: 5, d: 5, config: 6, t: 1,
   info: 9, information: 9, informational: 9, i: 9, notice: 10, note: 10,
   warn: 13, warning: 13, w: 13,
   error: 17, err: 17, severe: 17, e: 17, crit: 18, critical: 18, c: 18, alert: 19,
   fatal: 21, f: 21, emerg: 21, emergency: 21, panic: 21,
-};
+});
 
 /** Syslog severity 0 (Emergency) .. 7 (Debug), per the OpenTelemetry data model appendix. */
 const SYSLOG: readonly SeverityValue[] = [

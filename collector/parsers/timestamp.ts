@@ -17,11 +17,12 @@
 
 export type TimestampParser = (value: string | number, now: number) => number | undefined;
 
-const MONTHS: Readonly<Record<string, number>> = {
+// Null prototype: month names come from input, which must not reach Object.prototype.
+const MONTHS: Readonly<Record<string, number>> = Object.assign(Object.create(null) as Record<string, number>, {
   jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12,
   january: 1, february: 2, march: 3, april: 4, june: 6, july: 7, august: 8, september: 9, october: 10,
   november: 11, december: 12, sept: 9,
-};
+});
 
 const DAY_MS = 86_400_000;
 const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

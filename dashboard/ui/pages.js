@@ -116,6 +116,7 @@
     let visible = false;
     let updates = 0;
     let pending = false;
+    const POINT_BUDGET = 120000;
     /** What the chart shows now ({ data, keyIndex }), and the live points not applied to it yet. */
     let cur = null;
     let fresh = [];
@@ -162,7 +163,13 @@
       const now = Date.now();
       const from = zoom ? Math.floor(zoom[0]) : now - p.range;
       const to = zoom ? Math.ceil(zoom[1]) : now;
-      const width = Math.max(100, Math.min(10000, Math.round(chartEl.clientWidth || 800)));
+      // About two points per pixel per series, within a budget for the whole chart: the browser
+      // rasterises every segment on each live redraw, and 200 series x 2400 points (480 000
+      // segments) take seconds on a software-rendered canvas. Past the budget each series gets
+      // fewer buckets (each still keeps its min and max, so spikes stay visible).
+      const pixels = Math.max(100, Math.min(10000, Math.round(chartEl.clientWidth || 800)));
+      const expected = Math.max(1, p.group ? 1 : seriesList.filter((s) => s.name === p.name && matches(s.labels, p.match)).length);
+      const width = Math.max(50, Math.min(pixels, Math.floor(POINT_BUDGET / 2 / expected)));
       const qs = new URLSearchParams({ name: p.name, from: String(from), to: String(to), width: String(width) });
       for (const [k, v] of Object.entries(p.match)) qs.set(`match[${k}]`, v);
       if (p.group) qs.set('group_by', p.group);
@@ -334,7 +341,7 @@
             scales: { x: { time: true } },
             cursor: { drag: { x: true, y: false } },
             legend: { live: labels.length <= 20 },
-            series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: 1.25, points: { show: false }, spanGaps: false }))],
+            series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: labels.length > 20 ? 1 : 1.25, points: { show: false }, spanGaps: false }))],
             hooks: {
               draw: [drawn],
               setSelect: [

@@ -173,17 +173,6 @@ class Tracker {
 }
 
 const newSid = (): string => randomBytes(8).toString('hex');
-
-/**
- * An exact-size copy outside Node's shared 8 KB buffer pool, for small buffers a tracker keeps
- * for long (fingerprint, tail): a pooled slice would pin a whole slab per file (bench/file-source.mjs,
- * files10k: RSS with 10,000 files).
- */
-function keep(b: Buffer): Buffer {
-  const c = Buffer.allocUnsafeSlow(b.length);
-  b.copy(c);
-  return c;
-}
 const keyOf = (st: Stats): string => `${st.dev}:${st.ino}`;
 const sameBirth = (a: number, b: number): boolean => a === 0 || b === 0 || Math.abs(a - b) < 1;
 
@@ -307,9 +296,9 @@ export class FileTailer implements Source {
           dev: e.dev,
           ino: e.ino,
           btime: e.btime,
-          fp: keep(Buffer.from(e.fp, 'base64')),
+          fp: Buffer.from(e.fp, 'base64'),
           offset: e.offset,
-          tail: keep(Buffer.from(e.tail, 'base64')),
+          tail: Buffer.from(e.tail, 'base64'),
         },
         this.opts,
         now,
@@ -650,7 +639,7 @@ export class FileTailer implements Source {
       }
       const b = Buffer.alloc(this.opts.fingerprintBytes);
       const { bytesRead } = await fh.read(b, 0, b.length, 0);
-      head = keep(b.subarray(0, bytesRead));
+      head = Buffer.from(b.subarray(0, bytesRead));
     } catch (err) {
       await fh?.close().catch(() => {});
       this.ioError('open', err);
@@ -854,7 +843,7 @@ export class FileTailer implements Source {
       this.extendFingerprint(t, chunk);
       this.frame(t, chunk, now, n);
       t.readOffset += got;
-      t.tail = keep(this.buf.subarray(Math.max(0, n - TAIL), n));
+      t.tail = Buffer.from(this.buf.subarray(Math.max(0, n - TAIL), n));
       t.size = Math.max(t.size, t.readOffset);
       t.maxSize = Math.max(t.maxSize, t.size);
       t.lastGrowthAt = now;
@@ -873,7 +862,7 @@ export class FileTailer implements Source {
     const from = t.fp.length - t.readOffset;
     const more = chunk.subarray(from, from + this.opts.fingerprintBytes - t.fp.length);
     if (more.length === 0) return;
-    this.setFp(t, keep(Buffer.concat([t.fp, more])));
+    this.setFp(t, Buffer.concat([t.fp, more]));
   }
 
   /** Frames a chunk read at t.readOffset; `bufEnd` is where it ends in this.buf (for tails). */
@@ -933,7 +922,7 @@ export class FileTailer implements Source {
     if (end === t.readOffset) tail = t.tail;
     else if (at !== undefined) {
       const e = at.bufEnd - (at.fileEnd - end);
-      if (e >= 0 && e <= at.bufEnd) tail = keep(this.buf.subarray(Math.max(0, e - TAIL), e));
+      if (e >= 0 && e <= at.bufEnd) tail = Buffer.from(this.buf.subarray(Math.max(0, e - TAIL), e));
       if (tail !== undefined && tail.length < Math.min(TAIL, end)) tail = undefined;
     }
     const entry: Inflight = { end, bytes: t.batchBytes, tail, settled: false, ok: false };
@@ -1094,7 +1083,7 @@ export class FileTailer implements Source {
       if (t.fd !== undefined) {
         const b = Buffer.alloc(this.opts.fingerprintBytes);
         const r = await t.fd.read(b, 0, b.length, 0).catch(() => undefined);
-        head = r === undefined ? EMPTY : keep(b.subarray(0, r.bytesRead));
+        head = r === undefined ? EMPTY : Buffer.from(b.subarray(0, r.bytesRead));
       }
     }
     const n = new Tracker(

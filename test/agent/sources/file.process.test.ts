@@ -58,6 +58,15 @@ function startAgent(config: string, dir: string): ChildProcess {
   return child;
 }
 
+/** Waits for the agent's `started` log line: a SIGTERM before it would find no handler installed. */
+async function started(c: ChildProcess): Promise<void> {
+  const errText = (c as ChildProcess & { errText: () => string }).errText;
+  for (let i = 0; !errText().includes('"msg":"started"'); i++) {
+    if (i > 600 || c.exitCode !== null) throw new Error(`agent did not start: ${errText().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 const exited = (c: ChildProcess): Promise<number | null> =>
   c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code)));
 
@@ -129,6 +138,7 @@ describe('file source in a real agent process', () => {
     await writer;
     const agent = startAgent(config, dir);
     cleanups.push(async () => void agent.kill('SIGKILL'));
+    await started(agent);
     const want = new Set(written);
     const deadline = Date.now() + 60_000;
     let recs: Rec[] = [];
@@ -176,6 +186,7 @@ describe('file source in a real agent process', () => {
       if (i > 200) throw new Error('first run did not deliver');
       await new Promise((r) => setTimeout(r, 50));
     }
+    await started(a1);
     a1.kill('SIGTERM');
     expect(await exited(a1)).toBe(0);
     const more = Array.from({ length: 3000 }, (_, i) => `second-${i}\n`).join('');
@@ -189,6 +200,7 @@ describe('file source in a real agent process', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 200));
+    await started(a2);
     a2.kill('SIGTERM');
     expect(await exited(a2)).toBe(0);
     const recs = await readOut(out);
@@ -202,6 +214,7 @@ describe('file source in a real agent process', () => {
     const { dir, config, log, out } = await setup();
     const agent = startAgent(config, dir);
     cleanups.push(async () => void agent.kill('SIGKILL'));
+    await started(agent);
     const total = scale(60_000, 600_000);
     const written: string[] = [];
     let fh = await open(log, 'a');
@@ -255,6 +268,7 @@ describe('file source in a real agent process', () => {
     const { dir, config, log, out } = await setup(', rotated_idle_ms: 50, close_idle_ms: 0, rescan_interval_ms: 200');
     const agent = startAgent(config, dir);
     cleanups.push(async () => void agent.kill('SIGKILL'));
+    await started(agent);
     const written: string[] = [];
     const arrived = async (l: string): Promise<void> => {
       for (let i = 0; !(await readOut(out)).some((r) => r.body === l); i++) {

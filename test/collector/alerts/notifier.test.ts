@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../../collector/alerts/alert.js';
-import { alertmanagerPayload, recordOfEvent, alertEvent, toRecord } from '../../../collector/alerts/alert.js';
+import { alertMessages, alertmanagerPayload, recordOfEvent, alertEvent, toRecord } from '../../../collector/alerts/alert.js';
 import { DEFAULT_NOTIFIER, Notifier, type NotifierOptions } from '../../../collector/alerts/notifier.js';
 import { parseMatchers } from '../../../collector/rules/matchers.js';
 import { decodeAlert, encodeAlert } from '../../../core/wire.js';
@@ -112,6 +112,9 @@ describe('alert shapes', () => {
     const rec = toRecord(a);
     expect(decodeAlert(encodeAlert(rec).value)).toEqual(rec);
     expect(recordOfEvent(alertEvent(a))).toEqual(rec);
+    const [m] = alertMessages([alertEvent(a), { kind: 'metric' }]);
+    expect(m!.key).toBe(a.fingerprint);
+    expect(decodeAlert(m!.value)).toEqual(rec);
     const r = toRecord(alert('cpu', { host: 'a' }, 'resolved', 20));
     expect([r.state, r.resolved_at]).toEqual(['resolved', 20]);
   });

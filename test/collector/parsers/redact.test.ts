@@ -67,4 +67,10 @@ describe('redaction rules', () => {
     expect(sensitiveKey('db_password', DEFAULT_SENSITIVE_KEYS)).toBe(true);
     expect(sensitiveKey('token_count', DEFAULT_SENSITIVE_KEYS)).toBe(false);
   });
+
+  it('regression: a replacement exposing another match is redacted in the same call (found by fuzzing)', () => {
+    const out = r.redact('user a@b.io10.0.0.1 password=x');
+    expect(out).toBe('user [REDACTED:email][REDACTED:ipv4] password=[REDACTED:password]');
+    expect(r.redact(out)).toBe(out);
+  });
 });

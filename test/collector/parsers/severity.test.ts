@@ -30,4 +30,9 @@ describe('normalizeSeverity', () => {
     expect(normalizeSeverity(3, 'text')).toBeUndefined();
     expect(normalizeSeverity(25, 'otel')).toBeUndefined();
   });
+
+  it('regression: "__proto__" and "constructor" are not levels (found by fuzzing)', () => {
+    expect(normalizeSeverity('__proto__')).toBeUndefined();
+    expect(normalizeSeverity('constructor')).toBeUndefined();
+  });
 });

@@ -78,4 +78,8 @@ describe('timestamps', () => {
     expect(parseEpoch('1795600800123456', 'us')).toBeCloseTo(1_795_600_800_123.456, 3);
     expect(parseEpoch(1_795_600_800, 's')).toBe(1_795_600_800_000);
   });
+
+  it('regression: month names from input never reach Object.prototype', () => {
+    expect(compileTimestamp(['%b %d %Y'])('constructor 01 2026', NOW)).toBeUndefined();
+  });
 });
