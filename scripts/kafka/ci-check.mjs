@@ -1,11 +1,11 @@
 // CI guard (.ci/run): fails loudly unless the Kafka tests really ran against brokers, in both
 // vitest projects (`kafka`: 1 broker; `kafka-cluster`: 3 brokers), with no Kafka test skipped.
-// Usage: node scripts/kafka/ci-check.mjs <vitest json report>
+// Usage: node scripts/kafka/ci-check.mjs <vitest json report> [more reports...]
 import { readFileSync } from 'node:fs';
 
-const report = JSON.parse(readFileSync(process.argv[2] ?? '.cache/vitest.json', 'utf8'));
+const reports = process.argv.length > 2 ? process.argv.slice(2) : ['.cache/vitest.json'];
 /** @type {{ name: string, assertionResults: { status: string, fullName: string }[] }[]} */
-const files = report.testResults;
+const files = reports.flatMap((r) => JSON.parse(readFileSync(r, 'utf8')).testResults);
 const problems = [];
 for (const [label, pattern] of /** @type {const} */ ([['1-broker (*.kafka.test.ts)', /(?<!\.cluster)\.kafka\.test\.ts$/], ['3-broker (*.cluster.kafka.test.ts)', /\.cluster\.kafka\.test\.ts$/]])) {
   const mine = files.filter((f) => pattern.test(f.name));

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Runs every test, one vitest project after another: unit, browser, kafka (1 broker),
+// kafka-cluster (3 brokers). One after another because each Kafka project starts its own JVMs
+// and two of them at once overload a 2-core machine into timeouts. Each project writes a JSON
+// report (.cache/vitest-<project>.json); the last line is `N passed, N failed`.
+// Usage: node scripts/test.mjs [--project NAME ...] [extra vitest args]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ALL = ['unit', 'browser', 'kafka', 'kafka-cluster'];
+const args = process.argv.slice(2);
+const projects = [];
+const extra = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--project') projects.push(args[++i]);
+  else extra.push(args[i]);
+}
+const run = projects.length > 0 ? projects : ALL;
+mkdirSync(`${root}/.cache`, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let status = 0;
+for (const project of run) {
+  const report = `${root}/.cache/vitest-${project}.json`;
+  rmSync(report, { force: true });
+  const t0 = Date.now();
+  console.log(`== vitest project ${project}`);
+  const r = spawnSync('npx', ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) status = 1;
+  if (!existsSync(report)) {
+    console.log(`${project}: no report (vitest did not run), counted as 1 failure`);
+    failed += 1;
+    status = 1;
+    continue;
+  }
+  const j = JSON.parse(readFileSync(report, 'utf8'));
+  // A file that fails to load has no failing test of its own: count it as one failure.
+  const broken = j.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed')).length;
+  const p = j.numPassedTests;
+  const f = j.numFailedTests + broken;
+  const s = j.numPendingTests + j.numTodoTests;
+  console.log(`${project}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''} in ${Math.round((Date.now() - t0) / 1000)} s`);
+  passed += p;
+  failed += f;
+  skipped += s;
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(status === 0 && failed === 0 ? 0 : 1);
