@@ -341,7 +341,7 @@
             scales: { x: { time: true } },
             cursor: { drag: { x: true, y: false } },
             legend: { live: labels.length <= 20 },
-            series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: labels.length > 20 ? 1 : 1.25, points: { show: false }, spanGaps: false }))],
+            series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: labels.length > 20 ? 1 : 1.25, points: { show: false }, spanGaps: true }))],
             hooks: {
               draw: [drawn],
               setSelect: [
