@@ -152,6 +152,12 @@ export interface SeriesSample {
   readonly summary?: { count: number; sum: number; min?: number | undefined; max?: number | undefined; values: (readonly [number, number])[] };
   /** A cumulative sum: the value is a running total (rules take increases from it). */
   readonly cumulative: boolean;
+  /**
+   * Start of the point's interval when it is a window value (a delta sum or a rollup's gauge):
+   * a later point with the same start and time restates that window (an early value, then the
+   * final one) and replaces it rather than adding to it.
+   */
+  readonly start?: number;
 }
 
 /**
@@ -165,7 +171,7 @@ export function sampleOf(p: MetricPoint): SeriesSample | undefined {
     case 'gauge':
     case 'sum':
       if (!Number.isFinite(p.value)) return undefined;
-      return { name: p.name, labels, time: p.time, value: p.value, cumulative: p.type === 'sum' && p.temporality === 'cumulative' };
+      return withStart({ name: p.name, labels, time: p.time, value: p.value, cumulative: p.type === 'sum' && p.temporality === 'cumulative' }, p.start_time);
     case 'histogram': {
       if (!(p.count > 0)) return undefined;
       const sum = p.sum ?? 0;
@@ -175,11 +181,15 @@ export function sampleOf(p: MetricPoint): SeriesSample | undefined {
         const b = p.bucket_bounds[Math.min(i, p.bucket_bounds.length - 1)];
         if (c > 0 && b !== undefined) values.push([b, c]);
       }
-      return { name: p.name, labels, time: p.time, value: sum / p.count, summary: { count: p.count, sum, min: p.min, max: p.max, values }, cumulative: p.temporality === 'cumulative' };
+      return withStart({ name: p.name, labels, time: p.time, value: sum / p.count, summary: { count: p.count, sum, min: p.min, max: p.max, values }, cumulative: p.temporality === 'cumulative' }, p.start_time);
     }
     case 'exponential_histogram':
     case 'summary':
       if (!(p.count > 0) || p.sum === undefined || !Number.isFinite(p.sum)) return undefined;
       return { name: p.name, labels, time: p.time, value: p.sum / p.count, summary: { count: p.count, sum: p.sum, values: [] }, cumulative: p.type === 'exponential_histogram' && p.temporality === 'cumulative' };
   }
+}
+
+function withStart(s: SeriesSample, start: number | undefined): SeriesSample {
+  return start === undefined || s.cumulative ? s : { ...s, start };
 }

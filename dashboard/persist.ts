@@ -10,6 +10,7 @@
  *                    and cumulative sums keep the minute's last value), kept much longer
  *   alerts.seg       alert records (latest per alert id wins on load)
  *   patterns.seg     pattern records (latest per pattern id wins on load)
+ *   actions.seg      acknowledgements and silences (latest per alert id and kind wins)
  * Appends are buffered and written every `flushMs` in one write per file, so the cost does not grow
  * with the number of points per second. When a file grows beyond its byte bound it is compacted:
  * rewritten (to a temporary file, then renamed, so a crash leaves the old or the new file) with
@@ -94,6 +95,15 @@ function isRow(r: unknown): r is Row {
   return Array.isArray(r) && r.length === 6 && typeof r[0] === 'string' && typeof r[4] === 'number' && typeof r[5] === 'number';
 }
 
+/** A person's action on an alert, kept across restarts. */
+export interface AlertAction {
+  alert_id: string;
+  action: 'ack' | 'silence';
+  by: string;
+  at: number;
+  until?: number;
+}
+
 export class Persistence {
   readonly counters: PersistCounters = { written: 0, corrupt: 0, compactions: 0, write_errors: 0 };
   private readonly pending = new Map<string, string[]>();
@@ -141,6 +151,12 @@ export class Persistence {
       for (const r of this.read('rollups-1m.seg')) if (isRow(r) && r[4] >= now - this.coarse.retentionMs) coarse.upsert(toPoint(r));
       for (const r of this.read('alerts.seg')) if (r !== null && typeof r === 'object') ops.applyAlert(r as AlertRecord);
       for (const r of this.read('patterns.seg')) if (r !== null && typeof r === 'object') ops.applyPattern(r as PatternRecord);
+      for (const r of this.read('actions.seg')) {
+        const a = r as Partial<AlertAction> | null;
+        if (a === null || typeof a !== 'object' || typeof a.alert_id !== 'string' || typeof a.at !== 'number' || typeof a.by !== 'string') continue;
+        if (a.action === 'ack') ops.acknowledge(a.alert_id, a.by, a.at);
+        else if (a.action === 'silence' && typeof a.until === 'number') ops.silence(a.alert_id, a.until, a.by, a.at);
+      }
     } finally {
       this.loading = false;
     }
@@ -202,6 +218,10 @@ export class Persistence {
     this.append('patterns.seg', r);
   }
 
+  action(a: AlertAction): void {
+    this.append('actions.seg', a);
+  }
+
   /** Writes what is buffered (one append per file) and compacts files beyond their bound. */
   flush(): void {
     for (const [name, lines] of this.pending) {
@@ -237,9 +257,10 @@ export class Persistence {
       const keepMs = name === 'rollups-1s.seg' ? this.fine.retentionMs : this.coarse.retentionMs;
       records = records.filter((r) => isRow(r) && r[4] >= now - keepMs);
     } else {
-      const key = name === 'alerts.seg' ? 'alert_id' : 'pattern_id';
+      const keyOf = (r: Record<string, unknown>): string =>
+        name === 'alerts.seg' ? String(r['alert_id']) : name === 'actions.seg' ? `${String(r['alert_id'])}|${String(r['action'])}` : String(r['pattern_id']);
       const latest = new Map<string, unknown>();
-      for (const r of records) if (r !== null && typeof r === 'object') latest.set(String((r as Record<string, unknown>)[key]), r);
+      for (const r of records) if (r !== null && typeof r === 'object') latest.set(keyOf(r as Record<string, unknown>), r);
       records = [...latest.values()];
     }
     const lines = records.map((r) => frame(JSON.stringify(r)));

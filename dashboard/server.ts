@@ -13,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { OpsState } from './ops.js';
+import type { Persistence } from './persist.js';
 import { registerApi } from './routes/api.js';
 import { registerOps } from './routes/ops.js';
 import { registerOpenApi } from './routes/openapi.js';
@@ -68,6 +69,8 @@ export interface DashboardOptions {
    * SameSite=Strict). Required when the dashboard listens on a non-loopback address.
    */
   token?: string;
+  /** Where acknowledgements and silences are kept across restarts. */
+  persist?: Persistence;
 }
 
 /** What every route module gets. */
@@ -80,6 +83,7 @@ export interface RouteDeps {
   readonly coarse: SeriesStore | undefined;
   /** Per-process token a page must echo in `x-tidewatch-csrf` on every POST. */
   readonly csrf: string;
+  readonly persist: Persistence | undefined;
 }
 
 /** Host names that mean the loopback interface, as a listen address. */
@@ -126,6 +130,7 @@ export function buildServer(opts: DashboardOptions): FastifyInstance {
     ops: opts.ops ?? new OpsState(),
     coarse: opts.coarse,
     csrf: randomBytes(24).toString('base64url'),
+    persist: opts.persist,
   };
   const token = opts.token;
   const allowed = opts.allowedHosts === undefined ? LOOPBACK_HOSTS : opts.allowedHosts;

@@ -74,6 +74,7 @@ export async function startDashboard(o: DashboardServiceOptions): Promise<Dashbo
     ...(o.now ? { now: o.now } : {}),
     ...(o.stream ? { stream: o.stream } : {}),
     ...(o.token !== undefined ? { token: o.token } : {}),
+    ...(persistence !== undefined ? { persist: persistence } : {}),
     // Behind a non-loopback address the Host check cannot list every name; the token protects it.
     allowedHosts: loopback ? undefined : null,
   } as Parameters<typeof buildServer>[0]);

@@ -112,7 +112,12 @@ abstract class Rule {
 
   /** Metric names this rule reads (empty for log rules). */
   abstract metrics(): string[];
-  observe(_ref: SeriesRef, _s: SeriesSample, _increase: number): void {}
+  /**
+   * One sample of a series this rule's metrics name. `increase` is its contribution to counters
+   * (cumulative counters already differenced); `restated` is the earlier value of the same
+   * window when this sample replaces it (rollup early → final), undefined for a new sample.
+   */
+  observe(_ref: SeriesRef, _s: SeriesSample, _increase: number, _restated: number | undefined): void {}
   observeLog(_r: LogRecord, _time: number): void {}
   abstract judge(now: number, emit: Emit): number;
   /** What an existing alert whose key produced no judgement this time observes. */
@@ -168,7 +173,7 @@ class ThresholdRule extends Rule {
     return [this.sel.metric];
   }
 
-  override observe(ref: SeriesRef, s: SeriesSample): void {
+  override observe(ref: SeriesRef, s: SeriesSample, _increase: number, restated: number | undefined): void {
     if (!this.selects(this.sel, ref)) return;
     let st = this.series.get(ref.id);
     if (st === undefined) {
@@ -195,7 +200,8 @@ class ThresholdRule extends Rule {
     }
     if (st.ring !== undefined) {
       const before = st.ring.tooOld;
-      if (s.summary !== undefined) st.ring.add(s.time, s.value, s.summary.count);
+      if (restated !== undefined) st.ring.adjust(s.time, s.value - restated, s.value);
+      else if (s.summary !== undefined) st.ring.add(s.time, s.value, s.summary.count);
       else st.ring.add(s.time, s.value);
       this.tooOld += st.ring.tooOld - before;
     }
@@ -556,11 +562,20 @@ class StepRule extends Rule {
     }
   }
 
-  override observe(ref: SeriesRef, s: SeriesSample): void {
+  override observe(ref: SeriesRef, s: SeriesSample, _increase: number, restated: number | undefined): void {
     if (this.sel === undefined || !this.selects(this.sel, ref)) return;
     const k = this.keyOf(ref);
     const st = this.state(k.key, k.labels, ref.id);
-    if (st !== undefined) this.add(st, s.time, s.value);
+    if (st === undefined) return;
+    if (restated !== undefined && Math.floor(s.time / (this.spec.step_ms ?? 60_000)) * (this.spec.step_ms ?? 60_000) === st.stepStart) {
+      // The same window again (an early value, now final): replace its contribution.
+      st.sum += s.value - restated;
+      if (s.value < st.min) st.min = s.value;
+      if (s.value > st.max) st.max = s.value;
+      if (s.time >= st.lastTime) st.last = s.value;
+      return;
+    }
+    this.add(st, s.time, s.value);
   }
 
   override observeLog(r: LogRecord, time: number): void {
@@ -718,6 +733,7 @@ export class RuleEngine {
   private readonly logRules: Rule[];
   private readonly held = new Map<Rule, Map<string, Held>>();
   private readonly prev = new Map<string, number>();
+  private readonly windowsSeen = new Map<string, { start: number; time: number; value: number; basis: number }>();
   private readonly registry: SeriesRegistry;
   private readonly maxAlerts: number;
   private readonly maxCounters: number;
@@ -766,6 +782,18 @@ export class RuleEngine {
   private observe(rules: readonly Rule[], s: SeriesSample): void {
     const ref = this.registry.resolve(s.name, s.labels);
     let increase = s.summary !== undefined ? s.summary.count : s.value;
+    let restated: number | undefined;
+    if (s.start !== undefined) {
+      // Window values (rollup output) come early and again final with the same interval: the
+      // later one replaces the earlier, so counts are not added twice.
+      const w = this.windowsSeen.get(ref.id);
+      if (w !== undefined && w.start === s.start && w.time === s.time) {
+        restated = w.value;
+        increase -= w.basis;
+      }
+      if (w !== undefined || this.windowsSeen.size < this.maxCounters) this.windowsSeen.set(ref.id, { start: s.start, time: s.time, value: s.value, basis: s.summary !== undefined ? s.summary.count : s.value });
+      else this.counters.counterOverflow++;
+    }
     if (s.cumulative) {
       const before = this.prev.get(ref.id);
       if (before === undefined && this.prev.size >= this.maxCounters) this.counters.counterOverflow++;
@@ -773,7 +801,7 @@ export class RuleEngine {
       // The first sample of a cumulative counter has no increase yet; a decrease is a reset.
       increase = before === undefined ? 0 : s.value >= before ? s.value - before : s.value;
     }
-    for (const r of rules) r.observe(ref, s, increase);
+    for (const r of rules) r.observe(ref, s, increase, restated);
   }
 
   /** Judges every rule at `now` and steps its alerts. */

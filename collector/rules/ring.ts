@@ -62,6 +62,27 @@ export class Ring {
     }
   }
 
+  /**
+   * Restates a value already added at `time`: its sum moves by `dsum`, its count stays (a
+   * window's early value replaced by its final one). `value` widens min and max.
+   */
+  adjust(time: number, dsum: number, value: number): void {
+    const idx = Math.floor(time / this.width);
+    if (idx > this.head || idx <= this.head - this.buckets) {
+      // Out of the window (or never added): nothing to restate; add it as new instead.
+      if (idx > this.head) this.add(time, value);
+      else this.tooOld++;
+      return;
+    }
+    const d = this.data;
+    const s = this.slot(idx);
+    d[s + 1] = d[s + 1]! + dsum;
+    if (this.stride === 4) {
+      if (value < d[s + 2]!) d[s + 2] = value;
+      if (value > d[s + 3]!) d[s + 3] = value;
+    }
+  }
+
   /** Count, sum, min and max over (t - rangeMs, t]. */
   read(t: number): RingRead {
     const out: RingRead = { count: 0, sum: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY };

@@ -84,8 +84,10 @@ export function registerOps(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { id: string }; Body: unknown }>('/api/v1/alerts/:id/ack', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const by = str(body['by'], 128) ?? 'anonymous';
-    const v = ops.acknowledge(req.params.id, by, deps.now());
+    const at = deps.now();
+    const v = ops.acknowledge(req.params.id, by, at);
     if (v === undefined) return reply.code(404).send({ error: { code: 'TW_HTTP_REQUEST', message: 'no such alert' } });
+    deps.persist?.action({ alert_id: req.params.id, action: 'ack', by, at });
     return { alert: v };
   });
 
@@ -95,8 +97,10 @@ export function registerOps(app: FastifyInstance, deps: RouteDeps): void {
     if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes <= 0 || minutes > 30 * 24 * 60) return bad(reply, 'minutes: expected a number from 1 to 43200');
     const by = str(body['by'], 128) ?? 'anonymous';
     const now = deps.now();
-    const v = ops.silence(req.params.id, now + minutes * 60_000, by, now);
+    const until = now + minutes * 60_000;
+    const v = ops.silence(req.params.id, until, by, now);
     if (v === undefined) return reply.code(404).send({ error: { code: 'TW_HTTP_REQUEST', message: 'no such alert' } });
+    deps.persist?.action({ alert_id: req.params.id, action: 'silence', by, at: now, until });
     return { alert: v };
   });
 

@@ -117,6 +117,9 @@
     let updates = 0;
     let pending = false;
     const POINT_BUDGET = 120000;
+    let bucketMs = 1000;
+    let lastWidth = 1000;
+    let reloading = false;
     /** What the chart shows now ({ data, keyIndex }), and the live points not applied to it yet. */
     let cur = null;
     let fresh = [];
@@ -163,13 +166,14 @@
       const now = Date.now();
       const from = zoom ? Math.floor(zoom[0]) : now - p.range;
       const to = zoom ? Math.ceil(zoom[1]) : now;
-      // About two points per pixel per series, within a budget for the whole chart: the browser
-      // rasterises every segment on each live redraw, and 200 series x 2400 points (480 000
-      // segments) take seconds on a software-rendered canvas. Past the budget each series gets
-      // fewer buckets (each still keeps its min and max, so spikes stay visible).
+      // About two points per pixel per series, within a budget for the whole chart: every live
+      // redraw strokes every segment (200 series x 2400 points = 480 000). Past the budget each
+      // series gets fewer buckets (each still keeps its min and max, so spikes stay visible).
       const pixels = Math.max(100, Math.min(10000, Math.round(chartEl.clientWidth || 800)));
       const expected = Math.max(1, p.group ? 1 : seriesList.filter((s) => s.name === p.name && matches(s.labels, p.match)).length);
       const width = Math.max(50, Math.min(pixels, Math.floor(POINT_BUDGET / 2 / expected)));
+      bucketMs = (to - from) / width;
+      lastWidth = width;
       const qs = new URLSearchParams({ name: p.name, from: String(from), to: String(to), width: String(width) });
       for (const [k, v] of Object.entries(p.match)) qs.set(`match[${k}]`, v);
       if (p.group) qs.set('group_by', p.group);
@@ -239,13 +243,27 @@
       const idx = new Map();
       for (let i = 0; i < xs.length; i++) idx.set(xs[i], i);
       const keys = [...lines.keys()];
+      // Cells where a series has no point only because another series has one there are
+      // `undefined` (uPlot draws across them); a real hole in a series' data (no point for longer
+      // than three buckets) gets a `null` cell, which uPlot draws as a gap: missing data shows.
+      const gapMs = Math.max(3000, 3 * bucketMs);
       const ys = keys.map((k) => {
-        const arr = new Array(xs.length).fill(null);
+        const arr = new Array(xs.length).fill(undefined);
+        const own = [];
         for (const m of lines.get(k).maps) {
           for (const [t, v] of m) {
             const i = idx.get(t);
-            if (i !== undefined) arr[i] = v;
+            if (i !== undefined) {
+              arr[i] = v;
+              own.push(i);
+            }
           }
+        }
+        own.sort((a, b) => a - b);
+        for (let j = 1; j < own.length; j++) {
+          const a = own[j - 1];
+          const b = own[j];
+          if (b - a > 1 && xs[b] - xs[a] > gapMs) arr[a + 1] = null;
         }
         return arr;
       });
@@ -300,7 +318,7 @@
         let i = xs.length - 1;
         if (xs.length === 0 || x > xs[i]) {
           xs.push(x);
-          for (let r = 1; r < cur.data.length; r++) cur.data[r].push(null);
+          for (let r = 1; r < cur.data.length; r++) cur.data[r].push(undefined);
           i = xs.length - 1;
         } else {
           while (i > 0 && xs[i] > x) i--;
@@ -312,6 +330,12 @@
       let drop = 0;
       while (drop < xs.length && xs[drop] < minX) drop++;
       if (drop > 0) for (const arr of cur.data) arr.splice(0, drop);
+      // Live seconds pile up on a long range (a day at 1 s is 86 400 columns): past the
+      // downsampled width again, reload so the server re-downsamples.
+      if (xs.length > cur.loadedColumns + 2 * cur.width && !reloading) {
+        reloading = true;
+        void load().finally(() => (reloading = false));
+      }
       return true;
     }
     function render(full) {
@@ -329,7 +353,7 @@
       }
       fresh = [];
       const { labels, keys, data } = build();
-      cur = { data, keyIndex: new Map(keys.map((k, i) => [k, i])) };
+      cur = { data, keyIndex: new Map(keys.map((k, i) => [k, i])), loadedColumns: data[0].length, width: lastWidth };
       $('ex-empty').hidden = data[0].length > 0;
       const key = labels.join('\u0000');
       if (plot === null || plotKey !== key || full) {
@@ -341,7 +365,7 @@
             scales: { x: { time: true } },
             cursor: { drag: { x: true, y: false } },
             legend: { live: labels.length <= 20 },
-            series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: labels.length > 20 ? 1 : 1.25, points: { show: false }, spanGaps: true }))],
+            series: [{ label: 'time' }, ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: labels.length > 20 ? 1 : 1.25, points: { show: false }, spanGaps: false }))],
             hooks: {
               draw: [drawn],
               setSelect: [

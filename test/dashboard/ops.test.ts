@@ -204,3 +204,19 @@ describe('SeriesStore.queryWidth', () => {
     }
   });
 });
+
+describe('query across tiers', () => {
+  it('answers the part of a range older than the in-memory hour from the one-a-minute tier', async () => {
+    const { d } = await setup();
+    for (let m = 180; m > 60; m--) d.coarse.upsert(linesPoint(NOW - m * 60_000, 60));
+    for (let i = 0; i < 60; i++) d.store.upsert(linesPoint(NOW - 59_000 + i * 1000, 1));
+    const res = (await d.server.inject({ url: '/api/v1/query?name=log.records&from=-3h' })).json();
+    expect(res.resolution_ms).toBe(60_000);
+    const pts = res.series[0].points as Array<[number, number]>;
+    expect(pts).toHaveLength(120 + 60);
+    expect(pts[0]).toEqual([NOW - 180 * 60_000, 60]);
+    expect(pts[pts.length - 1]).toEqual([NOW, 1]);
+    const recent = (await d.server.inject({ url: '/api/v1/query?name=log.records&from=-1m' })).json();
+    expect(recent.resolution_ms).toBe(1000);
+  });
+});

@@ -229,3 +229,22 @@ describe('dashboard pages in Chromium', () => {
     await page.close();
   });
 });
+
+describe('token auth in Chromium', () => {
+  it('refuses the page without the token; /?token= once sets the cookie and the page works', async () => {
+    const token = 'browser-test-token-0123456789';
+    const guarded = await startDashboard({ transport: bus, port: 0, token, groupId: 'tidewatch.dashboard.guarded' });
+    try {
+      const page = await browser.newPage();
+      const denied = await page.goto(guarded.url);
+      expect(denied?.status()).toBe(401);
+      await page.goto(`${guarded.url}?token=${token}`);
+      expect(page.url()).toBe(guarded.url); // the token left the address bar
+      await until('chart with data', async () => Number(await page.locator('#chart').getAttribute('data-points')) > 0);
+      expect(await page.locator('#status').textContent()).toBe('live');
+      await page.close();
+    } finally {
+      await guarded.stop();
+    }
+  });
+});

@@ -46,6 +46,10 @@ describe('dashboard persistence', () => {
     await publishPoints(a.bus, pts);
     await publishAlert(a.bus, alert({ time: NOW }));
     await publishPattern(a.bus, pattern({ last_seen: NOW, count: 77 }));
+    const { csrf } = (await a.d.server.inject({ url: '/api/v1/session' })).json();
+    const ack = await a.d.server.inject({ method: 'POST', url: '/api/v1/alerts/a1/ack', headers: { 'x-tidewatch-csrf': csrf }, payload: { by: 'oncall' } });
+    expect(ack.statusCode).toBe(200);
+    await a.d.server.inject({ method: 'POST', url: '/api/v1/alerts/a1/silence', headers: { 'x-tidewatch-csrf': csrf }, payload: { minutes: 10, by: 'oncall' } });
     await a.stop();
 
     now = NOW + 5000;
@@ -56,6 +60,8 @@ describe('dashboard persistence', () => {
       expect(q.series[0].points[5]).toEqual([NOW - 175_000, 0]);
       const alerts = (await b.d.server.inject({ url: '/api/v1/alerts' })).json().alerts;
       expect(alerts.map((x: { rule: string; status: string }) => [x.rule, x.status])).toEqual([['HighErrorRate', 'firing']]);
+      expect(alerts[0].acknowledged).toEqual({ by: 'oncall', at: NOW });
+      expect(alerts[0].silenced_until).toBe(NOW + 10 * 60_000);
       const pats = (await b.d.server.inject({ url: '/api/v1/patterns' })).json().patterns;
       expect(pats.map((p: { count: number }) => p.count)).toEqual([77]);
       // The minute tier answers for ranges older than the full-resolution window.

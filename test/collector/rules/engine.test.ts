@@ -233,3 +233,29 @@ describe('engine bounds', () => {
     expect(x!.alert.labels).toEqual({ team: 'db', host: 'h1', alertname: 't', severity: 'warning' });
   });
 });
+
+describe('rollup output (early then final values of one window)', () => {
+  const win = (name: string, start: number, value: number, type: 'sum' | 'gauge' = 'sum'): SumPoint | GaugePoint =>
+    type === 'sum'
+      ? { ...delta(name, { severity: 'error' }, start + 1000, value), start_time: start }
+      : { ...gauge(name, {}, start + 1000, value), start_time: start };
+
+  it('counts a restated window once: increase takes the final value, not early + final', () => {
+    const e = new RuleEngine([rule({ name: 'errs', kind: 'increase', metric: 'log.records', range_ms: 60_000, threshold: 10 })]);
+    e.ingest([win('log.records', 0, 5), win('log.records', 0, 7), win('log.records', 1000, 2)]);
+    // 7 + 2 = 9: not over 10 (early + final would have been 14).
+    expect(e.evaluate(2000).transitions).toEqual([]);
+    e.ingest([win('log.records', 1000, 4)]);
+    expect(e.evaluate(2500).transitions.map((x) => [x.transition.to, x.alert.context.value])).toEqual([['firing', 11]]);
+  });
+
+  it('averages a restated gauge window once', () => {
+    const e = new RuleEngine([rule({ name: 'p99', kind: 'threshold', metric: 'lat.p99', aggregate: 'avg', range_ms: 60_000, threshold: 50 })]);
+    e.ingest([win('lat.p99', 0, 100, 'gauge'), win('lat.p99', 0, 40, 'gauge'), win('lat.p99', 1000, 40, 'gauge')]);
+    // (40 + 40) / 2, not (100 + 40 + 40) / 3 or (100 + 40 + 40) / 2.
+    const r = e.evaluate(2000);
+    expect(r.transitions).toEqual([]);
+    e.ingest([win('lat.p99', 1000, 80, 'gauge')]);
+    expect(e.evaluate(2500).transitions.map((x) => x.alert.context.value)).toEqual([60]);
+  });
+});
