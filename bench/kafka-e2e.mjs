@@ -1,12 +1,13 @@
 // End-to-end Kafka figures for bench/RESULTS.md (issue 7), on a harness cluster of 1 and 3 brokers:
 // 1. file → Kafka throughput: our agent (the real CLI: file source → kafka sink, defaults) beside
-//    kcat -P -l (librdkafka) plain and tuned, same file, same broker, same run;
+//    kcat -P -l (librdkafka) plain and tuned, same file, same broker, same run, with each side's
+//    user+sys CPU (kcat under /usr/bin/time, the agent's /proc/<pid>/stat when the last line is seen);
 // 2. end-to-end lines/s, file → committed rollups (agent + one collector ingest stage), and
 // 3. freshness: from a line's write returning to its count being visible in the open 1 s
 //    window to a read_committed rollups reader, p50/p99.
 // Run after `npm run build`: node bench/kafka-e2e.mjs [--lines N] [--brokers 1,3]
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +29,21 @@ const arg = (name, dflt) => {
 const LINES = Number(arg('lines', '200000'));
 const BROKERS = arg('brokers', '1,3').split(',').map(Number);
 const out = (l) => console.log(l);
-const kcatVersion = spawnSync('kcat', ['-V']).stdout?.toString().split('\n')[0] ?? 'kcat ?';
+const kcatVersion = `kcat ${/Version (\S+ \(.*?librdkafka \S+)/.exec(spawnSync('kcat', ['-V']).stdout?.toString() ?? '')?.[1] ?? '?'})`;
 out(`# kafka e2e bench: Node ${process.version}, ${os.cpus().length} cores, ${kcatVersion.trim()}, ${LINES} lines of 100 bytes, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+
+// CPU seconds (user, sys) of a running process, from /proc/<pid>/stat fields 14 and 15 (clock ticks).
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+function procCpu(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  } catch {
+    return undefined;
+  }
+}
+const cpuText = (c) => (c ? `CPU ${c.user.toFixed(2)} s user + ${c.sys.toFixed(2)} s sys = ${((c.user + c.sys) / (LINES / 100_000)).toFixed(2)} s per 100k lines` : 'CPU ?');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => {
@@ -100,7 +114,8 @@ for (const nb of BROKERS) {
     const rf = Math.min(3, nb);
     for (const [label, extra] of [
       ['kcat -P -l (defaults)', []],
-      ['kcat -P -l tuned (acks=all, gzip, linger.ms=5, batch.size=1MB)', ['-X', 'acks=all', '-X', 'compression.codec=gzip', '-X', 'linger.ms=5', '-X', 'batch.size=1000000', '-X', 'enable.idempotence=true']],
+      ['kcat -P -l tuned as issue 5 asks (linger.ms=50, batch.num.messages=10000, lz4)', ['-X', 'linger.ms=50', '-X', 'batch.num.messages=10000', '-X', 'compression.codec=lz4']],
+      ['kcat -P -l tuned like our sink (acks=all, idempotent, gzip, linger.ms=5, batch.size=1MB)', ['-X', 'acks=all', '-X', 'compression.codec=gzip', '-X', 'linger.ms=5', '-X', 'batch.size=1000000', '-X', 'enable.idempotence=true']],
     ]) {
       const topic = `kcat-${randomUUID()}`;
       const admin = kafka.admin();
@@ -108,10 +123,13 @@ for (const nb of BROKERS) {
       await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: rf }] });
       await admin.disconnect();
       const t0 = performance.now();
-      const r = spawnSync('kcat', ['-P', '-b', b, '-t', topic, '-l', ...extra, file]);
+      // /usr/bin/time (Debian `time`) reports the kcat process's own user+sys CPU on stderr.
+      const r = spawnSync('/usr/bin/time', ['-f', 'TWCPU %U %S', 'kcat', '-P', '-b', b, '-t', topic, '-l', ...extra, file]);
       const ms = performance.now() - t0;
+      const m = /TWCPU ([\d.]+) ([\d.]+)/.exec(r.stderr?.toString() ?? '');
+      const cpu = m ? { user: Number(m[1]), sys: Number(m[2]) } : undefined;
       const n = await topicCount(kafka, topic);
-      out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status})`);
+      out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status}); ${cpuText(cpu)}`);
     }
 
     // Our agent: file → kafka sink (defaults: gzip, acks=all, idempotent, linger 5 ms), then the
@@ -162,6 +180,7 @@ for (const nb of BROKERS) {
       const { decodeLogBatch } = await import('../dist/core/wire.js');
       let seen = 0;
       let doneAt = 0;
+      let agentCpu;
       for (let i = 0; i < 600 && !(await kafka.admin().listTopics().catch(() => [])).includes(`${p2}logs`); i++) await sleep(50);
       const c = kafka.consumer({ groupId: `bench-${randomUUID()}` });
       await c.connect();
@@ -169,11 +188,14 @@ for (const nb of BROKERS) {
       await c.run({
         eachBatch: async ({ batch }) => {
           for (const m of batch.messages) seen += decodeLogBatch(m.value).length;
-          if (seen >= LINES && doneAt === 0) doneAt = performance.now();
+          if (seen >= LINES && doneAt === 0) {
+            doneAt = performance.now();
+            agentCpu = procCpu(a2.child.pid);
+          }
         },
       });
       for (let i = 0; i < 3000 && doneAt === 0; i++) await sleep(50);
-      out(`- tidewatch agent (CLI, defaults), file → Kafka acked: ${Math.round(LINES / ((doneAt - a0) / 1000))} lines/s (${((doneAt - a0) / 1000).toFixed(2)} s incl. process start; measured at a consumer)`);
+      out(`- tidewatch agent (CLI, defaults), file → Kafka acked: ${Math.round(LINES / ((doneAt - a0) / 1000))} lines/s (${((doneAt - a0) / 1000).toFixed(2)} s incl. process start; measured at a consumer); ${cpuText(agentCpu)} (incl. Node start)`);
       await c.disconnect();
       await a2.stop();
     }

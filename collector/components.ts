@@ -6,6 +6,8 @@ import type { ComponentEntry } from '../core/component.js';
 export const components: readonly ComponentEntry[] = [
   { role: 'source', type: 'bus', load: async () => (await import('../core/sources/bus.js')).busSource },
   { role: 'source', type: 'kafka', load: async () => (await import('./sources/kafka.js')).kafkaSource },
+  // The agent's self-telemetry source: a collector config can serve its own /metrics too.
+  { role: 'source', type: 'internal_metrics', load: async () => (await import('../agent/sources/internal-metrics.js')).internalMetricsSource },
   // The agent's kafka sink: alerts, patterns and derived data to Kafka from the collector too.
   { role: 'sink', type: 'kafka', load: async () => (await import('../agent/sinks/kafka.js')).kafkaSink },
   { role: 'sink', type: 'file', load: async () => (await import('../core/sinks/file.js')).fileSink },

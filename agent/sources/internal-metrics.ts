@@ -69,6 +69,9 @@ export const internalMetricsSource: SourceFactory<typeof InternalMetricsSchema> 
     return {
       port: () => port,
       async start() {
+        // Always one series (restarts become visible), and a process whose other sources
+        // count nothing yet (a collector) still emits, so its pipeline counters appear.
+        ctx.telemetry.set('tidewatch_process_start_time_seconds', {}, Math.floor(Date.now() / 1000));
         if (endpoint !== undefined) {
           const s = createServer((req, res) => {
             const path = (req.url ?? '/').split('?')[0];

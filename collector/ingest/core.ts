@@ -79,6 +79,11 @@ export class IngestCore {
     this.metrics = new MetricRollup(opts.latenessMs, opts.maxWindows);
   }
 
+  /** Lines and points that came after their 1 s window had closed (not rolled up). */
+  get late(): number {
+    return this.logs.counters.late + this.metrics.late;
+  }
+
   /** Highest counted offset of a stream generation, -1 when none. */
   counted(key: string): number {
     return this.dedup.get(key)?.offset ?? -1;

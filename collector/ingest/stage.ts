@@ -267,7 +267,7 @@ class PartitionWorker {
   private lastCommit: bigint;
   private timer: NodeJS.Timeout;
   private committing: Promise<void> | undefined;
-  private reported = { lines: 0, replayed: 0, points: 0, invalid: 0, overflow: 0 };
+  private reported = { lines: 0, replayed: 0, points: 0, invalid: 0, overflow: 0, late: 0 };
 
   constructor(
     private readonly stage: IngestStage,
@@ -312,7 +312,7 @@ class PartitionWorker {
       this.txn = undefined;
       this.core.committed(snap.nextOffset);
       this.lastCommit = BigInt(snap.nextOffset);
-      o.telemetry.add('tidewatch_ingest_transactions_total', { component: o.component, topic: this.topic });
+      o.telemetry.add('tidewatch_ingest_transactions_total', { component: o.component, topic: this.topic, outcome: 'commit' });
       o.telemetry.add('tidewatch_ingest_partials_total', { component: o.component }, snap.partials.length);
       o.telemetry.set('tidewatch_ingest_last_commit_ms', { component: o.component, topic: this.topic }, Date.now() - t0);
     } catch (err) {
@@ -321,6 +321,7 @@ class PartitionWorker {
       // committed. Discard it; the next batch starts a new worker from the last commit.
       this.broken = true;
       o.telemetry.add('tidewatch_ingest_errors_total', { component: o.component, code: errorCodeOf(err), op: 'commit' });
+      o.telemetry.add('tidewatch_ingest_transactions_total', { component: o.component, topic: this.topic, outcome: 'abort' });
       o.log.warn('ingest: transaction failed; partition restarts from its last commit', { topic: this.topic, partition: this.partition, message: (err as Error).message });
       const txn = this.txn;
       this.txn = undefined;
@@ -342,12 +343,18 @@ class PartitionWorker {
     const labels = { component: o.component };
     if (c.lines > this.reported.lines) o.telemetry.add('tidewatch_ingest_lines_total', labels, c.lines - this.reported.lines);
     if (c.points > this.reported.points) o.telemetry.add('tidewatch_ingest_points_total', labels, c.points - this.reported.points);
-    if (c.replayed > this.reported.replayed) o.telemetry.add('tidewatch_events_dropped_total', { ...labels, reason: 'replayed' }, c.replayed - this.reported.replayed);
+    if (c.replayed > this.reported.replayed) {
+      o.telemetry.add('tidewatch_events_dropped_total', { ...labels, reason: 'replayed' }, c.replayed - this.reported.replayed);
+      // The same lines under the name operators look for: replays the dedup state recognised.
+      o.telemetry.add('tidewatch_ingest_deduplicated_lines_total', labels, c.replayed - this.reported.replayed);
+    }
     let invalid = 0;
     for (const n of c.invalid.values()) invalid += n;
     if (invalid > this.reported.invalid) o.telemetry.add('tidewatch_events_dropped_total', { ...labels, reason: 'invalid' }, invalid - this.reported.invalid);
     if (c.streamOverflow > this.reported.overflow) o.telemetry.add('tidewatch_ingest_stream_overflow_total', labels, c.streamOverflow - this.reported.overflow);
-    this.reported = { lines: c.lines, replayed: c.replayed, points: c.points, invalid, overflow: c.streamOverflow };
+    const late = this.core.late;
+    if (late > this.reported.late) o.telemetry.add('tidewatch_window_late_events_total', labels, late - this.reported.late);
+    this.reported = { lines: c.lines, replayed: c.replayed, points: c.points, invalid, overflow: c.streamOverflow, late };
   }
 
   /** Stops the commit timer; `final` commits what is held first (orderly stop). */

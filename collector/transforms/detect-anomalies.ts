@@ -147,7 +147,10 @@ export class DetectAnomalies implements Transform {
   flush(now: number, final: boolean): Event[] {
     if (!final && now - this.lastEval < this.interval) return [];
     this.lastEval = now;
+    // Wall time of the evaluation itself (telemetry only; the verdicts depend on `now` alone).
+    const t0 = performance.now();
     const r = this.engine.evaluate(now);
+    const evalMs = performance.now() - t0;
     const out: Event[] = [];
     for (const { alert, transition } of r.transitions) {
       // Pending is internal: nothing is notified or recorded until an alert fires.
@@ -158,7 +161,7 @@ export class DetectAnomalies implements Transform {
     }
     for (const a of r.active) if (a.state !== 'pending') this.notifier.update(a, now);
     for (const n of this.notifier.tick(now)) out.push(notificationEvent(n));
-    this.report(r.transitions.length, r.judged);
+    this.report(r.transitions.length, r.judged, evalMs);
     return out;
   }
 
@@ -179,10 +182,14 @@ export class DetectAnomalies implements Transform {
     return id;
   }
 
-  private report(transitions: number, judged: number): void {
+  private report(transitions: number, judged: number, evalMs: number): void {
     const t = this.ctx.telemetry;
     const labels = { component: this.ctx.name };
     t.add('tidewatch_rules_evaluations_total', labels);
+    // Prometheus summary style: rate(_sum) / rate(_count) is the mean evaluation time.
+    t.add('tidewatch_rules_eval_seconds_sum', labels, evalMs / 1000);
+    t.add('tidewatch_rules_eval_seconds_count', labels);
+    t.set('tidewatch_rules_last_eval_ms', labels, evalMs);
     if (transitions > 0) t.add('tidewatch_alert_transitions_total', labels, transitions);
     const c = this.engine.counters;
     t.set('tidewatch_rules_series_judged', labels, judged);

@@ -265,7 +265,10 @@ export class LogToMetric implements Transform {
     const r = this.reported;
     const labels = { component: this.ctx.name };
     const t = this.ctx.telemetry;
-    if (c.late > r.late) t.add('tidewatch_log_to_metric_late_total', labels, c.late - r.late);
+    if (c.late > r.late) {
+      t.add('tidewatch_log_to_metric_late_total', labels, c.late - r.late);
+      t.add('tidewatch_window_late_events_total', labels, c.late - r.late);
+    }
     if (c.overflow > r.overflow) t.add('tidewatch_log_to_metric_dropped_total', { ...labels, reason: 'max_series' }, c.overflow - r.overflow);
     if (c.notNumeric > r.notNumeric) t.add('tidewatch_log_to_metric_skipped_total', { ...labels, reason: 'not_numeric' }, c.notNumeric - r.notNumeric);
     if (c.missing > r.missing) t.add('tidewatch_log_to_metric_skipped_total', { ...labels, reason: 'missing_field' }, c.missing - r.missing);

@@ -331,7 +331,11 @@ export class Rollup implements Transform {
     const c = this.core.counters;
     const labels = { component: this.ctx.name };
     const t = this.ctx.telemetry;
-    if (c.late > this.reported.late) t.add('tidewatch_rollup_late_total', labels, c.late - this.reported.late);
+    if (c.late > this.reported.late) {
+      t.add('tidewatch_rollup_late_total', labels, c.late - this.reported.late);
+      // One name across every windowing stage (rollup, log_to_metric, ingest), for one alert.
+      t.add('tidewatch_window_late_events_total', labels, c.late - this.reported.late);
+    }
     if (c.overflow > this.reported.overflow) {
       t.add('tidewatch_rollup_dropped_total', { ...labels, reason: 'max_windows' }, c.overflow - this.reported.overflow);
     }
