@@ -31,6 +31,8 @@ import { MemoryTelemetry } from '../../core/telemetry.js';
 import type { Subscription } from '../../core/transport.js';
 import { createBus } from '../../core/transports/bus.js';
 import { feedStore } from '../../dashboard/feed.js';
+import { OpsState } from '../../dashboard/ops.js';
+import { DEFAULT_OPS_TOPICS, feedOps } from '../../dashboard/ops-feed.js';
 import { buildServer } from '../../dashboard/server.js';
 import { SeriesStore } from '../../dashboard/store.js';
 import { parseArgs, stringFlag } from '../args.js';
@@ -38,6 +40,9 @@ import type { CommandIO } from '../io.js';
 
 export const LOGS_TOPIC = 'tidewatch.logs';
 export const ROLLUPS_TOPIC = 'tidewatch.rollups';
+export const AGENTS_TOPIC = DEFAULT_OPS_TOPICS.agents;
+/** Reserved name of the agent's heartbeat source in the embedded agent config. */
+const HEARTBEAT_SOURCE = 'tidewatch_heartbeat';
 export const DEFAULT_PORT = 9470;
 const HOST = '127.0.0.1';
 
@@ -85,14 +90,16 @@ export async function embeddedConfigs(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<{ agent: TidewatchConfig; collector: TidewatchConfig }> {
   const names = Object.keys(sources);
+  if (names.includes(HEARTBEAT_SOURCE)) throw new TidewatchError('TW_CONFIG_WIRING', `up: the source name ${HEARTBEAT_SOURCE} is reserved for the agent's heartbeat`);
   if (names.length === 0) throw new TidewatchError('TW_CONFIG_WIRING', 'up: the config names no sources');
   const agent = {
     data_dir: base.data_dir,
     agent: base.agent,
     log: base.log,
-    sources,
-    sinks: { bus_logs: { type: 'bus', topic: LOGS_TOPIC } },
-    pipelines: { logs: { sources: names, sinks: ['bus_logs'] } },
+    // The agent's own heartbeat, so the Agents page shows this host (and its file lag).
+    sources: { ...sources, [HEARTBEAT_SOURCE]: { type: 'heartbeat', interval_ms: 2000 } },
+    sinks: { bus_logs: { type: 'bus', topic: LOGS_TOPIC }, bus_agents: { type: 'bus', topic: AGENTS_TOPIC } },
+    pipelines: { logs: { sources: names, sinks: ['bus_logs'] }, agents: { sources: [HEARTBEAT_SOURCE], sinks: ['bus_agents'] } },
   };
   const collector = {
     data_dir: base.data_dir,
@@ -169,7 +176,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   // subscribers is not needed here: keep it small (it counts messages, and a message is a batch).
   const bus = createBus({ telemetry, retentionMessages: 64 });
   const store = new SeriesStore();
-  const server = buildServer({ store, telemetry, log: log.child({ component: 'dashboard' }) });
+  const ops = new OpsState();
+  const server = buildServer({ store, ops, telemetry, log: log.child({ component: 'dashboard' }) });
   const runnerOpts = { agentId, hostName, bus, telemetry };
   const collector = new PipelineRunner({ ...runnerOpts, config: configs.collector, components: collectorComponents, log: log.child({ program: 'collector' }) });
   const agent = new PipelineRunner({ ...runnerOpts, config: configs.agent, components: agentComponents, log: log.child({ program: 'agent' }) });
@@ -190,6 +198,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     feed = await feedStore({ transport: bus, store, topic: ROLLUPS_TOPIC, telemetry });
     const sub = feed;
     started.push({ name: 'dashboard feed', stop: () => sub.close() });
+    const opsSub = await feedOps({ transport: bus, ops, telemetry });
+    started.push({ name: 'dashboard ops feed', stop: () => opsSub.close() });
     await collector.start();
     started.push({ name: 'collector', stop: () => collector.stop() });
     if (demo !== undefined) {

@@ -24,7 +24,7 @@ import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'k
 import { CompressionTypes } from 'kafkajs';
 import type { Event } from '../../core/model.js';
 import type { Logger } from '../../core/log.js';
-import type { Telemetry } from '../../core/telemetry.js';
+import type { Labels, Telemetry } from '../../core/telemetry.js';
 import { errorCodeOf } from '../../core/errors.js';
 import type { InMessage } from '../../core/transport.js';
 import { encodeRollup, encodeStreamState } from '../../core/wire.js';
@@ -148,6 +148,7 @@ export class IngestStage {
     // Messages below the worker's position were counted already (by it, or by the previous
     // owner before the last commit): after a rebalance that left the partition here, kafkajs
     // fetches again from the last commit, and metric points have no identity to dedup them by.
+    w.lag.highWatermark(batch.highWatermark);
     const msgs: InMessage[] = [];
     for (const m of batch.messages) {
       if (BigInt(m.offset) < w.position) continue;
@@ -268,6 +269,7 @@ class PartitionWorker {
   private timer: NodeJS.Timeout;
   private committing: Promise<void> | undefined;
   private reported = { lines: 0, replayed: 0, points: 0, invalid: 0, overflow: 0, late: 0 };
+  readonly lag: LagGauge;
 
   constructor(
     private readonly stage: IngestStage,
@@ -282,11 +284,14 @@ class PartitionWorker {
   ) {
     this.position = startOffset;
     this.lastCommit = startOffset;
+    this.lag = new LagGauge(stage.options.telemetry, { component: stage.options.component, topic, partition: String(partition) });
     this.timer = setInterval(() => this.tick(), stage.options.commitIntervalMs);
     this.timer.unref();
   }
 
   private tick(): void {
+    // On the timer, not per batch: an idle, caught-up partition still reports its lag.
+    this.lag.report(this.lastCommit, Date.now());
     if (this.committing !== undefined || this.broken) return;
     this.committing = this.commit().finally(() => (this.committing = undefined));
   }
@@ -367,6 +372,32 @@ class PartitionWorker {
     // A transaction begun locally but never sent has nothing on the broker; abort is a no-op then.
     await txn?.abort().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * `tidewatch_kafka_consumer_lag{component,topic,partition}`: the partition's high-water mark (as
+ * last seen in a fetched batch) minus the committed input offset, i.e. messages not yet in a
+ * committed transaction. Set at most once per `everyMs`, so a 150 ms commit timer costs nothing.
+ */
+export class LagGauge {
+  private at = Number.NEGATIVE_INFINITY;
+  private hw: bigint | undefined;
+
+  constructor(
+    private readonly telemetry: Telemetry,
+    private readonly labels: Labels,
+    private readonly everyMs = 1000,
+  ) {}
+
+  highWatermark(offset: string): void {
+    this.hw = BigInt(offset);
+  }
+
+  report(committed: bigint, now: number): void {
+    if (this.hw === undefined || now - this.at < this.everyMs) return;
+    this.at = now;
+    this.telemetry.set('tidewatch_kafka_consumer_lag', this.labels, Number(this.hw > committed ? this.hw - committed : 0n));
   }
 }
 

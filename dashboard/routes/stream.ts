@@ -53,6 +53,7 @@ export function registerStream(app: FastifyInstance, deps: RouteDeps, opts: Stre
     if (c.closed) return;
     c.closed = true;
     clients.delete(c);
+    deps.telemetry?.set('tidewatch_dashboard_sse_clients', {}, clients.size);
     if (reason !== undefined) {
       count(reason);
       if (!c.res.destroyed) c.res.write(`event: resync\ndata: ${JSON.stringify({ reason })}\n\n`);
@@ -124,6 +125,7 @@ export function registerStream(app: FastifyInstance, deps: RouteDeps, opts: Stre
     });
     const c: Client = { res, name, seen: new Set(), pending: new Map(), closed: false };
     clients.add(c);
+    deps.telemetry?.set('tidewatch_dashboard_sse_clients', {}, clients.size);
     res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ time: deps.now() })}\n\n`);
     res.on('close', () => close(c, undefined));
     return reply;

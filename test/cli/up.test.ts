@@ -3,7 +3,7 @@
  */
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultDataDir } from '../../cli/commands/up.js';
@@ -78,6 +78,13 @@ describe('tidewatch up', () => {
     // The demo logs flow: file source → bus → sniff → rollup → bus → dashboard, with several severities.
     const totals = await waitFor('demo rollups', () => logRecordTotals(url), (t) => total(t) > 50 && (t['warn'] ?? 0) > 0 && (t['info'] ?? 0) > 0);
     expect(Object.keys(totals).every((s) => ['info', 'warn', 'error', 'debug', 'fatal'].includes(s))).toBe(true);
+    // The agent's heartbeat reaches the Agents page: this host, seen within the last seconds.
+    const agents = await waitFor(
+      'the agent heartbeat',
+      async () => ((await (await fetch(new URL('api/v1/agents', url))).json()) as { agents: { host: string }[] }).agents,
+      (a) => a.length > 0,
+    );
+    expect(agents.map((a) => a.host)).toEqual([hostname()]);
     expect(await up.stop()).toBe(0);
     expect(up.stderr()).not.toMatch(/"level":"error"/);
   });
