@@ -41,6 +41,32 @@ import type { CommandIO } from '../io.js';
 export const LOGS_TOPIC = 'tidewatch.logs';
 export const ROLLUPS_TOPIC = 'tidewatch.rollups';
 export const AGENTS_TOPIC = DEFAULT_OPS_TOPICS.agents;
+export const ALERTS_TOPIC = DEFAULT_OPS_TOPICS.alerts;
+/**
+ * The rules `up` judges by default, on its per-second counts of log lines by severity: a share
+ * of error lines that stays high, and an error rate unlike its own learned baseline.
+ */
+const DEFAULT_RULES = [
+  {
+    name: 'error_ratio_high',
+    kind: 'ratio',
+    numerator: { metric: 'log.records', matchers: ['severity=~"error|fatal"'] },
+    denominator: { metric: 'log.records' },
+    range_ms: 30_000,
+    threshold: 0.1,
+    for_ms: 5_000,
+    severity: 'warning',
+    summary: 'error lines are {{ $value }} of all lines over 30 s',
+  },
+  {
+    name: 'error_rate_anomaly',
+    kind: 'anomaly',
+    metric: 'log.records',
+    matchers: ['severity="error"'],
+    severity: 'warning',
+    summary: 'error lines per second unlike their baseline',
+  },
+];
 /** Reserved name of the agent's heartbeat source in the embedded agent config. */
 const HEARTBEAT_SOURCE = 'tidewatch_heartbeat';
 export const DEFAULT_PORT = 9470;
@@ -105,10 +131,17 @@ export async function embeddedConfigs(
     data_dir: base.data_dir,
     agent: base.agent,
     log: base.log,
-    sources: { bus_logs: { type: 'bus', topic: LOGS_TOPIC, group_id: 'tidewatch.ingest' } },
-    transforms: { sniff: { type: 'sniff_severity' }, rollup: { type: 'rollup' } },
-    sinks: { bus_rollups: { type: 'bus', topic: ROLLUPS_TOPIC } },
-    pipelines: { ingest: { sources: ['bus_logs'], transforms: ['sniff', 'rollup'], sinks: ['bus_rollups'] } },
+    sources: {
+      bus_logs: { type: 'bus', topic: LOGS_TOPIC, group_id: 'tidewatch.ingest' },
+      bus_rollups: { type: 'bus', topic: ROLLUPS_TOPIC, group_id: 'tidewatch.rules' },
+    },
+    transforms: { sniff: { type: 'sniff_severity' }, rollup: { type: 'rollup' }, rules: { type: 'detect_anomalies', pass_through: false, rules: DEFAULT_RULES } },
+    sinks: { bus_rollups: { type: 'bus', topic: ROLLUPS_TOPIC }, alerts: { type: 'alerts', topic: ALERTS_TOPIC } },
+    // The ingest stage and the rules stage, as on Kafka: the rules read the rollups topic.
+    pipelines: {
+      ingest: { sources: ['bus_logs'], transforms: ['sniff', 'rollup'], sinks: ['bus_rollups'] },
+      rules: { sources: ['bus_rollups'], transforms: ['rules'], sinks: ['alerts'] },
+    },
   };
   // JSON is YAML: going through the loader applies each component's defaults and checks options.
   // `${` is escaped so paths are taken literally (a user config was expanded when it was loaded).

@@ -186,9 +186,9 @@ export class DetectAnomalies implements Transform {
     const t = this.ctx.telemetry;
     const labels = { component: this.ctx.name };
     t.add('tidewatch_rules_evaluations_total', labels);
-    // Prometheus summary style: rate(_sum) / rate(_count) is the mean evaluation time.
-    t.add('tidewatch_rules_eval_seconds_sum', labels, evalMs / 1000);
-    t.add('tidewatch_rules_eval_seconds_count', labels);
+    // Time spent evaluating, as a counter (like process_cpu_seconds_total; /metrics adds no
+    // second suffix): rate(this) / rate(tidewatch_rules_evaluations_total) is the mean.
+    t.add('tidewatch_rules_eval_seconds_total', labels, evalMs / 1000);
     t.set('tidewatch_rules_last_eval_ms', labels, evalMs);
     if (transitions > 0) t.add('tidewatch_alert_transitions_total', labels, transitions);
     const c = this.engine.counters;

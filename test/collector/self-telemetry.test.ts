@@ -60,7 +60,7 @@ describe('collector self-telemetry', () => {
     expect(c.late).toBe(3);
   });
 
-  it('tidewatch_rules_eval_seconds_sum/_count and tidewatch_rules_last_eval_ms per evaluation', () => {
+  it('tidewatch_rules_eval_seconds_total (with tidewatch_rules_evaluations_total) and tidewatch_rules_last_eval_ms per evaluation', () => {
     const t = new MemoryTelemetry();
     const cfg = Value.Default(schema, { history: false, evaluation_interval_ms: 1000, rules: [{ name: 'hot', kind: 'threshold', metric: 'temp', threshold: 80 }] }) as DetectAnomaliesConfig;
     const d = new DetectAnomalies(cfg, ctx(t, 'rules'));
@@ -69,8 +69,8 @@ describe('collector self-telemetry', () => {
     d.flush(500, false); // within the interval: no evaluation
     d.flush(1_000, false);
     const labels = { component: 'rules' };
-    expect(t.value('tidewatch_rules_eval_seconds_count', labels)).toBe(2);
-    const sum = t.value('tidewatch_rules_eval_seconds_sum', labels);
+    expect(t.value('tidewatch_rules_evaluations_total', labels)).toBe(2);
+    const sum = t.value('tidewatch_rules_eval_seconds_total', labels);
     expect(sum).toBeGreaterThan(0);
     expect(sum).toBeLessThan(5);
     expect(t.value('tidewatch_rules_last_eval_ms', labels)).toBeGreaterThan(0);
