@@ -20,5 +20,6 @@ export const components: readonly ComponentEntry[] = [
   { role: 'transform', type: 'rollup', load: async () => (await import('./transforms/rollup.js')).rollupFactory },
   { role: 'transform', type: 'detect_anomalies', load: async () => (await import('./transforms/detect-anomalies.js')).detectAnomaliesFactory },
   { role: 'sink', type: 'alerts', load: async () => (await import('./sinks/alerts.js')).alertsSink },
+  { role: 'sink', type: 'patterns', load: async () => (await import('./sinks/patterns.js')).patternsSink },
   { role: 'sink', type: 'webhook', load: async () => (await import('./sinks/webhook.js')).webhookSink },
 ];

@@ -135,11 +135,22 @@ export async function embeddedConfigs(
       bus_logs: { type: 'bus', topic: LOGS_TOPIC, group_id: 'tidewatch.ingest' },
       bus_rollups: { type: 'bus', topic: ROLLUPS_TOPIC, group_id: 'tidewatch.rules' },
     },
-    transforms: { sniff: { type: 'sniff_severity' }, rollup: { type: 'rollup' }, rules: { type: 'detect_anomalies', pass_through: false, rules: DEFAULT_RULES } },
-    sinks: { bus_rollups: { type: 'bus', topic: ROLLUPS_TOPIC }, alerts: { type: 'alerts', topic: ALERTS_TOPIC } },
+    transforms: {
+      sniff: { type: 'sniff_severity' },
+      rollup: { type: 'rollup' },
+      mine: { type: 'mine_templates' },
+      rules: { type: 'detect_anomalies', pass_through: false, rules: DEFAULT_RULES },
+    },
+    sinks: {
+      bus_rollups: { type: 'bus', topic: ROLLUPS_TOPIC },
+      alerts: { type: 'alerts', topic: ALERTS_TOPIC },
+      patterns: { type: 'patterns', topic: DEFAULT_OPS_TOPICS.patterns, tail_topic: DEFAULT_OPS_TOPICS.tail },
+    },
     // The ingest stage and the rules stage, as on Kafka: the rules read the rollups topic.
     pipelines: {
       ingest: { sources: ['bus_logs'], transforms: ['sniff', 'rollup'], sinks: ['bus_rollups'] },
+      // Transforms are per pipeline: this one mines templates for the Patterns page and the tail.
+      patterns: { sources: ['bus_logs'], transforms: ['sniff', 'mine'], sinks: ['patterns'] },
       rules: { sources: ['bus_rollups'], transforms: ['rules'], sinks: ['alerts'] },
     },
   };

@@ -9,8 +9,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Sink, SinkFactory } from '../../core/component.js';
 import { TidewatchError } from '../../core/errors.js';
-import type { Transport } from '../../core/transport.js';
 import { alertMessages } from '../alerts/alert.js';
+import { openTopicTransport, type TopicTransport } from './topic-transport.js';
 
 export const AlertsSinkSchema = Type.Object(
   {
@@ -28,34 +28,24 @@ export const alertsSink: SinkFactory<typeof AlertsSinkSchema> = {
   description: 'Publishes alert state changes as alert records to the alerts topic (Kafka or the embedded bus).',
   schema: AlertsSinkSchema,
   create(config, ctx): Sink {
-    let transport: Transport | undefined;
-    let own = false;
+    let out: TopicTransport | undefined;
     return {
       async start() {
-        if (config.brokers !== undefined) {
-          const { createKafkaTransport } = await import('../../core/transports/kafka.js');
-          transport = createKafkaTransport({ brokers: config.brokers, clientId: `tidewatch-${ctx.name}`, log: ctx.log, telemetry: ctx.telemetry });
-          own = true;
-          await transport.start();
-          await transport.ensureTopics([{ name: config.topic, partitions: 1, replicationFactor: Math.min(3, config.brokers.length), configs: { 'cleanup.policy': 'compact' } }]);
-        } else {
-          if (ctx.bus === undefined) throw new TidewatchError('TW_CONFIG_WIRING', `sink ${ctx.name}: type alerts needs brokers, or the embedded mode (tidewatch up)`);
-          transport = ctx.bus;
-        }
+        out = await openTopicTransport(config.brokers, ctx, [{ name: config.topic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
       },
       async write(events) {
-        if (transport === undefined) throw new TidewatchError('TW_STOPPED', `alerts sink ${ctx.name} is not started`);
+        if (out === undefined) throw new TidewatchError('TW_STOPPED', `alerts sink ${ctx.name} is not started`);
         const messages = alertMessages(events);
         const ignored = events.length - messages.length;
         if (ignored > 0) ctx.telemetry.add('tidewatch_alerts_sink_ignored_total', { component: ctx.name }, ignored);
         if (messages.length === 0) return;
-        await transport.publish(config.topic, messages);
+        await out.transport.publish(config.topic, messages);
         ctx.telemetry.add('tidewatch_alerts_published_total', { component: ctx.name }, messages.length);
       },
       async stop() {
-        const t = transport;
-        transport = undefined;
-        if (own && t !== undefined) await t.stop();
+        const o = out;
+        out = undefined;
+        await o?.close();
       },
     };
   },
