@@ -33,6 +33,10 @@ if (grpc !== undefined) {
   await s.start();
   await s.stop();
 }
+// CommonJS packages (grpc-js) imported from ESM land in require.cache; on some Node versions
+// (24) the resolve hook does not see them, so both are reported.
+const { createRequire } = await import('node:module');
+for (const k of Object.keys(createRequire(import.meta.url).cache)) if (/grpc|protobuf|sdk-metrics/.test(k)) process.stderr.write('LOADED ' + k + '\\n');
 `,
   );
 });
