@@ -1,8 +1,9 @@
 /**
  * Every page in real headless Chromium (Debian's chromium via playwright-core), against the
- * dashboard role fed over an in-process bus. The producers of alerts (rules engine), patterns
- * (miner), heartbeats and the sampled tail are not wired into the bus yet, so this test publishes
- * their wire records itself, as they will (core/wire.ts); rollups are published once a second,
+ * dashboard role fed over an in-process bus. To control every value (XSS payloads, a silent
+ * host, pending and resolved alerts), this test publishes the wire records (core/wire.ts) that
+ * the rules engine, the patterns sink, heartbeats and the tail produce; up-alert.browser.test.ts
+ * proves the real chain, a rule firing in `tidewatch up`. Rollups are published once a second,
  * like the collector's rollup stage. Screenshots go to docs/screenshots/.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
