@@ -840,6 +840,19 @@ export class FileTailer implements Source {
         break;
       }
       const chunk = this.buf.subarray(tailLen, n);
+      // The fingerprint was read when the file was found, perhaps long before this read (the
+      // identity is checkpointed first). Bytes read within it must be those bytes: otherwise the
+      // file was truncated and rewritten in between, which the 32 bytes before a read position
+      // near 0 cannot show. Reading on would tie the old fingerprint to the new content (a
+      // restart would then take the file for rewritten and send it all again) and keep a copy
+      // of the old content from being recognised.
+      if (t.readOffset < t.fp.length) {
+        const k = Math.min(got, t.fp.length - t.readOffset);
+        if (chunk.compare(t.fp, t.readOffset, t.readOffset + k, 0, k) !== 0) {
+          await this.truncated(t);
+          return;
+        }
+      }
       this.extendFingerprint(t, chunk);
       this.frame(t, chunk, now, n);
       t.readOffset += got;
