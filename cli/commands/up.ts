@@ -138,7 +138,8 @@ export async function embeddedConfigs(
     transforms: {
       sniff: { type: 'sniff_severity' },
       rollup: { type: 'rollup' },
-      mine: { type: 'mine_templates' },
+      // The patterns sink takes log records only (it would count log.patterns points as dropped).
+      mine: { type: 'mine_templates', emit_metrics: false },
       rules: { type: 'detect_anomalies', pass_through: false, rules: DEFAULT_RULES },
     },
     sinks: {

@@ -44,4 +44,19 @@ describe('parseJson', () => {
   it('refuses inputs over maxChars', () => {
     expect(parseJson(`{"a":"${'x'.repeat(100)}"}`, { maxChars: 50 })).toEqual({ ok: false, reason: 'too_long' });
   });
+
+  it('flattens correctly past the bound of its memo of dotted keys', () => {
+    // 300 distinct prefixes of 300 keys each: more than the memo keeps (256 x 256), so later keys are built afresh.
+    for (let p = 0; p < 300; p++) {
+      const inner: Record<string, number> = {};
+      for (let k = 0; k < 300; k++) inner[`k${k}`] = p * 1000 + k;
+      const r = parseJson(JSON.stringify({ [`p${p}`]: { inner }, top: 1 }), { prefix: 'x.' });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(Object.keys(r.fields)).toHaveLength(301);
+      expect(r.fields[`x.p${p}.inner.k0`]).toBe(p * 1000);
+      expect(r.fields[`x.p${p}.inner.k299`]).toBe(p * 1000 + 299);
+      expect(r.fields['x.top']).toBe(1);
+    }
+  });
 });

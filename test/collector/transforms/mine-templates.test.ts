@@ -67,3 +67,71 @@ describe('mine_templates', () => {
     expect(mineTemplatesFactory.create(cfg as never, ctx())).toBeInstanceOf(MineTemplates);
   });
 });
+
+describe('mine_templates log.patterns metrics', () => {
+  type Point = Extract<Event, { kind: 'metric'; type: 'sum' }>;
+  const sev = (body: string, severity_number: number): LogRecord => ({ ...log(body), severity_number });
+  // Lines of different lengths never share a template, so each is its own pattern.
+  const distinct = (n: number): string[] => Array.from({ length: n }, (_, i) => Array.from({ length: i + 1 }, () => 'word').join(' '));
+  const points = (events: Event[]): Point[] => events.filter((e): e is Point => e.kind === 'metric' && e.type === 'sum' && e.name === 'log.patterns');
+
+  it('counts records per pattern per second and emits them once the second is over', () => {
+    const t = new MineTemplates({}, ctx());
+    const tagged = t.process([log('GET /cart 200 in 12ms'), log('GET /cart 200 in 7ms'), log('disk full on /dev/sda1')], 5_200) as LogRecord[];
+    t.process([log('GET /a 500 in 3ms')], 5_900);
+    const get = tagged[0]!.attributes[PatternAttrs.id];
+    const disk = tagged[2]!.attributes[PatternAttrs.id];
+    expect(t.flush(5_999, false)).toEqual([]);
+    t.process([log('GET /b 200 in 1ms')], 6_100);
+    const first = points(t.flush(6_000, false));
+    expect(first).toHaveLength(2);
+    const byId = new Map(first.map((p) => [p.attributes[PatternAttrs.id], p]));
+    expect(byId.get(get)!.value).toBe(3);
+    expect(byId.get(disk)!.value).toBe(1);
+    expect(byId.get(get)).toMatchObject({ temporality: 'delta', monotonic: true, start_time: 5_000, time: 6_000, attributes: { [PatternAttrs.id]: get } });
+    expect(byId.get(get)!.attributes['severity']).toBeUndefined();
+    // Emitted once: the next flush has only the next second, and the final flush takes the open one.
+    expect(t.flush(6_500, false)).toEqual([]);
+    const last = points(t.flush(6_500, true));
+    expect(last.map((p) => [p.start_time, p.value])).toEqual([[6_000, 1]]);
+    expect(t.flush(9_000, true)).toEqual([]);
+  });
+
+  it('splits a pattern by severity when records carry one', () => {
+    const t = new MineTemplates({}, ctx());
+    t.process([sev('disk full on /dev/sda1', 17), sev('disk full on /dev/sdb1', 17), sev('disk full on /dev/sdc1', 13)], 0);
+    const ps = points(t.flush(1_000, false));
+    expect(ps.map((p) => [p.attributes['severity'], p.value]).sort()).toEqual([['error', 2], ['warn', 1]]);
+  });
+
+  it('sends patterns beyond max_pattern_series to the __overflow__ series, counted', () => {
+    const tel = new MemoryTelemetry();
+    const t = new MineTemplates({ max_pattern_series: 3, strip_header: false }, ctx(tel));
+    const lines = distinct(6);
+    t.process([...lines, lines[0]!, lines[5]!].map((b) => log(b)), 100);
+    const ps = points(t.flush(1_000, false));
+    expect(ps).toHaveLength(4);
+    const overflow = ps.find((p) => p.attributes[PatternAttrs.id] === '__overflow__');
+    expect(overflow!.value).toBe(4);
+    expect(ps.reduce((n, p) => n + p.value, 0)).toBe(8);
+    expect(tel.value('tidewatch_mine_templates_series_overflow_total', { component: 'mine' })).toBe(4);
+    // The limit is per second: the next second has room again.
+    t.process(lines.slice(3).map((b) => log(b)), 1_100);
+    const next = points(t.flush(2_000, false));
+    expect(next.map((p) => p.attributes[PatternAttrs.id])).not.toContain('__overflow__');
+    expect(next).toHaveLength(3);
+  });
+
+  it('emits nothing with emit_metrics: false, and still tags records', () => {
+    const t = new MineTemplates({ emit_metrics: false }, ctx());
+    const [r] = t.process([log('disk full on /dev/sda1')], 0) as LogRecord[];
+    expect(r!.attributes[PatternAttrs.id]).toBeDefined();
+    expect(t.flush(5_000, true)).toEqual([]);
+  });
+
+  it('defaults to emitting, with at most 1000 series', () => {
+    const cfg = Value.Default(schema, {}) as Record<string, unknown>;
+    expect(cfg['emit_metrics']).toBe(true);
+    expect(cfg['max_pattern_series']).toBe(1000);
+  });
+});
