@@ -4,12 +4,19 @@
  * that shares work (DESIGN.md): it reads every message of the topics it shows, under a group id
  * of its own.
  *
+ * On Kafka the rollups topic carries `rollups` wire records (RollupPartial) from the ingest
+ * stage's instances rather than metric events: they are merged per (series, window) by the
+ * ingest stage's own merge rule (collector/ingest/merge.ts) and the window's merged sum is
+ * upserted as a delta sum ending at the window's end, as the embedded rollup emits it.
+ *
  * Bad input is counted, never thrown (a handler rejection would make the transport redeliver
  * the same bad message forever): undecodable messages by error code, non-metric events, and
  * points the store refused, by reason.
  */
-import { decodeEvents } from '../core/codec.js';
+import { PartialMerger } from '../collector/ingest/merge.js';
 import { errorCodeOf } from '../core/errors.js';
+import type { Event } from '../core/model.js';
+import { decodeMessage } from '../core/wire.js';
 import type { Telemetry } from '../core/telemetry.js';
 import type { Subscription, Transport } from '../core/transport.js';
 import type { SeriesStore } from './store.js';
@@ -24,13 +31,33 @@ export interface FeedOptions {
 
 export async function feedStore(opts: FeedOptions): Promise<Subscription> {
   const { store, telemetry } = opts;
+  // Bounded: about the store's own hour of 1 s windows for a modest number of series.
+  const merger = new PartialMerger(200_000);
   return opts.transport.subscribe(
     { topics: [opts.topic], groupId: opts.groupId ?? 'tidewatch.dashboard', fromBeginning: true },
     async (batch) => {
       for (const msg of batch.messages) {
-        let events;
+        let events: Event[];
         try {
-          events = decodeEvents(msg);
+          const d = decodeMessage(msg);
+          if (d.type === 'logs' || d.type === 'metrics') events = d.records;
+          else if (d.type === 'rollups') {
+            const w = merger.add(d.record);
+            events = [
+              {
+                kind: 'metric',
+                type: 'sum',
+                name: w.name,
+                temporality: 'delta',
+                monotonic: true,
+                start_time: w.window_start,
+                time: w.window_start + w.window_ms,
+                value: w.sum,
+                attributes: { ...w.labels },
+                resource: {},
+              },
+            ];
+          } else events = [];
         } catch (err) {
           telemetry?.add('tidewatch_dashboard_dropped_total', { topic: batch.topic, reason: errorCodeOf(err) });
           continue;

@@ -5,6 +5,7 @@ import type { LogRecord } from '../../core/model.js';
 import { MemoryTelemetry } from '../../core/telemetry.js';
 import { createBus } from '../../core/transports/bus.js';
 import { feedStore } from '../../dashboard/feed.js';
+import { encodeRollup, type RollupPartial } from '../../core/wire.js';
 import { SeriesStore } from '../../dashboard/store.js';
 
 const log = (t: number, sev: number): LogRecord => ({ kind: 'log', observed_time: t, severity_number: sev, severity_text: '', body: 'x', attributes: {}, resource: {} });
@@ -26,6 +27,24 @@ describe('dashboard feed', () => {
       [{ severity: 'error' }, 'sum', 'delta', [[2_000, 1]]],
     ]);
     expect(store.totals().map((t) => t.total)).toEqual([3, 1]);
+    await sub.close();
+    await bus.stop();
+  });
+
+  it('merges rollup partials of many collector instances (Kafka mode): early values replaced, instances added', async () => {
+    const bus = createBus();
+    await bus.start();
+    const store = new SeriesStore();
+    const sub = await feedStore({ transport: bus, store, topic: 'tidewatch.rollups' });
+    const part = (instance: string, n: number, final: boolean): RollupPartial => ({
+      series_id: 'log.records{severity="info"}', name: 'log.records', labels: { severity: 'info' }, window_start: 1_000, window_ms: 1000,
+      count: n, sum: n, min: n, max: n, last: n, final, source_instance: instance,
+    });
+    await bus.publish('tidewatch.rollups', [encodeRollup(part('a', 3, false))]);
+    await bus.publish('tidewatch.rollups', [encodeRollup(part('b', 4, false))]);
+    await bus.publish('tidewatch.rollups', [encodeRollup(part('a', 5, true))]); // a's final replaces its early 3
+    await bus.publish('tidewatch.rollups', [encodeRollup(part('b', 4, true))]);
+    expect(store.query('log.records', 0, 10_000).map((s) => [s.series.labels, s.points])).toEqual([[{ severity: 'info' }, [[2_000, 9]]]]);
     await sub.close();
     await bus.stop();
   });
