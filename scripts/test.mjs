@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { summarize } from './test-summary.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ALL = ['unit', 'browser', 'kafka', 'kafka-cluster'];
@@ -24,6 +25,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let status = 0;
+const failures = [];
 for (const project of run) {
   const report = `${root}/.cache/vitest-${project}.json`;
   rmSync(report, { force: true });
@@ -40,16 +42,13 @@ for (const project of run) {
     status = 1;
     continue;
   }
-  const j = JSON.parse(readFileSync(report, 'utf8'));
-  // A file that fails to load has no failing test of its own: count it as one failure.
-  const broken = j.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed')).length;
-  const p = j.numPassedTests;
-  const f = j.numFailedTests + broken;
-  const s = j.numPendingTests + j.numTodoTests;
+  const { passed: p, failed: f, skipped: s, failures: list } = summarize(JSON.parse(readFileSync(report, 'utf8')));
+  failures.push(...list.map((line) => `FAILED ${line}`));
   console.log(`${project}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''} in ${Math.round((Date.now() - t0) / 1000)} s`);
   passed += p;
   failed += f;
   skipped += s;
 }
+for (const line of failures) console.log(line);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(status === 0 && failed === 0 ? 0 : 1);
