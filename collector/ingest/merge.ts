@@ -12,22 +12,13 @@
  */
 import type { RollupPartial } from '../../core/wire.js';
 
-export interface MergedWindow {
-  series_id: string;
-  name: string;
-  labels: Record<string, string>;
-  window_start: number;
-  window_ms: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
+/** One (series, window) merged over its source instances; the partial's fields, minus whose it was. */
+export type MergedWindow = Omit<RollupPartial, 'source_instance' | 'sketch' | 'final'> & {
   /** Every contributing instance sent its final partial. */
   final: boolean;
   /** Number of source instances that contributed. */
   sources: number;
-}
+};
 
 interface Entry {
   readonly parts: Map<string, RollupPartial>;

@@ -9,18 +9,9 @@ import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { FileRecordSchema } from '../../core/sinks/file-record.js';
+import { waitFor } from '../support/wait.js';
 
 const BIN = new URL('../../bin/tidewatch.js', import.meta.url).pathname;
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('tidewatch agent --config (DESIGN.md smallest config)', () => {
   it('writes one schema-valid JSON line per log line to the file sink and exits 0 on SIGTERM', async () => {
@@ -49,9 +40,9 @@ describe('tidewatch agent --config (DESIGN.md smallest config)', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const count = async () => (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
-    await waitFor(async () => ((await count()) === 300 ? true : undefined), 15_000, '300 lines');
+    await waitFor(async () => ((await count()) === 300 ? true : undefined), '300 lines', 15_000);
     await appendFile(join(logs, 'a.log'), `${lines.slice(300).join('\n')}\n`);
-    await waitFor(async () => ((await count()) === 500 ? true : undefined), 15_000, '500 lines');
+    await waitFor(async () => ((await count()) === 500 ? true : undefined), '500 lines', 15_000);
     child.kill('SIGTERM');
     expect(await exited, stderr).toBe(0);
 

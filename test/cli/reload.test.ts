@@ -13,16 +13,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../agent/sources/file/checkpoint.js';
 import { scale } from '../support/scale.js';
+import { until } from '../support/wait.js';
 
 const BIN = new URL('../../bin/tidewatch.js', import.meta.url).pathname;
-
-async function waitFor(fn: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await Promise.resolve().then(fn).catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Agent {
   child: ChildProcessWithoutNullStreams;
@@ -111,7 +104,7 @@ describe('tidewatch agent: SIGHUP reload', () => {
     await writeFile(log, lines(0, 100));
     await writeFile(config, agentConfig(dir, out1));
     const a = startAgent(config);
-    await waitFor(async () => (await records(out1)).length === 100, 20_000, '100 lines in out1');
+    await until(async () => (await records(out1)).length === 100, '100 lines in out1', 20_000);
 
     await writeFile(config, agentConfig(dir, out2));
     a.child.kill('SIGHUP');
@@ -120,9 +113,9 @@ describe('tidewatch agent: SIGHUP reload', () => {
       await appendFile(log, lines(i, i + 20));
       await new Promise((r) => setTimeout(r, 10));
     }
-    await waitFor(() => a.stderr().includes('"msg":"reloaded"'), 20_000, 'the reloaded log line');
+    await until(() => a.stderr().includes('"msg":"reloaded"'), 'the reloaded log line', 20_000);
     await appendFile(log, lines(300, 400));
-    await waitFor(async () => (await records(out2)).some((r) => r.body === line(399)), 20_000, 'line 399 in out2');
+    await until(async () => (await records(out2)).some((r) => r.body === line(399)), 'line 399 in out2', 20_000);
     a.child.kill('SIGTERM');
     expect(await a.exited, a.stderr()).toBe(0);
 
@@ -153,12 +146,12 @@ describe('tidewatch agent: SIGHUP reload', () => {
     await writeFile(log, lines(0, 50));
     await writeFile(config, agentConfig(dir, out1));
     const a = startAgent(config);
-    await waitFor(async () => (await records(out1)).length === 50, 20_000, '50 lines in out1');
+    await until(async () => (await records(out1)).length === 50, '50 lines in out1', 20_000);
 
     // An option the file sink does not have: a schema error, found at reload like at start.
     await writeFile(config, agentConfig(dir, join(dir, 'out2.jsonl'), ', rotate_bytes: lots'));
     a.child.kill('SIGHUP');
-    await waitFor(() => a.stderr().includes('reload rejected'), 20_000, 'the rejection in the log');
+    await until(() => a.stderr().includes('reload rejected'), 'the rejection in the log', 20_000);
     const rejected = a.stderr().split('\n').find((l) => l.includes('reload rejected'))!;
     const rec = JSON.parse(rejected) as Record<string, unknown>;
     expect(rec['level']).toBe('error');
@@ -167,19 +160,19 @@ describe('tidewatch agent: SIGHUP reload', () => {
 
     // Still running on the old config: new lines go to out1.
     await appendFile(log, lines(50, 80));
-    await waitFor(async () => (await records(out1)).length === 80, 20_000, '80 lines in out1');
+    await until(async () => (await records(out1)).length === 80, '80 lines in out1', 20_000);
     // `tidewatch status` against the running agent: the rejection as the last error, the file
     // with its confirmed offset (checkpointed within checkpoint_interval_ms) and no lag.
     const size = Buffer.byteLength(lines(0, 80));
     let report: StatusJson | undefined;
-    await waitFor(
+    await until(
       async () => {
         const r = await status(join(dir, 'data'), '--json');
         report = JSON.parse(r.out) as StatusJson;
         return r.code === 0 && report.files[0]?.offset === size;
       },
-      20_000,
       'status to show the confirmed offset',
+      20_000,
     );
     expect(report!.running).toBe(true);
     expect(report!.snapshot.reloads.failed).toBe(1);
@@ -212,7 +205,7 @@ describe('tidewatch agent: SIGTERM under load', () => {
     await writeFile(log, '');
     await writeFile(config, agentConfig(dir, out));
     const a = startAgent(config);
-    await waitFor(() => a.stderr().includes('"msg":"started"'), 20_000, 'the agent to start');
+    await until(() => a.stderr().includes('"msg":"started"'), 'the agent to start', 20_000);
 
     // Write in chunks; SIGTERM lands while the writer is half way and the agent is busy.
     const chunk = 500;
@@ -223,7 +216,7 @@ describe('tidewatch agent: SIGTERM under load', () => {
       written += chunk;
       if (!signalled && written >= total / 2) {
         // Busy for sure: lines are coming out and half the file is still unread or in flight.
-        await waitFor(async () => (await records(out)).length > 0, 20_000, 'first lines out');
+        await until(async () => (await records(out)).length > 0, 'first lines out', 20_000);
         a.child.kill('SIGTERM');
         signalled = true;
       }
@@ -244,7 +237,7 @@ describe('tidewatch agent: SIGTERM under load', () => {
     // A restart resumes from there: the whole file is out once, nothing repeated. (Run with
     // TW_LOG_LEVEL=warn, which wins over the config's level: a clean run logs nothing.)
     const b = startAgentWith({ TW_LOG_LEVEL: 'warn' }, config);
-    await waitFor(async () => (await records(out)).length >= total, 60_000, `${total} lines`);
+    await until(async () => (await records(out)).length >= total, `${total} lines`, 60_000);
     b.child.kill('SIGTERM');
     expect(await b.exited, b.stderr()).toBe(0);
     const all = await records(out);
@@ -267,7 +260,7 @@ describe('tidewatch agent: SIGTERM under load', () => {
       const config = join(dir, 'agent.yaml');
       await writeFile(config, agentConfig(dir, fifo));
       const a = startAgent(config, '--stop-timeout-ms', '1500');
-      await waitFor(() => a.stderr().includes('"msg":"started"'), 20_000, 'the agent to start');
+      await until(() => a.stderr().includes('"msg":"started"'), 'the agent to start', 20_000);
       await new Promise((r) => setTimeout(r, 500));
       const killed = new Promise<NodeJS.Signals | null>((r) => a.child.on('exit', (_code, sig) => r(sig)));
       const t0 = Date.now();

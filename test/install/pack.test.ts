@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../support/wait.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -20,14 +21,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith('npm_')) env[k] = v;
   return env;
-}
-
-async function waitFor(fn: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const dirs: string[] = [];
@@ -123,9 +116,9 @@ describe('npm pack + npm install -g of the tarball', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const count = async (): Promise<number> => (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
-    await waitFor(async () => (await count()) === 120, 20_000, '120 lines');
+    await until(async () => (await count()) === 120, '120 lines', 20_000);
     await appendFile(join(logs, 'a.log'), `${lines.slice(120).join('\n')}\n`);
-    await waitFor(async () => (await count()) === 200, 20_000, '200 lines');
+    await until(async () => (await count()) === 200, '200 lines', 20_000);
     child.kill('SIGTERM');
     expect(await exited, stderr).toBe(0);
     const bodies = (await readFile(out, 'utf8')).trimEnd().split('\n').map((l) => (JSON.parse(l) as { body: string }).body);
