@@ -601,7 +601,7 @@ export class FileTailer implements Source {
       }
       this.byPath.set(path, t);
       t.size = st.size;
-      if (this.initialScan && t.fd === undefined) await this.verifyOnAttach(t, st);
+      if (this.initialScan && t.fd === undefined) await this.verifyOnAttach(t);
       this.dirty.add(t);
       return;
     }
@@ -614,12 +614,41 @@ export class FileTailer implements Source {
     await this.newFile(path, st);
   }
 
-  /** At restart: is the file at this inode still the one the checkpoint describes? */
-  private async verifyOnAttach(t: Tracker, st: Stats): Promise<void> {
-    const head = await readHead(t.path, this.opts.fingerprintBytes);
-    const k = Math.min(head.length, t.fp.length);
-    const fpOk = head.subarray(0, k).equals(t.fp.subarray(0, k));
-    if (!fpOk || st.size < t.confirmed) await this.truncated(t, head);
+  /**
+   * At restart: is the file at this inode still the one the checkpoint describes? Read through a
+   * handle checked to be this very inode: between the stat and the open, a rotation may have
+   * renamed the file away and created a new one at the path, whose first bytes must not pass for
+   * a rewrite of this one (that re-sent a whole rotated file under the next generation).
+   */
+  private async verifyOnAttach(t: Tracker): Promise<void> {
+    for (let attempt = 0; attempt < 3 && t.state !== 'released'; attempt++) {
+      let fh: FileHandle;
+      try {
+        fh = await open(t.path, 'r');
+      } catch {
+        return; // gone again: its event or the next rescan finds where it went
+      }
+      try {
+        const st = await fh.stat();
+        if (st.dev !== t.dev || st.ino !== t.ino || !sameBirth(t.btime, st.birthtimeMs)) {
+          // Renamed since the stat: look for it beside its old name, then check it there.
+          const p = t.path;
+          await this.pathGone(t);
+          this.hints.set(p, 'rename');
+          if (t.path === p) return;
+          continue;
+        }
+        const b = Buffer.alloc(this.opts.fingerprintBytes);
+        const { bytesRead } = await fh.read(b, 0, b.length, 0);
+        const head = b.subarray(0, bytesRead);
+        const k = Math.min(head.length, t.fp.length);
+        const fpOk = head.subarray(0, k).equals(t.fp.subarray(0, k));
+        if (!fpOk || st.size < t.confirmed) await this.truncated(t, head);
+        return;
+      } finally {
+        await fh.close().catch(() => {});
+      }
+    }
   }
 
   private async newFile(path: string, st: Stats): Promise<void> {
@@ -1305,10 +1334,6 @@ async function readAt(path: string, pos: number, len: number): Promise<Buffer> {
   } finally {
     await fh.close();
   }
-}
-
-function readHead(path: string, n: number): Promise<Buffer> {
-  return readAt(path, 0, n);
 }
 
 /** Where `start_at: end` begins: just after the last complete line, so no line is cut. */
