@@ -1230,20 +1230,27 @@ export class FileTailer implements Source {
 
   private async saveCheckpoint(): Promise<void> {
     this.ckUrgent = false;
+    // Cleared first: an acknowledgement that lands while this save awaits marks the next one due.
+    this.ckDirty = false;
     const entries: CheckpointEntry[] = [];
     const saved: Tracker[] = [];
     for (const t of this.trackers) {
       if (t.state === 'released') continue;
-      if (t.entry === undefined) {
+      let entry = t.entry;
+      if (entry === undefined) {
+        // Offset and tail are taken together: an acknowledgement may move the confirmed offset
+        // while the tail is read below, and a tail saved with another offset's bytes makes the
+        // next start take the file for rewritten (it sent the whole file again).
+        const offset = t.confirmed;
         let tail = t.confirmedTail;
-        if (tail === undefined && t.fd !== undefined && t.confirmed > 0) {
-          const n = Math.min(TAIL, t.confirmed);
+        if (tail === undefined && t.fd !== undefined && offset > 0) {
+          const n = Math.min(TAIL, offset);
           const b = Buffer.alloc(n);
-          const r = await t.fd.read(b, 0, n, t.confirmed - n).catch(() => undefined);
+          const r = await t.fd.read(b, 0, n, offset - n).catch(() => undefined);
           tail = r?.bytesRead === n ? b : EMPTY;
-          t.confirmedTail = tail;
+          if (t.confirmed === offset) t.confirmedTail = tail;
         }
-        t.entry = {
+        entry = {
           sid: t.sid,
           gen: t.gen,
           head: t.head,
@@ -1252,16 +1259,17 @@ export class FileTailer implements Source {
           ino: t.ino,
           btime: t.btime,
           fp: t.fp.toString('base64'),
-          offset: t.confirmed,
+          offset,
           tail: (tail ?? EMPTY).toString('base64'),
           state: t.state === 'retired' ? 'retired' : 'live',
           ...(t.state === 'retired' ? { retired_at: t.retiredAt } : {}),
         };
+        // Kept for the next save only while it is still current.
+        if (t.confirmed === offset) t.entry = entry;
       }
-      entries.push(t.entry);
+      entries.push(entry);
       saved.push(t);
     }
-    this.ckDirty = false;
     try {
       await this.store.save({ entries });
     } catch (err) {
