@@ -15,7 +15,7 @@ import { makeSource, tempDir } from '../file-helpers.js';
 
 // One-shot hooks: `race.run` inside the tailer's next open() of `race.path`, before the real open;
 // `onRead` inside a read of a handle, before the real read (a true return consumes it).
-const race: { path?: string; run?: () => Promise<void>; onRead?: (length: number, position: number) => boolean } = {};
+const race: { path?: string; run?: (() => Promise<void>) | undefined; onRead?: ((length: number, position: number) => boolean) | undefined } = {};
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
   const open: typeof real.open = async (path, ...rest) => {
