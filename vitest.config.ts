@@ -12,6 +12,7 @@ import { defineConfig } from 'vitest/config';
 //   { bootstrap, brokers, controlUrl }, and clusterControl() in test/kafka/harness.ts kills,
 //   pauses, resumes and restarts its brokers. Its files run one at a time: they share the
 //   cluster and disturb it on purpose.
+// - project `chaos` (test/chaos/*.chaos.test.ts): the same cluster setup, for chaos runs.
 export default defineConfig({
   test: {
     projects: [
@@ -19,7 +20,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.kafka.test.ts', 'test/**/*.browser.test.ts', 'node_modules/**'],
+          exclude: ['test/**/*.kafka.test.ts', 'test/**/*.browser.test.ts', 'test/**/*.chaos.test.ts', 'node_modules/**'],
           testTimeout: 30_000,
         },
       },
@@ -41,6 +42,20 @@ export default defineConfig({
           globalSetup: ['test/kafka/cluster-setup.ts'],
           fileParallelism: false,
           testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        // Chaos runs (issue 11, test/chaos/*.chaos.test.ts): real agent and collector processes
+        // on the same 3-broker cluster setup as kafka-cluster (clusterControl() kills, pauses and
+        // resumes brokers), one file at a time; `npm run chaos` runs this project alone.
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/*.chaos.test.ts'],
+          exclude: ['node_modules/**'],
+          globalSetup: ['test/kafka/cluster-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 420_000,
           hookTimeout: 180_000,
         },
       },

@@ -5,7 +5,11 @@
 // 2. end-to-end lines/s, file → committed rollups (agent + one collector ingest stage), and
 // 3. freshness: from a line's write returning to its count being visible in the open 1 s
 //    window to a read_committed rollups reader, p50/p99.
-// Run after `npm run build`: node bench/kafka-e2e.mjs [--lines N] [--brokers 1,3]
+// Run after `npm run build`: node bench/kafka-e2e.mjs [--lines N] [--brokers 1,3] [--only throughput]
+//   [--runs R] [--sinks 'compression: gzip|compression: lz4'] [--agent-prof DIR]
+// --only throughput: part 1 only (kcat beside the agent), R times per cluster; --sinks runs the agent
+// once per '|'-separated variant, each adding options to its kafka sink (YAML flow-map entries; an
+// empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,6 +24,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'tidewatch.js');
 const { decodeRollup } = await import('../dist/core/wire.js');
 const { PartialMerger } = await import('../dist/collector/ingest/merge.js');
+// The bench's own consumers read what the agent wrote, lz4 included.
+(await import('../dist/agent/sinks/kafka/producer.js')).registerKafkaCodecs();
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -28,9 +34,15 @@ const arg = (name, dflt) => {
 };
 const LINES = Number(arg('lines', '200000'));
 const BROKERS = arg('brokers', '1,3').split(',').map(Number);
+const ONLY = arg('only', 'all');
+const RUNS = Number(arg('runs', '1'));
+const SINK_VARIANTS = arg('sinks', '').split('|');
+const AGENT_PROF = arg('agent-prof', '');
+// Extra node flags for the agent (e.g. '--max-semi-space-size=64'), space-separated.
+const AGENT_NODE_ARGS = arg('agent-node-args', '').split(' ').filter((x) => x !== '');
 const out = (l) => console.log(l);
 const kcatVersion = `kcat ${/Version (\S+ \(.*?librdkafka \S+)/.exec(spawnSync('kcat', ['-V']).stdout?.toString() ?? '')?.[1] ?? '?'})`;
-out(`# kafka e2e bench: Node ${process.version}, ${os.cpus().length} cores, ${kcatVersion.trim()}, ${LINES} lines of 100 bytes, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+out(`# kafka e2e bench: Node ${process.version}, ${os.cpus().length} cores, ${kcatVersion.trim()}, ${LINES} lines of 103 bytes, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
 // CPU seconds (user, sys) of a running process, from /proc/<pid>/stat fields 14 and 15 (clock ticks).
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
@@ -59,6 +71,12 @@ function makeFile(dir, n) {
   return file;
 }
 
+/** Byte offset of the file's last line (the agent is done when that line is in the topic). */
+function lastLineOffset(file) {
+  const buf = readFileSync(file);
+  return buf.lastIndexOf(0x0a, buf.length - 2) + 1;
+}
+
 async function topicCount(kafka, topic) {
   const admin = kafka.admin();
   await admin.connect();
@@ -72,10 +90,10 @@ async function topicCount(kafka, topic) {
   }
 }
 
-function startRole(role, configText, dir, extra = []) {
+function startRole(role, configText, dir, extra = [], nodeArgs = []) {
   const file = path.join(dir, `${role}-${randomUUID()}.yaml`);
   writeFileSync(file, configText);
-  const child = spawn(process.execPath, [BIN, role, '--config', file, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, BIN, role, '--config', file, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c) => (err += c.toString()));
   return { child, stderr: () => err, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
@@ -101,6 +119,93 @@ async function watchRollups(kafka, topic, onUpdate) {
   return { total: () => total, stop: () => consumer.disconnect() };
 }
 
+/** kcat -P -l into a fresh topic (6 partitions, rf); lines/s and kcat's own CPU. */
+async function kcatRun(kafka, b, rf, file, label, extra) {
+  const topic = `kcat-${randomUUID()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: rf }] });
+  await admin.disconnect();
+  const t0 = performance.now();
+  // /usr/bin/time (Debian `time`) reports the kcat process's own user+sys CPU on stderr.
+  const r = spawnSync('/usr/bin/time', ['-f', 'TWCPU %U %S', 'kcat', '-P', '-b', b, '-t', topic, '-l', ...extra, file]);
+  const ms = performance.now() - t0;
+  const m = /TWCPU ([\d.]+) ([\d.]+)/.exec(r.stderr?.toString() ?? '');
+  const cpu = m ? { user: Number(m[1]), sys: Number(m[2]) } : undefined;
+  const n = await topicCount(kafka, topic);
+  out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status}); ${cpuText(cpu)}`);
+}
+
+/**
+ * The agent alone (real CLI, defaults plus --sink), file → Kafka, fresh data dir and topic prefix.
+ * Done when a consumer sees the file's last line: one file is one stream, one key, one partition,
+ * in order, so the message holding the last line's offset is the last one. The consumer does not
+ * decode lines (a substring test per message), so it takes little of the machine's CPU.
+ */
+async function agentAlone(kafka, cluster, dir, file, sinkExtra) {
+  const p2 = `a${randomUUID().slice(0, 8)}.`;
+  // The agent's topics exist before it starts, as kcat's do (same partitions): topic creation is
+  // not part of either side's figure.
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: ['logs', 'metrics', 'agents'].map((k) => ({
+      topic: `${p2}${k}`,
+      numPartitions: 6,
+      replicationFactor: Math.min(3, cluster.bootstrap.length),
+      configEntries: k === 'agents' ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+    })),
+  });
+  await admin.disconnect();
+  const logDir = path.join(dir, `in-${p2}`);
+  mkdirSync(logDir);
+  spawnSync('cp', [file, path.join(logDir, 'app.log')]);
+  const lastOffset = lastLineOffset(file);
+  const needle = Buffer.from(`"offset":${lastOffset},`);
+  const extra = sinkExtra === '' ? '' : `, ${sinkExtra}`;
+  const cfg = [
+    `data_dir: ${path.join(dir, `d-${p2}`)}`,
+    'sources:',
+    `  app: { type: file, include: ["${logDir}/*.log"], start_at: beginning }`,
+    'sinks:',
+    `  k: { type: kafka, brokers: ${JSON.stringify(cluster.bootstrap)}, topic_prefix: "${p2}"${extra} }`,
+    'pipelines:',
+    '  logs: { sources: [app], sinks: [k] }',
+    '',
+  ].join('\n');
+  const nodeArgs = [...(AGENT_PROF === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', AGENT_PROF]), ...AGENT_NODE_ARGS];
+  const a0 = performance.now();
+  const a2 = startRole('agent', cfg, dir, [], nodeArgs);
+  let doneAt = 0;
+  let agentCpu;
+  for (let i = 0; i < 600 && !(await kafka.admin().listTopics().catch(() => [])).includes(`${p2}logs`); i++) await sleep(50);
+  const c = kafka.consumer({ groupId: `bench-${randomUUID()}` });
+  await c.connect();
+  await c.subscribe({ topics: [`${p2}logs`], fromBeginning: true });
+  await c.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        if (doneAt === 0 && m.value?.includes(needle)) {
+          doneAt = performance.now();
+          agentCpu = procCpu(a2.child.pid);
+        }
+      }
+    },
+  });
+  for (let i = 0; i < 3000 && doneAt === 0; i++) await sleep(50);
+  const s = (doneAt - a0) / 1000;
+  out(
+    `- tidewatch agent (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at a consumer)`}; ${cpuText(agentCpu)} (incl. Node start)${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
+  );
+  await c.disconnect();
+  await a2.stop();
+}
+
+const KCAT_RUNS = [
+  ['kcat -P -l (defaults: a message per line)', []],
+  ['kcat -P -l tuned as issue 5 asks (linger.ms=50, batch.num.messages=10000, lz4)', ['-X', 'linger.ms=50', '-X', 'batch.num.messages=10000', '-X', 'compression.codec=lz4']],
+  ['kcat -P -l tuned like our sink (acks=all, idempotent, lz4, linger.ms=5, batch.size=1000000)', ['-X', 'acks=all', '-X', 'compression.codec=lz4', '-X', 'linger.ms=5', '-X', 'batch.size=1000000', '-X', 'enable.idempotence=true']],
+];
+
 for (const nb of BROKERS) {
   const cluster = await startKafka({ brokers: nb, quickStart: false });
   const kafka = new Kafka({ clientId: 'bench', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING });
@@ -112,25 +217,12 @@ for (const nb of BROKERS) {
 
     // 1. kcat plain and tuned, then our agent, each to a fresh topic (rf = min(3, brokers)).
     const rf = Math.min(3, nb);
-    for (const [label, extra] of [
-      ['kcat -P -l (defaults)', []],
-      ['kcat -P -l tuned as issue 5 asks (linger.ms=50, batch.num.messages=10000, lz4)', ['-X', 'linger.ms=50', '-X', 'batch.num.messages=10000', '-X', 'compression.codec=lz4']],
-      ['kcat -P -l tuned like our sink (acks=all, idempotent, gzip, linger.ms=5, batch.size=1MB)', ['-X', 'acks=all', '-X', 'compression.codec=gzip', '-X', 'linger.ms=5', '-X', 'batch.size=1000000', '-X', 'enable.idempotence=true']],
-    ]) {
-      const topic = `kcat-${randomUUID()}`;
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: rf }] });
-      await admin.disconnect();
-      const t0 = performance.now();
-      // /usr/bin/time (Debian `time`) reports the kcat process's own user+sys CPU on stderr.
-      const r = spawnSync('/usr/bin/time', ['-f', 'TWCPU %U %S', 'kcat', '-P', '-b', b, '-t', topic, '-l', ...extra, file]);
-      const ms = performance.now() - t0;
-      const m = /TWCPU ([\d.]+) ([\d.]+)/.exec(r.stderr?.toString() ?? '');
-      const cpu = m ? { user: Number(m[1]), sys: Number(m[2]) } : undefined;
-      const n = await topicCount(kafka, topic);
-      out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status}); ${cpuText(cpu)}`);
+    for (let run = 1; run <= (ONLY === 'throughput' ? RUNS : 1); run++) {
+      if (ONLY === 'throughput') out(`### run ${run}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      for (const [label, extra] of KCAT_RUNS) await kcatRun(kafka, b, rf, file, label, extra);
+      for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim());
     }
+    if (ONLY === 'throughput') continue;
 
     // Our agent: file → kafka sink (defaults: gzip, acks=all, idempotent, linger 5 ms), then the
     // collector's ingest stage (one process) to committed rollups.
@@ -169,36 +261,6 @@ for (const nb of BROKERS) {
     }
     const e2eMs = rollupsDoneAt - t0;
     out(`- tidewatch agent + collector ingest, file → committed rollups: ${Math.round(LINES / (e2eMs / 1000))} lines/s (${(e2eMs / 1000).toFixed(2)} s incl. agent start ~0.3 s; total counted ${watcher.total()})`);
-
-    // Agent alone, file → Kafka: a second agent with a fresh data dir re-reads the same file to a fresh prefix.
-    {
-      const p2 = `a${randomUUID().slice(0, 8)}.`;
-      const cfg2 = agentCfg(path.join(dir, 'a2')).replace(`topic_prefix: "${prefix}"`, `topic_prefix: "${p2}"`);
-      const a0 = performance.now();
-      const a2 = startRole('agent', cfg2, dir);
-      // Lines per message vary; the agent logs nothing per batch, so read the logs topic's record count via a consumer.
-      const { decodeLogBatch } = await import('../dist/core/wire.js');
-      let seen = 0;
-      let doneAt = 0;
-      let agentCpu;
-      for (let i = 0; i < 600 && !(await kafka.admin().listTopics().catch(() => [])).includes(`${p2}logs`); i++) await sleep(50);
-      const c = kafka.consumer({ groupId: `bench-${randomUUID()}` });
-      await c.connect();
-      await c.subscribe({ topics: [`${p2}logs`], fromBeginning: true });
-      await c.run({
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) seen += decodeLogBatch(m.value).length;
-          if (seen >= LINES && doneAt === 0) {
-            doneAt = performance.now();
-            agentCpu = procCpu(a2.child.pid);
-          }
-        },
-      });
-      for (let i = 0; i < 3000 && doneAt === 0; i++) await sleep(50);
-      out(`- tidewatch agent (CLI, defaults), file → Kafka acked: ${Math.round(LINES / ((doneAt - a0) / 1000))} lines/s (${((doneAt - a0) / 1000).toFixed(2)} s incl. process start; measured at a consumer); ${cpuText(agentCpu)} (incl. Node start)`);
-      await c.disconnect();
-      await a2.stop();
-    }
 
     // 3. Freshness: a line every 20 ms appended to a live file; the time from appendFileSync
     //    returning to the rollups reader's total including it.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: builds, then runs each benchmark in turn, each in its own process, printing its
 // figures. Names select some (`npm run bench -- miner parse`); the Kafka benchmarks start real
-// brokers and run only when named or with --kafka. Figures belong in bench/RESULTS.md with the
+// brokers and run only when named or with --kafka; the soak runs only when named. Figures belong in bench/RESULTS.md with the
 // command, the machine (`nproc`, `uptime` load) and the versions printed here.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +22,14 @@ const KAFKA = {
   'kafka-harness': ['bench/kafka-harness.mjs'],
   'kafka-e2e': ['bench/kafka-e2e.mjs', '--brokers', '1'],
 };
+// Long runs, only when named: `npm run bench -- soak` (10 minutes by default; SOAK_SECONDS,
+// SOAK_MODE and the other knobs are in bench/soak.mjs; it starts a Kafka broker unless
+// SOAK_MODE=embedded).
+const ON_REQUEST = {
+  soak: ['bench/soak.mjs'],
+};
 const args = process.argv.slice(2);
-const all = { ...IN_PROCESS, ...KAFKA };
+const all = { ...IN_PROCESS, ...KAFKA, ...ON_REQUEST };
 const named = args.filter((a) => !a.startsWith('--'));
 for (const n of named) {
   if (!(n in all)) {

@@ -7,11 +7,19 @@
 // identity), encoded in batches of B lines, as the agent's Kafka sink would.
 // Baseline in the same run: "naive", JSON.stringify / JSON.parse of the LogRecord array as is
 // (what core/codec.ts does now): no grouping by stream, no validation on decode.
+// Then the Kafka sink's codecs on the encoded batches (one 4096-line batch of the file source, as
+// the sink compresses a produce request): MB/s of wire bytes and the ratio, against gzip at
+// kafkajs's default level 6 (what the sink used before) and the reference `lz4 -1` CLI (when installed).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { encodeLogBatch, decodeLogBatch, encodeRollup, decodeRollup } = await import(`${root}dist/core/wire.js`);
+const { lz4FrameCompress, lz4FrameDecompress } = await import(`${root}dist/core/lz4.js`);
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -81,3 +89,48 @@ console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.
 console.log(`bytes per line: wire v1 ${bytes(wire).toFixed(1)}, naive ${bytes(naive).toFixed(1)}`);
 for (const [op, name, r] of results) console.log(`${op.padEnd(7)} ${name.padEnd(38)} ${(r / 1e6).toFixed(2)} M lines/s`);
 console.log(`decode  wire v1 decodeRollup                    ${((n / el) * 1000 / 1e6).toFixed(2)} M records/s`);
+
+// Codecs, on request-sized payloads (4096 lines encoded as the sink does).
+const payload = Buffer.concat(
+  Array.from({ length: Math.max(1, Math.floor(records.length / 4096)) }, (_, i) => encodeLogBatch(records.slice(i * 4096, (i + 1) * 4096))[0]?.value ?? Buffer.alloc(0)),
+);
+function codecRate(fn) {
+  fn(payload);
+  let bytes = 0;
+  let out;
+  const start = process.hrtime.bigint();
+  let elapsed = 0;
+  while (elapsed < MS) {
+    out = fn(payload);
+    bytes += payload.length;
+    elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+  }
+  return { mbs: bytes / elapsed / 1000, size: out.length };
+}
+const lz4 = lz4FrameCompress(payload);
+const gz = zlib.gzipSync(payload, { level: 1 });
+const codecs = [
+  ['lz4 (core/lz4.ts) compress', (b) => lz4FrameCompress(b)],
+  ['lz4 (core/lz4.ts) decompress', () => lz4FrameDecompress(lz4)],
+  ['gzip level 1 compress (sink default)', (b) => zlib.gzipSync(b, { level: 1 })],
+  ['gzip level 6 compress (kafkajs default)', (b) => zlib.gzipSync(b)],
+  ['gunzip (level 1 data) decompress', () => zlib.gunzipSync(gz)],
+];
+console.log(`codecs on ${(payload.length / 1e6).toFixed(2)} MB of wire v1 log batches (${(payload.length / LINES).toFixed(1)} bytes per line)`);
+for (const [name, fn] of codecs) {
+  const r = codecRate(fn);
+  const ratio = name.includes('decompress') ? '' : `, ratio ${(payload.length / r.size).toFixed(1)}`;
+  console.log(`codec   ${name.padEnd(40)} ${r.mbs.toFixed(0)} MB/s${ratio}`);
+}
+try {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-lz4-'));
+  writeFileSync(path.join(dir, 'p'), payload);
+  writeFileSync(path.join(dir, 'p.lz4'), lz4);
+  const ref = execFileSync('lz4', ['-1', '-c', path.join(dir, 'p')], { maxBuffer: 1 << 30 });
+  // The reference decodes ours (and ours decodes it) byte for byte.
+  const back = execFileSync('lz4', ['-d', '-c', path.join(dir, 'p.lz4')], { maxBuffer: 1 << 30 });
+  console.log(`codec   reference lz4 -1 (C) ratio ${(payload.length / ref.length).toFixed(1)}; decodes ours: ${back.equals(payload)}; ours decodes it: ${lz4FrameDecompress(ref).equals(payload)}`);
+  rmSync(dir, { recursive: true });
+} catch {
+  console.log('codec   (reference lz4 CLI not installed)');
+}

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { TidewatchError, isTidewatchError } from '../core/errors.js';
+import { redactSecrets } from '../core/secrets.js';
 import type { CommandIO } from './io.js';
 import { processIO } from './io.js';
 
@@ -71,10 +72,10 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     return await mod.run(rest, io);
   } catch (err) {
     if (isTidewatchError(err)) {
-      io.stderr(`tidewatch ${name}: ${err.message} [${err.code}]\n`);
+      io.stderr(redactSecrets(`tidewatch ${name}: ${err.message} [${err.code}]\n`));
       return err.code === 'TW_USAGE' ? 2 : 1;
     }
-    io.stderr(`tidewatch ${name}: internal error [TW_INTERNAL]: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    io.stderr(redactSecrets(`tidewatch ${name}: internal error [TW_INTERNAL]: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
     return 70;
   }
 }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { TidewatchError } from './errors.js';
 
 export interface Identity {
   agentId: string;
@@ -23,8 +24,14 @@ export async function resolveIdentity(dataDir: string, configured: { id?: string
     // first start: fall through and create one
   }
   const id = randomBytes(8).toString('hex');
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(`${file}.tmp`, `${id}\n`);
-  await rename(`${file}.tmp`, file);
+  try {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(`${file}.tmp`, `${id}\n`);
+    await rename(`${file}.tmp`, file);
+  } catch (err) {
+    // A full or read-only data_dir is the operator's to fix, not a bug (it was TW_INTERNAL;
+    // found by test/chaos/resource-faults.test.ts, data_dir on a full filesystem).
+    throw new TidewatchError('TW_STATE_WRITE', `cannot write the agent id in ${dataDir}: ${(err as Error).message}`, { dir: dataDir }, { cause: err });
+  }
   return { agentId: id, hostName };
 }

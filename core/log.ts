@@ -1,7 +1,13 @@
 /**
  * The program's own structured log: one JSON object per line on stderr. Never called per event
  * (STYLE.md rule 8): per-event outcomes are counters in core/telemetry.ts.
+ *
+ * No secret reaches a log line: fields under secret-looking keys (`password`, `token`,
+ * `authorization`...) are written as "[redacted]", and the finished line goes through
+ * core/secrets.ts, which masks every secret the config loader registered and anything shaped
+ * like one (URL credentials, `Bearer x`). Logs are rare, so the scan costs nothing that matters.
  */
+import { isSecretKey, redactSecrets } from './secrets.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -24,7 +30,7 @@ export function createLogger(
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[level] < min) return;
     const rec = { time: new Date(now()).toISOString(), level, msg, ...base, ...fields };
-    write(`${JSON.stringify(rec, errorReplacer)}\n`);
+    write(`${redactSecrets(JSON.stringify(rec, errorReplacer))}\n`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -35,7 +41,8 @@ export function createLogger(
   };
 }
 
-function errorReplacer(_key: string, value: unknown): unknown {
+function errorReplacer(key: string, value: unknown): unknown {
+  if (typeof value === 'string' && key !== '' && isSecretKey(key)) return '[redacted]';
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
     return { message: value.message, ...(code !== undefined ? { code } : {}) };

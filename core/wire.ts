@@ -136,6 +136,13 @@ export interface PatternRecord {
   /** One raw line that matched, for the dashboard. */
   sample?: string;
   labels: Record<string, string>;
+  /**
+   * Set when a miner merged this pattern into a more general one: the live record is that id's
+   * (which counts these lines too); `count` here is what was forwarded to it.
+   */
+  alias_of?: string;
+  /** Recent counts per time window, `[window start (epoch ms), count]`, oldest first. */
+  windows?: [number, number][];
 }
 
 /** An agent's heartbeat; compacted by `agent_id`, so the topic lists every agent's last word. */
@@ -211,34 +218,111 @@ export function decodeMessage(msg: { headers: Readonly<Record<string, string | u
 // ---------------------------------------------------------------------------------------------
 // Logs
 
-interface StreamIdentity {
-  stream_id: string;
-  generation: number;
-  path: string;
-  offset: number;
+/**
+ * Messages of grouped records: each group (one stream's lines, one resource's points) becomes
+ * messages `<head><part>,<part>,...]}`, in the order its parts came, each under `maxBytes`
+ * unless a single part is larger. The one grouping and size-splitting loop of log and metric
+ * batches.
+ *
+ * Parts are written as UTF-8 straight into one growing Buffer per group, so a batch is encoded
+ * once, measured exactly as it is written (no Buffer.byteLength per part), and never joined or
+ * copied again (bench/wire.mjs "encode": the agent's Kafka sink encodes every line it ships).
+ */
+class BatchWriter {
+  private readonly groups = new Map<string, Batch>();
+  private readonly out: OutMessage[] = [];
+
+  constructor(
+    private readonly type: WireType,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** The batch of group `id`, if it was opened. */
+  get(id: string): Batch | undefined {
+    return this.groups.get(id);
+  }
+
+  /** Opens group `id`: its messages start with `head` (JSON up to the array's `[`) and carry `key`. */
+  open(id: string, head: string, key: string): Batch {
+    const b: Batch = { head: Buffer.from(head), key, buf: EMPTY, pos: 0, count: 0 };
+    this.groups.set(id, b);
+    return b;
+  }
+
+  /** Appends one part (a JSON value) to the group's batch; a full batch becomes a message first. */
+  add(b: Batch, part: string): void {
+    if (b.count === 0) this.begin(b, part.length * 3 + 2);
+    else this.reserve(b, part.length * 3 + 3);
+    const start = b.count === 0 ? b.pos : b.pos + 1;
+    const n = b.buf.write(part, start);
+    if (b.count > 0 && start + n + 2 > this.maxBytes) {
+      // It does not fit: the message ends before it, and it opens the next one.
+      const moved = Buffer.from(b.buf.subarray(start, start + n));
+      this.flush(b);
+      this.begin(b, n + 2);
+      b.pos += moved.copy(b.buf, b.pos);
+    } else {
+      if (b.count > 0) b.buf[b.pos] = 0x2c; // ','
+      b.pos = start + n;
+    }
+    b.count++;
+  }
+
+  /** Every group's last message; the writer is done. */
+  finish(): OutMessage[] {
+    for (const b of this.groups.values()) this.flush(b);
+    return this.out;
+  }
+
+  private begin(b: Batch, need: number): void {
+    b.buf = Buffer.allocUnsafe(Math.max(b.head.length + need, Math.min(this.maxBytes + 2, INITIAL_BATCH_BYTES)));
+    b.pos = b.head.copy(b.buf, 0);
+    b.count = 0;
+  }
+
+  private reserve(b: Batch, need: number): void {
+    if (b.pos + need <= b.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(b.pos + need, Math.min(b.buf.length * 2, this.maxBytes + 2)));
+    b.buf.copy(grown, 0, 0, b.pos);
+    b.buf = grown;
+  }
+
+  private flush(b: Batch): void {
+    if (b.count === 0) return;
+    b.buf[b.pos++] = 0x5d; // ']'
+    b.buf[b.pos++] = 0x7d; // '}'
+    // A buffer mostly empty is not kept alive by the message (memory is bounded by what is sent).
+    const value = b.pos * 2 < b.buf.length ? Buffer.from(b.buf.subarray(0, b.pos)) : b.buf.subarray(0, b.pos);
+    this.out.push({ key: b.key, value, headers: wireHeaders(this.type) });
+    b.buf = EMPTY;
+    b.pos = 0;
+    b.count = 0;
+  }
 }
 
-/** The record's line identity when it has all of it, with the canonical types; else undefined. */
-function identityOf(r: LogRecord): StreamIdentity | undefined {
-  const a = r.attributes;
-  const stream_id = a[AttrKeys.streamId];
-  const generation = a[AttrKeys.generation];
-  const path = a[AttrKeys.filePath];
-  const offset = a[AttrKeys.offset];
-  if (typeof stream_id !== 'string' || typeof path !== 'string' || !isUInt(generation) || !isUInt(offset)) return undefined;
-  return { stream_id, generation, path, offset };
+interface Batch {
+  readonly head: Buffer;
+  readonly key: string;
+  buf: Buffer;
+  /** Bytes written to `buf` (the head, then the parts and their commas). */
+  pos: number;
+  /** Parts in the current message. */
+  count: number;
 }
 
-const IDENTITY_KEYS: ReadonlySet<string> = new Set([AttrKeys.streamId, AttrKeys.generation, AttrKeys.filePath, AttrKeys.offset]);
+const EMPTY = Buffer.alloc(0);
+/** First buffer of a batch; it doubles as parts come (a batch of file lines is a few hundred KB). */
+const INITIAL_BATCH_BYTES = 65_536;
 
 /**
  * One line's JSON, written directly rather than through an intermediate object (bench/wire.mjs:
- * the agent encodes every line it ships). Non-finite times have no JSON form: a NaN event time
- * is left out (as if the source had not said), a NaN observed time becomes 0, so one bad record
- * never makes its whole batch undecodable.
+ * the agent encodes every line it ships). `offset` is the line's offset when the record has its
+ * whole stream identity (the identity attributes then travel once per batch, not per line).
+ * Non-finite times have no JSON form: a NaN event time is left out (as if the source had not
+ * said), a NaN observed time becomes 0, so one bad record never makes its whole batch undecodable.
  */
-function wireLineJson(r: LogRecord, id: StreamIdentity | undefined): string {
-  let s = id === undefined ? '{' : `{"offset":${id.offset},`;
+function wireLineJson(r: LogRecord, offset: number | undefined): string {
+  let s = offset === undefined ? '{' : `{"offset":${offset},`;
   s += `"observed_time":${Number.isFinite(r.observed_time) ? r.observed_time : 0}`;
   if (r.time !== undefined && Number.isFinite(r.time)) s += `,"time":${r.time}`;
   if (r.severity_number !== 0) s += `,"severity_number":${JSON.stringify(r.severity_number)}`;
@@ -246,7 +330,8 @@ function wireLineJson(r: LogRecord, id: StreamIdentity | undefined): string {
   s += `,"body":${JSON.stringify(r.body) ?? 'null'}`;
   let attrs: Attributes | undefined;
   for (const k in r.attributes) {
-    if (id !== undefined && IDENTITY_KEYS.has(k)) continue;
+    // The identity keys, compared directly (interned strings): this runs for every line.
+    if (offset !== undefined && (k === AttrKeys.offset || k === AttrKeys.streamId || k === AttrKeys.generation || k === AttrKeys.filePath)) continue;
     attrs ??= {};
     // Plain assignment of "__proto__" would set the prototype instead of copying the attribute.
     if (k === '__proto__') Object.defineProperty(attrs, k, { value: r.attributes[k], enumerable: true, writable: true, configurable: true });
@@ -259,57 +344,61 @@ function wireLineJson(r: LogRecord, id: StreamIdentity | undefined): string {
   return `${s}}`;
 }
 
-interface Group {
-  readonly head: string;
-  readonly key: string;
-  parts: string[];
-  bytes: number;
-}
-
 /**
  * Groups LogRecords into batches of one stream (order kept within a stream) and encodes them,
  * each message under `maxBytes` unless a single line is larger. The message key is
  * `<agent_id>/<stream_id>`, so one stream's batches stay in one partition, in order.
+ * A record has a stream when it carries the whole line identity with the canonical types
+ * (string stream id and path, non-negative integer generation and offset); otherwise it travels
+ * in a batch without stream, its identity attributes kept as plain attributes.
  * The caller keeps ownership of `records`; nothing is retained.
  */
 export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?: number } = {}): OutMessage[] {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES;
-  const out: OutMessage[] = [];
-  const groups = new Map<string, Group>();
+  const w = new BatchWriter('logs', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES);
   // Records of one source share their resource object: serialise it once per object.
   const resourceJson = new Map<Attributes, string>();
-  const flush = (g: Group): void => {
-    if (g.parts.length === 0) return;
-    out.push({ key: g.key, value: Buffer.from(`${g.head}${g.parts.join(',')}]}`), headers: wireHeaders('logs') });
-    g.parts = [];
-    g.bytes = g.head.length + 2;
-  };
+  // Consecutive records mostly belong to the same stream: its batch is found without a lookup.
+  let lastRes: Attributes | undefined;
+  let lastSid: unknown;
+  let lastGen: unknown;
+  let lastPath: unknown;
+  let lastStreamed = false;
+  let last: Batch | undefined;
   for (const r of records) {
-    const id = identityOf(r);
-    let res = resourceJson.get(r.resource);
-    if (res === undefined) {
-      res = JSON.stringify(r.resource);
-      resourceJson.set(r.resource, res);
+    const a = r.attributes;
+    const sid = a[AttrKeys.streamId];
+    const gen = a[AttrKeys.generation];
+    const path = a[AttrKeys.filePath];
+    const off = a[AttrKeys.offset];
+    const streamed = typeof sid === 'string' && typeof path === 'string' && isUInt(gen) && isUInt(off);
+    let b: Batch | undefined;
+    if (last !== undefined && r.resource === lastRes && streamed === lastStreamed && (!streamed || (sid === lastSid && gen === lastGen && path === lastPath))) {
+      b = last;
+    } else {
+      let res = resourceJson.get(r.resource);
+      if (res === undefined) {
+        res = JSON.stringify(r.resource);
+        resourceJson.set(r.resource, res);
+      }
+      const id = streamed ? `${sid}\u0000${gen}\u0000${path}\u0000${res}` : `-\u0000${res}`;
+      b = w.get(id);
+      if (b === undefined) {
+        const agentId = stringOr(r.resource[AttrKeys.agentId], '');
+        const host = stringOr(r.resource[AttrKeys.hostName], '');
+        const stream = streamed ? `,"stream_id":${JSON.stringify(sid)},"generation":${gen},"path":${JSON.stringify(path)}` : '';
+        const head = `{"agent_id":${JSON.stringify(agentId)},"host":${JSON.stringify(host)}${stream},"resource":${res},"lines":[`;
+        b = w.open(id, head, `${agentId}/${streamed ? sid : ''}`);
+      }
+      lastRes = r.resource;
+      lastStreamed = streamed;
+      lastSid = sid;
+      lastGen = gen;
+      lastPath = path;
+      last = b;
     }
-    const agentId = stringOr(r.resource[AttrKeys.agentId], '');
-    const host = stringOr(r.resource[AttrKeys.hostName], '');
-    const gk = id === undefined ? `-\u0000${res}` : `${id.stream_id}\u0000${id.generation}\u0000${id.path}\u0000${res}`;
-    let g = groups.get(gk);
-    if (g === undefined) {
-      const stream = id === undefined ? '' : `,"stream_id":${JSON.stringify(id.stream_id)},"generation":${id.generation},"path":${JSON.stringify(id.path)}`;
-      const head = `{"agent_id":${JSON.stringify(agentId)},"host":${JSON.stringify(host)}${stream},"resource":${res},"lines":[`;
-      g = { head, key: `${agentId}/${id?.stream_id ?? ''}`, parts: [], bytes: head.length + 2 };
-      groups.set(gk, g);
-    }
-    const line = wireLineJson(r, id);
-    // Byte length, not string length: a batch of multi-byte text must stay under the limit too.
-    const size = Buffer.byteLength(line) + 1;
-    if (g.parts.length > 0 && g.bytes + size > maxBytes) flush(g);
-    g.parts.push(line);
-    g.bytes += size;
+    w.add(b, wireLineJson(r, streamed ? off : undefined));
   }
-  for (const g of groups.values()) flush(g);
-  return out;
+  return w.finish();
 }
 
 /** Decodes a log batch to the LogRecords the agent produced. */
@@ -340,6 +429,7 @@ export function parseLogBatch(value: Buffer): LogBatch {
     const line: WireLogLine = { observed_time: num(l['observed_time'], 'logs', `lines[${i}].observed_time`), body: null };
     if (!('body' in l)) fail('logs', `lines[${i}].body`, 'is missing');
     line.body = l['body'] as AttrValue;
+    if (tooDeep(line.body, 0)) fail('logs', `lines[${i}].body`, `is nested deeper than ${MAX_VALUE_DEPTH} levels`);
     if (hasStream) line.offset = uint(l['offset'], 'logs', `lines[${i}].offset`);
     else if (l['offset'] !== undefined) fail('logs', `lines[${i}].offset`, 'is set in a batch without stream_id');
     if (l['time'] !== undefined) line.time = num(l['time'], 'logs', `lines[${i}].time`);
@@ -392,38 +482,19 @@ export function logBatchRecords(batch: LogBatch): LogRecord[] {
  * is the resource's agent id, or its service.name for points from elsewhere.
  */
 export function encodeMetricBatch(points: readonly MetricPoint[], opts: { maxBytes?: number } = {}): OutMessage[] {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES;
-  const out: OutMessage[] = [];
-  const groups = new Map<string, Group>();
+  const w = new BatchWriter('metrics', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES);
   const resourceJson = new Map<Attributes, string>();
-  const flush = (g: Group): void => {
-    if (g.parts.length === 0) return;
-    out.push({ key: g.key, value: Buffer.from(`${g.head}${g.parts.join(',')}]}`), headers: wireHeaders('metrics') });
-    g.parts = [];
-    g.bytes = g.head.length + 2;
-  };
   for (const p of points) {
     let res = resourceJson.get(p.resource);
     if (res === undefined) {
       res = JSON.stringify(p.resource);
       resourceJson.set(p.resource, res);
     }
-    let g = groups.get(res);
-    if (g === undefined) {
-      const head = `{"resource":${res},"points":[`;
-      const key = stringOr(p.resource[AttrKeys.agentId], stringOr(p.resource[AttrKeys.serviceName], ''));
-      g = { head, key, parts: [], bytes: head.length + 2 };
-      groups.set(res, g);
-    }
+    const b = w.get(res) ?? w.open(res, `{"resource":${res},"points":[`, stringOr(p.resource[AttrKeys.agentId], stringOr(p.resource[AttrKeys.serviceName], '')));
     const { kind: _kind, resource: _resource, ...rest } = p;
-    const json = JSON.stringify(encodeNonFinite(rest));
-    const size = Buffer.byteLength(json) + 1;
-    if (g.parts.length > 0 && g.bytes + size > maxBytes) flush(g);
-    g.parts.push(json);
-    g.bytes += size;
+    w.add(b, JSON.stringify(encodeNonFinite(rest)));
   }
-  for (const g of groups.values()) flush(g);
-  return out;
+  return w.finish();
 }
 
 /** The numeric value fields that may be NaN or infinite (OpenTelemetry allows it; JSON does not). */
@@ -639,6 +710,15 @@ export function decodePattern(buf: Buffer): PatternRecord {
     labels: labels(o['labels'], T, 'labels'),
   };
   if (o['sample'] !== undefined) p.sample = str(o['sample'], T, 'sample');
+  if (o['alias_of'] !== undefined) p.alias_of = nonEmpty(o['alias_of'], T, 'alias_of');
+  if (o['windows'] !== undefined) {
+    const w = o['windows'];
+    if (!Array.isArray(w)) fail(T, 'windows', 'expected an array');
+    p.windows = w.map((x: unknown, i) => {
+      if (!Array.isArray(x) || x.length !== 2) fail(T, `windows[${i}]`, 'expected [start, count]');
+      return [num(x[0], T, `windows[${i}][0]`), uint(x[1], T, `windows[${i}][1]`)];
+    });
+  }
   return p;
 }
 
@@ -759,9 +839,29 @@ function bool(v: unknown, t: WireType, at: string): boolean {
   return v;
 }
 
-/** Any JSON object is a valid attribute map (JSON.parse yields only AttrValues). */
+/**
+ * Values nested deeper than this are refused. JSON.parse reads any depth, but JSON.stringify and
+ * every recursive walk downstream overflow the stack from about 10 000 levels, so one such record
+ * would fail its whole batch again at every retry (found by test/fuzz/wire.test.ts). OTLP
+ * receivers already refuse more than 32 levels; the margin is for prefixes added on the way.
+ */
+const MAX_VALUE_DEPTH = 64;
+
+function tooDeep(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (depth >= MAX_VALUE_DEPTH) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (tooDeep(x, depth + 1)) return true;
+    return false;
+  }
+  for (const k in v) if (tooDeep((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+/** Any JSON object not nested too deep is a valid attribute map (JSON.parse yields only AttrValues). */
 function attrs(v: unknown, t: WireType, at: string): Attributes {
   if (!isObject(v)) fail(t, at, 'expected an object');
+  if (tooDeep(v, 0)) fail(t, at, `is nested deeper than ${MAX_VALUE_DEPTH} levels`);
   return v as Attributes;
 }
 

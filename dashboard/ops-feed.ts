@@ -34,7 +34,8 @@ export async function feedOps(opts: OpsFeedOptions): Promise<Subscription> {
   const { ops, telemetry, persist } = opts;
   const topics = [...(opts.topics ?? Object.values(DEFAULT_OPS_TOPICS))];
   const drop = (topic: string, reason: string): void => telemetry?.add('tidewatch_dashboard_dropped_total', { topic, reason });
-  return opts.transport.subscribe({ topics, groupId: opts.groupId ?? 'tidewatch.dashboard.ops', fromBeginning: true }, async (batch) => {
+  // read_committed: the catalog stage writes the patterns topic in transactions (aborted ones must not show).
+  return opts.transport.subscribe({ topics, groupId: opts.groupId ?? 'tidewatch.dashboard.ops', fromBeginning: true, readCommitted: true }, async (batch) => {
     for (const msg of batch.messages) {
       let d;
       try {

@@ -264,6 +264,12 @@ export class OpsState {
   // ---- patterns
 
   applyPattern(p: PatternRecord): boolean {
+    // Merged into another pattern, whose record counts these lines too: nothing to show. True,
+    // so the alias is persisted and a restart does not bring back an older live record.
+    if (p.alias_of !== undefined) {
+      this.patterns.delete(p.pattern_id);
+      return true;
+    }
     let e = this.patterns.get(p.pattern_id);
     if (e === undefined) {
       if (this.patterns.size >= this.o.maxPatterns) {

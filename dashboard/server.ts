@@ -8,7 +8,10 @@
  * default, so a web page cannot read the API through DNS rebinding.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { ServerTlsMaterial } from '../core/listen-security.js';
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
@@ -69,6 +72,8 @@ export interface DashboardOptions {
    * SameSite=Strict). Required when the dashboard listens on a non-loopback address.
    */
   token?: string;
+  /** Serve HTTPS with this certificate (and client CA: mutual TLS). */
+  tls?: ServerTlsMaterial;
   /** Where acknowledgements and silences are kept across restarts. */
   persist?: Persistence;
 }
@@ -105,6 +110,10 @@ function hostOf(origin: string): string | undefined {
   }
 }
 
+function httpsFactory(tls: ServerTlsMaterial): (handler: (req: IncomingMessage, res: ServerResponse) => void) => HttpServer {
+  return (handler) => createHttpsServer({ ...tls }, handler) as unknown as HttpServer;
+}
+
 function cookie(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
@@ -121,6 +130,19 @@ export function buildServer(opts: DashboardOptions): FastifyInstance {
     bodyLimit: 64 * 1024,
     // Idle keep-alive sockets do not hold up close(); live streams are ended by the stream route.
     forceCloseConnections: 'idle',
+    // A path parameter over 100 characters or a bad %-escape in the path is refused by the router
+    // before any hook runs; answer it in the API's error shape, with the security headers, and
+    // without echoing the path (found by test/fuzz/dashboard.test.ts).
+    frameworkErrors: (err, _req, res) => {
+      const long = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void (res as unknown as FastifyReply)
+        .code(long ? 414 : 400)
+        .headers(SECURITY_HEADERS)
+        .send({ error: { code: 'TW_HTTP_REQUEST', message: long ? 'a path segment is longer than 100 characters' : 'malformed percent-encoding in the path' } });
+    },
+    // HTTPS through a server factory: an https.Server handles requests exactly as an http.Server
+    // does, and the instance keeps its plain type (no route depends on the server's type).
+    ...(opts.tls !== undefined ? { serverFactory: httpsFactory(opts.tls) } : {}),
   });
   const deps: RouteDeps = {
     store: opts.store,
@@ -148,7 +170,8 @@ export function buildServer(opts: DashboardOptions): FastifyInstance {
       if (fromQuery !== null && sameToken(fromQuery, token)) {
         // Trade the token in the address for a cookie, and drop it from the address bar.
         return reply
-          .header('set-cookie', `tw_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`)
+          // Secure over HTTPS: the browser then never sends the token over plain HTTP.
+          .header('set-cookie', `tw_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${opts.tls !== undefined ? '; Secure' : ''}`)
           .redirect('/', 303);
       }
       const given = bearer ?? cookie(req.headers.cookie, 'tw_token');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { TidewatchError } from '../core/errors.js';
+import { readServerTls, type ServerTls } from '../core/listen-security.js';
 import type { Logger } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
 import type { Subscription, Transport } from '../core/transport.js';
@@ -26,6 +27,8 @@ export interface DashboardServiceOptions {
   host?: string;
   port?: number;
   token?: string;
+  /** Serve HTTPS (files read at start); with client_ca_file, clients need a certificate too. */
+  tls?: ServerTls;
   /** Persistence under `<dataDir>/dashboard`; none when undefined. */
   dataDir?: string;
   rollupsTopic?: string;
@@ -59,6 +62,7 @@ export async function startDashboard(o: DashboardServiceOptions): Promise<Dashbo
   const host = o.host ?? '127.0.0.1';
   const loopback = isLoopbackAddress(host);
   checkBind(host, o.token);
+  const tls = o.tls === undefined ? undefined : await readServerTls(o.tls, 'dashboard');
   const store = new SeriesStore();
   // One point a minute for 7 days.
   const coarse = new SeriesStore({ pointsPerSeries: 7 * 24 * 60 });
@@ -74,6 +78,7 @@ export async function startDashboard(o: DashboardServiceOptions): Promise<Dashbo
     ...(o.now ? { now: o.now } : {}),
     ...(o.stream ? { stream: o.stream } : {}),
     ...(o.token !== undefined ? { token: o.token } : {}),
+    ...(tls !== undefined ? { tls } : {}),
     ...(persistence !== undefined ? { persist: persistence } : {}),
     // Behind a non-loopback address the Host check cannot list every name; the token protects it.
     allowedHosts: loopback ? undefined : null,
@@ -107,6 +112,6 @@ export async function startDashboard(o: DashboardServiceOptions): Promise<Dashbo
     throw err;
   }
   const { port } = server.server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  const url = `${tls !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   return { url, server, store, coarse, ops, persistence, stop };
 }

@@ -8,6 +8,7 @@
  * (rename or copytruncate), truncation, restarts, crashes and sink outages; a line emitted twice
  * carries the same identity both times. The engine is agent/sources/file/tailer.ts.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
@@ -64,7 +65,8 @@ export const FileSourceSchema = Type.Object(
     }),
     max_open_files: Type.Integer({ default: 1024, minimum: 4, description: 'Cap on open file handles; idle files are closed first, rotated files being drained are never evicted.' }),
     close_idle_ms: Type.Integer({ default: 60_000, minimum: 0, description: 'A file read to its end and unchanged this long has its handle closed; a write reopens it.' }),
-    read_buffer_bytes: Type.Integer({ default: 65_536, minimum: 1024, description: 'Bytes read from a file per read call.' }),
+    // maximum: the buffer is allocated at create, a larger value failed there with a raw RangeError (test/fuzz/config.test.ts).
+    read_buffer_bytes: Type.Integer({ default: 65_536, minimum: 1024, maximum: 16_777_216, description: 'Bytes read from a file per read call.' }),
     max_batch_bytes: Type.Integer({ default: 524_288, minimum: 1, description: 'A batch (one Kafka message downstream) is sent at this many bytes of lines.' }),
     max_batch_lines: Type.Integer({ default: 4096, minimum: 1, description: 'A batch is sent at this many lines.' }),
     batch_linger_ms: Type.Integer({
@@ -97,6 +99,37 @@ export const FileSourceSchema = Type.Object(
 
 export type FileSourceConfig = Static<typeof FileSourceSchema>;
 
+/**
+ * The process's soft limit on open files (RLIMIT_NOFILE), from /proc/self/limits (Node has no
+ * getrlimit); undefined where it cannot be read or is unlimited.
+ */
+export function openFilesLimit(limits?: string): number | undefined {
+  let text = limits;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const soft = /^Max open files\s+(\d+)/m.exec(text)?.[1];
+  return soft === undefined ? undefined : Number(soft);
+}
+
+/**
+ * max_open_files, lowered to half the process's open-files limit: tailed files must leave
+ * descriptors for the sinks, sockets and checkpoint writes. Found by the chaos suite
+ * (test/chaos/resource-faults.test.ts): with the default 1024 under `ulimit -n 200` and 300
+ * files, the tailer took every descriptor and the file sink and checkpoints failed with EMFILE,
+ * so no line was delivered.
+ */
+export function openFilesCap(configured: number, limit: number | undefined, ctx?: { name: string; log: { warn(msg: string, fields?: Record<string, unknown>): void } }): number {
+  if (limit === undefined) return configured;
+  const cap = Math.max(4, Math.min(configured, Math.floor(limit / 2)));
+  if (cap < configured) ctx?.log.warn('max_open_files lowered to fit the open files limit', { source: ctx.name, configured, limit, max_open_files: cap });
+  return cap;
+}
+
 export const fileSource: SourceFactory<typeof FileSourceSchema> = {
   type: 'file',
   role: 'source',
@@ -126,7 +159,7 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         multiline,
         fingerprintBytes: config.fingerprint_bytes,
         rescanIntervalMs: config.rescan_interval_ms,
-        maxOpenFiles: config.max_open_files,
+        maxOpenFiles: openFilesCap(config.max_open_files, openFilesLimit(), ctx),
         closeIdleMs: config.close_idle_ms,
         readBufferBytes: config.read_buffer_bytes,
         maxBatchBytes: config.max_batch_bytes,

@@ -9,6 +9,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { TidewatchError } from '../../core/errors.js';
+import { ServerTlsSchema, checkListener, isLoopbackHost, readServerTls } from '../../core/listen-security.js';
 import type { Source, SourceFactory } from '../../core/component.js';
 import { CumulativeToDelta } from './otlp/delta.js';
 import { parseEndpoint } from './otlp/endpoint.js';
@@ -42,11 +43,16 @@ export const OtlpSourceSchema = Type.Object(
       description: 'Decompressed request bytes in flight, all requests together; decoded data takes several times its wire size, so this bounds memory where a count cannot. Beyond it 429 / UNAVAILABLE.',
     }),
     retry_after_s: Type.Integer({ default: 5, minimum: 1, description: 'Retry-After seconds sent with 429 and 503, which the OpenTelemetry exporters honour.' }),
-    read_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: 'Time allowed to receive a whole HTTP request; a slow client cannot hold a slot forever.' }),
+    read_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: 'Time allowed to receive a whole HTTP request or gRPC request message; a slow client cannot hold a slot forever.' }),
     max_connections: Type.Integer({ default: 1024, minimum: 1, description: 'Open HTTP connections at most; the rest are refused.' }),
     auth_token: Type.Optional(
-      Type.String({ minLength: 1, description: 'When set, requests need `Authorization: Bearer <token>` (HTTP header or gRPC metadata); 401 / UNAUTHENTICATED otherwise.' }),
+      Type.String({
+        minLength: 1,
+        description:
+          'When set, requests need `Authorization: Bearer <token>` (HTTP header or gRPC metadata); 401 / UNAUTHENTICATED otherwise. Required (16+ characters) when an endpoint is not loopback; write ${ENV_VAR}.',
+      }),
     ),
+    tls: Type.Optional(ServerTlsSchema),
     cumulative_to_delta: Type.Boolean({
       default: false,
       description: 'Turn cumulative sums and histograms into deltas (first point of a series is a baseline, sender restarts are detected); off keeps what the sender sent.',
@@ -71,6 +77,9 @@ export const otlpSource: SourceFactory<typeof OtlpSourceSchema> = {
   create(config, ctx): OtlpSource {
     const http = config.http_endpoint === '' ? undefined : parseEndpoint(config.http_endpoint, `sources.${ctx.name}.http_endpoint`);
     const grpc = config.grpc_endpoint === '' ? undefined : parseEndpoint(config.grpc_endpoint, `sources.${ctx.name}.grpc_endpoint`);
+    // Off loopback, a token is required (TW_LISTEN_UNPROTECTED), checked before anything listens.
+    if (http !== undefined) checkListener(`sources.${ctx.name}.http_endpoint`, http.host, config.auth_token, `sources.${ctx.name}.auth_token`);
+    if (grpc !== undefined) checkListener(`sources.${ctx.name}.grpc_endpoint`, grpc.host, config.auth_token, `sources.${ctx.name}.auth_token`);
     let delta: CumulativeToDelta | undefined;
     // Series whose start time is later than this are known complete: their first point is a whole delta.
     let startedAt = ctx.now();
@@ -104,13 +113,18 @@ export const otlpSource: SourceFactory<typeof OtlpSourceSchema> = {
         if (http === undefined && grpc === undefined) {
           throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}: both http_endpoint and grpc_endpoint are disabled`);
         }
+        const tls = config.tls === undefined ? undefined : await readServerTls(config.tls, `sources.${ctx.name}`);
         if (http !== undefined) {
-          httpServer = new OtlpHttpServer(receiver, { ...http, maxBodyBytes: config.max_body_bytes, retryAfterS: config.retry_after_s, readTimeoutMs: config.read_timeout_ms, maxConnections: config.max_connections }, log);
+          httpServer = new OtlpHttpServer(
+            receiver,
+            { ...http, maxBodyBytes: config.max_body_bytes, retryAfterS: config.retry_after_s, readTimeoutMs: config.read_timeout_ms, maxConnections: config.max_connections, ...(tls ? { tls } : {}) },
+            log,
+          );
           ports.http = (await httpServer.start()).port;
         }
         if (grpc !== undefined) {
           const { OtlpGrpcServer } = await import('./otlp/grpc.js');
-          grpcServer = new OtlpGrpcServer(receiver, { ...grpc, maxBodyBytes: config.max_body_bytes }, log);
+          grpcServer = new OtlpGrpcServer(receiver, { ...grpc, maxBodyBytes: config.max_body_bytes, readTimeoutMs: config.read_timeout_ms, ...(tls ? { tls } : {}) }, log);
           try {
             ports.grpc = await grpcServer.start();
           } catch (err) {
@@ -122,7 +136,10 @@ export const otlpSource: SourceFactory<typeof OtlpSourceSchema> = {
           ...(http ? { http: `${http.host}:${ports.http}` } : {}),
           ...(grpc ? { grpc: `${grpc.host}:${ports.grpc}` } : {}),
           auth: config.auth_token !== undefined,
+          tls: tls !== undefined ? (tls.requestCert ? 'mutual' : 'on') : 'off',
         });
+        const exposed = [http, grpc].some((e) => e !== undefined && !isLoopbackHost(e.host));
+        if (exposed && tls === undefined) log.warn('otlp listens off loopback without tls: the bearer token and the data cross the network in clear', {});
       },
       async stop() {
         await Promise.all([httpServer?.stop(), grpcServer?.stop()]);

@@ -44,7 +44,13 @@ const ACCEPT = 'application/openmetrics-text;version=1.0.0;q=0.9,text/plain;vers
 
 export function targetUrl(t: string): URL {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(t) ? t : `http://${t}`;
-  const u = new URL(withScheme);
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    // A config that passed the schema must still fail with a registry code, not a TypeError (test/fuzz/config.test.ts).
+    throw new TidewatchError('TW_CONFIG_SCHEMA', `scrape target ${JSON.stringify(t)}: not a valid URL or host:port`);
+  }
   if (u.pathname === '/' && !/\/\/[^/]+\//.test(withScheme)) u.pathname = '/metrics';
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TidewatchError('TW_CONFIG_SCHEMA', `scrape target ${t}: only http and https are supported`);
   return u;

@@ -139,6 +139,10 @@ export async function embeddedConfigs(
       sniff: { type: 'sniff_severity' },
       rollup: { type: 'rollup' },
       // The patterns sink takes log records only (it would count log.patterns points as dropped).
+      // Lines reach the dashboard only through this path (tail, pattern samples): personal data and
+      // secrets (e-mail, card numbers, tokens, keys, passwords, URL credentials) are masked first.
+      // IP addresses are kept: an operator reading a tail needs them, and they are not credentials.
+      redact: { type: 'redact', rules: ['email', 'credit_card', 'bearer', 'jwt', 'aws_key', 'api_key', 'password', 'url_credentials'] },
       mine: { type: 'mine_templates', emit_metrics: false },
       rules: { type: 'detect_anomalies', pass_through: false, rules: DEFAULT_RULES },
     },
@@ -151,7 +155,7 @@ export async function embeddedConfigs(
     pipelines: {
       ingest: { sources: ['bus_logs'], transforms: ['sniff', 'rollup'], sinks: ['bus_rollups'] },
       // Transforms are per pipeline: this one mines templates for the Patterns page and the tail.
-      patterns: { sources: ['bus_logs'], transforms: ['sniff', 'mine'], sinks: ['patterns'] },
+      patterns: { sources: ['bus_logs'], transforms: ['sniff', 'redact', 'mine'], sinks: ['patterns'] },
       rules: { sources: ['bus_rollups'], transforms: ['rules'], sinks: ['alerts'] },
     },
   };

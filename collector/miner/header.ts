@@ -49,6 +49,14 @@ function hasDigit(w: string): boolean {
   return false;
 }
 
+/**
+ * Cheap necessary conditions of the timestamp patterns (each regex is tried only when its guard
+ * holds): a word that fails every guard is no timestamp, decided without a regex.
+ */
+function isDateSep(c: number): boolean {
+  return c === 45 || c === 47 || c === 46; // - / .
+}
+
 function isTimeWord(w: string, next: string | undefined, first: boolean): boolean {
   // Cheap rejections first: this runs on the first words of every line.
   if (w.length < 3) return false;
@@ -65,12 +73,39 @@ function isTimeWord(w: string, next: string | undefined, first: boolean): boolea
     return (n0 >= 48 && n0 <= 57) || MONTHS.has(bare(next).toLowerCase());
   }
   const b = bare(w);
-  if (b.length < 3) return false;
-  if (RE_TIME.test(b) || RE_DATE.test(b) || RE_DATE2.test(b)) return true;
+  const n = b.length;
+  if (n < 3) return false;
+  const c1 = b.charCodeAt(1);
+  const c2 = b.charCodeAt(2);
+  if ((c1 === 58 || c2 === 58) && RE_TIME.test(b)) return true;
+  if (n >= 8 && isDateSep(b.charCodeAt(4)) && RE_DATE.test(b)) return true;
+  if ((isDateSep(c1) || isDateSep(c2)) && RE_DATE2.test(b)) return true;
   // Epoch seconds look like any large count, so they need company: not first, or a time next.
-  if (RE_EPOCH.test(b)) return !first || (next !== undefined && isTimeWord(next, undefined, false));
+  if (n >= 10 && b.charCodeAt(0) === 49 && RE_EPOCH.test(b)) return !first || (next !== undefined && isTimeWord(next, undefined, false));
   // yymmdd hhmmss (two compact numbers in a row)
-  return RE_COMPACT.test(b) && next !== undefined && RE_COMPACT.test(bare(next));
+  return (n === 6 || n === 8) && RE_COMPACT.test(b) && next !== undefined && RE_COMPACT.test(bare(next));
+}
+
+/**
+ * isTimeWord's answer is false, decided on the word's place in the line without copying it, for
+ * the words most lines start with (`-`, `+0000]`, `"GET`, ...). Only a word that survives this
+ * is sliced and tested in full.
+ */
+function surelyNotTime(line: string, s: number, e: number): boolean {
+  if (e - s < 3) return true;
+  let c0 = line.charCodeAt(s);
+  if (c0 === 91 || c0 === 40) c0 = line.charCodeAt(s + 1);
+  if (c0 >= 48 && c0 <= 57) return false;
+  if (e - s > 6) return true;
+  for (let k = s; k < e; k++) {
+    const c = line.charCodeAt(k);
+    if (c >= 48 && c <= 57) return true;
+  }
+  // A month or weekday name, once brackets are trimmed, starts with a letter.
+  let b = s;
+  while (b < e && (line.charCodeAt(b) === 91 || line.charCodeAt(b) === 40 || line.charCodeAt(b) === 60)) b++;
+  const l = line.charCodeAt(b) | 0x20;
+  return !(l >= 97 && l <= 122);
 }
 
 /** First letters of the level words, lower-cased: most words fail this before any copy. */
@@ -82,6 +117,15 @@ function isLevelWord(w: string): boolean {
   if ((c === 91 || c === 40 || c === 60) && w.length > 1) c = w.charCodeAt(1); // [ ( <
   if (!LEVEL_INITIALS.has(c | 0x20)) return false;
   return LEVELS.has(bare(w).toLowerCase());
+}
+
+/** isLevelWord's first tests on the word's place in the line: false means not a level word. */
+function mayBeLevel(line: string, s: number, e: number): boolean {
+  const n = e - s;
+  if (n > 14 || n < 1) return false;
+  let c = line.charCodeAt(s);
+  if ((c === 91 || c === 40 || c === 60) && n > 1) c = line.charCodeAt(s + 1);
+  return LEVEL_INITIALS.has(c | 0x20);
 }
 
 function isHeaderish(w: string): boolean {
@@ -96,31 +140,67 @@ function isLoggerWord(w: string): boolean {
   return w.length > 1 && w.endsWith(':') && /[.[$/]/.test(w.slice(0, -1));
 }
 
+/** Most words looked at per line. */
+const MAX_WORDS = SCAN_WORDS + 4;
+
+/**
+ * Where each of the first words starts and ends, and the words sliced so far (lazily: most
+ * lines are decided on a few characters of each word, and copying 14 words per line was most
+ * of this function's cost). Module slots, reset per line: stripHeader does not re-enter itself.
+ */
+const wordStart = new Int32Array(MAX_WORDS);
+const wordEnd = new Int32Array(MAX_WORDS);
+const sliced: (string | undefined)[] = new Array<string | undefined>(MAX_WORDS).fill(undefined);
+let scanned = '';
+let wordCount = 0;
+
+function word(i: number): string {
+  let w = sliced[i];
+  if (w === undefined) {
+    w = scanned.slice(wordStart[i]!, wordEnd[i]!);
+    sliced[i] = w;
+  }
+  return w;
+}
+
 /** Returns the message part of a whole log line (the line itself when no header is found). */
 export function stripHeader(line: string): string {
-  // Split off at most SCAN_WORDS + 4 words, remembering where each starts.
-  const starts: number[] = [];
-  const words: string[] = [];
+  // Find at most SCAN_WORDS + 4 words, remembering where each starts and ends.
   const n = line.length;
   let p = 0;
-  while (words.length < SCAN_WORDS + 4) {
+  let count = 0;
+  while (count < MAX_WORDS) {
     while (p < n && isSpace(line.charCodeAt(p))) p++;
     if (p >= n) break;
     const s0 = p;
     while (p < n && !isSpace(line.charCodeAt(p))) p++;
-    starts.push(s0);
-    words.push(line.slice(s0, p));
+    wordStart[count] = s0;
+    wordEnd[count] = p;
+    sliced[count] = undefined;
+    count++;
   }
-  if (words.length < 2) return line;
+  scanned = line;
+  wordCount = count;
+  const out = findMessage(line);
+  // Drop the copies: they must not keep this line alive until the next one.
+  for (let i = 0; i < count; i++) sliced[i] = undefined;
+  scanned = '';
+  return out;
+}
+
+function findMessage(line: string): string {
+  const count = wordCount;
+  if (count < 2) return line;
   let cut = -1;
-  for (let i = 0; i < Math.min(SCAN_WORDS - 4, words.length - 1); i++) {
-    if (isTimeWord(words[i]!, words[i + 1], i === 0)) cut = i;
+  for (let i = 0; i < Math.min(SCAN_WORDS - 4, count - 1); i++) {
+    if (surelyNotTime(line, wordStart[i]!, wordEnd[i]!)) continue;
+    if (isTimeWord(word(i), word(i + 1), i === 0)) cut = i;
   }
   // The last piece of a bracketed timestamp (`[Sun Dec 04 04:47:44 2005]`) belongs to it.
   if (cut >= 0) {
     let depth = 0;
     for (let k = 0; k <= cut; k++) {
-      const w = words[k]!;
+      const w = word(k);
       for (let q = 0; q < w.length; q++) {
         const c = w.charCodeAt(q);
         if (c === 91) depth++;
@@ -129,15 +209,15 @@ export function stripHeader(line: string): string {
     }
     if (depth > 0) {
       let j = cut + 1;
-      while (j < words.length && !words[j]!.includes(']')) j++;
-      if (j < words.length && j <= cut + 3) cut = j;
+      while (j < count && !word(j).includes(']')) j++;
+      if (j < count && j <= cut + 3) cut = j;
     }
   }
   let level = -1;
-  for (let i = Math.max(cut + 1, 1); i < Math.min(SCAN_WORDS, words.length - 1); i++) {
-    if (isLevelWord(words[i]!)) {
+  for (let i = Math.max(cut + 1, 1); i < Math.min(SCAN_WORDS, count - 1); i++) {
+    if (mayBeLevel(line, wordStart[i]!, wordEnd[i]!) && isLevelWord(word(i))) {
       let ok = true;
-      for (let j = cut + 1; j < i; j++) if (!isHeaderish(words[j]!)) ok = false;
+      for (let j = cut + 1; j < i; j++) if (!isHeaderish(word(j))) ok = false;
       if (ok) level = i;
       break;
     }
@@ -145,23 +225,23 @@ export function stripHeader(line: string): string {
   if (cut < 0 && level < 0) return line;
   let i = Math.max(cut, level) + 1;
   if (level >= 0) {
-    if (i < words.length - 1 && words[i]!.startsWith('[')) {
+    if (i < count - 1 && word(i).startsWith('[')) {
       // a thread or logger in brackets, possibly with spaces: `[main]`, `[IPC Server handler 3]`
       let j = i;
-      while (j < Math.min(words.length - 1, i + 6) && !words[j]!.endsWith(']')) j++;
+      while (j < Math.min(count - 1, i + 6) && !word(j).endsWith(']')) j++;
       // one word always; several only when a logger or `-` follows (`[client 1.2.3.4] msg` is message)
-      const after = words[j + 1];
-      if (words[j]!.endsWith(']') && after !== undefined && (j === i || after === '-' || isLoggerWord(after))) i = j + 1;
+      const after = j + 1 < count ? word(j + 1) : undefined;
+      if (word(j).endsWith(']') && after !== undefined && (j === i || after === '-' || isLoggerWord(after))) i = j + 1;
     }
-    if (i < words.length - 1 && words[i] === '-') i++;
-    if (i < words.length - 1 && isLoggerWord(words[i]!)) i++;
-    if (i < words.length - 1 && words[i] === '-') i++;
+    if (i < count - 1 && word(i) === '-') i++;
+    if (i < count - 1 && isLoggerWord(word(i))) i++;
+    if (i < count - 1 && word(i) === '-') i++;
   } else {
     // syslog-like: numbers, then an optional host, then `program[pid]:` or `a.b.C:`
-    while (i < words.length - 1 && /^[-+]?\d+$/.test(words[i]!)) i++;
-    if (i < words.length - 1 && isLoggerWord(words[i]!)) i++;
-    else if (i + 1 < words.length - 1 && !words[i]!.endsWith(':') && isLoggerWord(words[i + 1]!)) i += 2;
+    while (i < count - 1 && /^[-+]?\d+$/.test(word(i))) i++;
+    if (i < count - 1 && isLoggerWord(word(i))) i++;
+    else if (i + 1 < count - 1 && !word(i).endsWith(':') && isLoggerWord(word(i + 1))) i += 2;
   }
-  if (i >= words.length) return line;
-  return line.slice(starts[i]);
+  if (i >= count) return line;
+  return line.slice(wordStart[i]);
 }

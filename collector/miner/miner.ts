@@ -31,6 +31,7 @@
  */
 import { VAR, render, tokenizeInto } from './tokenize.js';
 import type { Tokens } from './tokenize.js';
+import { ShapeCache, shapeHash } from './shapes.js';
 
 export interface MinerOptions {
   /** Most clusters kept; beyond it the least recently seen are evicted (counted). */
@@ -99,7 +100,12 @@ interface Cluster {
   /** Set when merged away; shape-cache entries follow it. */
   into: Cluster | undefined;
   alive: boolean;
+  /** The result of a line that finds this cluster in the shape cache, made once (it never changes). */
+  hit: MineResult | undefined;
 }
+
+/** `merged` of every result that merged nothing: one frozen array, not one per line. */
+const NO_MERGES: readonly string[] = Object.freeze([]);
 
 /** Serialized state (`snapshot` / `restore`); versioned so a future format can read an old one. */
 export interface MinerState {
@@ -148,13 +154,14 @@ export class TemplateMiner {
   private readonly buckets = new Map<string, Cluster[]>();
   /** Clusters by token count and all but the first token: families at position 0. */
   private readonly tails = new Map<string, Cluster[]>();
-  private readonly shapes = new Map<string, Cluster>();
+  private readonly shapes: ShapeCache<Cluster>;
   private readonly aliases = new Map<string, string>();
   private readonly scratch: Tokens = { tokens: [], space: [] };
   private readonly st: MinerStats = { lines: 0, clusters: 0, created: 0, merges: 0, evicted: 0, aliasesDropped: 0, shapeCacheHits: 0 };
 
   constructor(options: Partial<MinerOptions> = {}) {
     this.options = { ...DEFAULT_MINER_OPTIONS, ...options };
+    this.shapes = new ShapeCache(this.options.maxShapes);
   }
 
   /** Places one line. Never throws on any string. */
@@ -162,20 +169,21 @@ export class TemplateMiner {
     this.st.lines++;
     const text = line.length > this.options.maxLineChars ? line.slice(0, this.options.maxLineChars) : line;
     tokenizeInto(text, this.options.maxTokens, this.scratch);
-    const key = this.scratch.tokens.join(SEP);
-    let c = this.shapes.get(key);
-    if (c !== undefined) {
+    const hash = shapeHash(this.scratch.tokens);
+    const e = this.shapes.find(hash, this.scratch.tokens);
+    if (e !== undefined) {
+      let c = e.value;
       while (c.into !== undefined) c = c.into;
       if (c.alive) {
         this.st.shapeCacheHits++;
         c.count++;
         c.lastSeen = now;
-        return { id: c.id, template: c.template, created: false, merged: [] };
+        return (c.hit ??= { id: c.id, template: c.template, created: false, merged: NO_MERGES });
       }
-      this.shapes.delete(key);
+      this.shapes.delete(e);
     }
     // A new shape: the scratch arrays are reused for the next line, so the cluster gets copies.
-    return this.place(key, this.scratch.tokens.slice(), this.scratch.space.slice(), now);
+    return this.place(hash, this.scratch.tokens.slice(), this.scratch.space.slice(), now);
   }
 
   /** The live id an id (possibly merged away) now stands for, or undefined when unknown/evicted. */
@@ -232,7 +240,7 @@ export class TemplateMiner {
     return m;
   }
 
-  private place(key: string, tokens: string[], space: number[], now: number): MineResult {
+  private place(hash: number, tokens: string[], space: number[], now: number): MineResult {
     let best: Cluster | undefined;
     const own = this.buckets.get(bucketKey(tokens.length, tokens[0]));
     if (own !== undefined) for (const c of own) if (covers(c.tokens, tokens) && (best === undefined || c.vars < best.vars)) best = c;
@@ -241,10 +249,10 @@ export class TemplateMiner {
       if (wild !== undefined) for (const c of wild) if (covers(c.tokens, tokens) && (best === undefined || c.vars < best.vars)) best = c;
     }
     if (best !== undefined) {
-      this.cacheShape(key, best);
+      this.shapes.add(hash, tokens, best);
       best.count++;
       best.lastSeen = now;
-      return { id: best.id, template: best.template, created: false, merged: [] };
+      return { id: best.id, template: best.template, created: false, merged: NO_MERGES };
     }
     let c = this.newCluster(tokens, space, now);
     c.count = 1;
@@ -260,7 +268,7 @@ export class TemplateMiner {
     }
     const merged: string[] = [];
     c = this.mergeFamilies(c, now, merged);
-    this.cacheShape(key, c);
+    this.shapes.add(hash, tokens, c);
     if (this.byId.size > this.options.maxTemplates) this.evict(c);
     return { id: c.id, template: c.template, created: merged.length === 0, merged };
   }
@@ -341,6 +349,7 @@ export class TemplateMiner {
       tail: tokens.length + SEP + tokens.slice(1).join(SEP),
       into: undefined,
       alive: true,
+      hit: undefined,
     };
     const existing = this.byId.get(c.id);
     if (existing !== undefined) return existing;
@@ -366,15 +375,6 @@ export class TemplateMiner {
       if (oldest !== undefined) this.aliases.delete(oldest);
       this.st.aliasesDropped++;
     }
-  }
-
-  private cacheShape(key: string, c: Cluster): void {
-    if (this.shapes.size >= this.options.maxShapes) {
-      // FIFO: the oldest shape goes; it is re-learned by a group scan if it comes back.
-      const oldest = this.shapes.keys().next().value;
-      if (oldest !== undefined) this.shapes.delete(oldest);
-    }
-    this.shapes.set(key, c);
   }
 
   /** Evicts the least recently seen clusters (a batch, so eviction is amortised), never `keep`. */

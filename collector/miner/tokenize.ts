@@ -70,6 +70,16 @@ const RE_HOST = /^(?:(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|edu|go
 /** Units that a human-readable size formatter picks by magnitude, so they vary with the number. */
 const SIZE_UNITS = new Set(['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'kB', 'K', 'M', 'G', 'T']);
 
+/**
+ * SIZE_UNITS.has, with its first test on the length and first letter: a Set lookup by a string
+ * just sliced from the line computes that string's hash in the runtime, dear on the hot path.
+ */
+function isSizeUnit(w: string): boolean {
+  if (w.length > 3) return false;
+  const c = w.charCodeAt(0);
+  return (c === 66 || c === 75 || c === 77 || c === 71 || c === 84 || c === 80 || c === 107) && SIZE_UNITS.has(w); // B K M G T P k
+}
+
 const NUL = '\u0000';
 
 /** Delimiters split off as their own constant tokens. */
@@ -217,7 +227,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
       } else {
         const word = line.slice(i, j);
         // `93.0 B` / `5.2 KB`: the unit is part of the variable (glued, so rendering merges them).
-        if (digits === 0 && sawSpace === 1 && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(word)) {
+        if (digits === 0 && sawSpace === 1 && tokens.length > 0 && tokens[tokens.length - 1] === VAR && isSizeUnit(word)) {
           tokens.push(VAR);
           space.push(0);
         } else {
@@ -372,7 +382,7 @@ function flushPiece(w: string, start: number, end: number, sp: number, wordStart
   if (piece.indexOf(NUL) >= 0) {
     tokens.push(VAR);
     space.push(sp);
-  } else if (wordStart && tokens.length > 0 && tokens[tokens.length - 1] === VAR && SIZE_UNITS.has(piece)) {
+  } else if (wordStart && tokens.length > 0 && tokens[tokens.length - 1] === VAR && isSizeUnit(piece)) {
     tokens.push(VAR);
     space.push(0);
   } else {
@@ -402,7 +412,7 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
   if (isVariablePiece(piece)) {
     // `host/10.0.0.1`, as Java prints a resolved socket address: two variables.
     const slash = piece.charCodeAt(0) === 47 ? -1 : piece.lastIndexOf('/');
-    if (slash > 0 && isDigit(piece.charCodeAt(slash + 1)) && RE_IPV4.test(piece.slice(slash + 1))) {
+    if (slash > 0 && isDigit(piece.charCodeAt(slash + 1)) && mayBeIpv4(piece, slash + 1) && RE_IPV4.test(piece.slice(slash + 1))) {
       tokens.push(VAR, '/', VAR);
       space.push(sp, 0, 0);
       return;
@@ -410,7 +420,7 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
     // Keep a word prefix before `.` or `#` when a number follows (`core.1234` -> `core.<*>`,
     // `#3` -> `#<*>`): the prefix says what the number counts. Not before `-` or `_`, which
     // join the parts of host names and ids (`web-1`, `rdd_42_20`) that vary as a whole.
-    const m = piece.charCodeAt(0) === 35 || piece.indexOf('.') > 0 ? RE_COUNTER.exec(piece) : null;
+    const m = mayBeCounterPiece(piece) ? RE_COUNTER.exec(piece) : null;
     if (m !== null) {
       tokens.push(m[1]!);
       space.push(sp);
@@ -422,7 +432,7 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
     space.push(sp);
     return;
   }
-  if (piece.length === 3 && MONTHS.has(piece)) monthSeen = true;
+  if (piece.length === 3 && isMonthInitial(piece.charCodeAt(0)) && MONTHS.has(piece)) monthSeen = true;
   tokens.push(piece);
   space.push(sp);
 }
@@ -432,6 +442,33 @@ let monthSeen = false;
 
 const RE_IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const RE_COUNTER = /^([A-Za-z]{2,}\.|#)\d[0-9A-Za-z_]*$/;
+
+/**
+ * Necessary conditions of RE_IPV4 on `p` from `from` (only digits and exactly three dots) and
+ * of RE_COUNTER (`#`, or two or more letters then `.` then a digit): most pieces fail them, and
+ * then neither a copy nor a regex is made (`Mozilla/5.0`, `HTTP/1.1` on every access-log line).
+ */
+function mayBeIpv4(p: string, from: number): boolean {
+  let dots = 0;
+  for (let k = from; k < p.length; k++) {
+    const c = p.charCodeAt(k);
+    if (c === 46) dots++;
+    else if (!isDigit(c)) return false;
+  }
+  return dots === 3;
+}
+
+function mayBeCounterPiece(p: string): boolean {
+  if (p.charCodeAt(0) === 35) return true;
+  let k = 0;
+  while (k < p.length && isLetter(p.charCodeAt(k))) k++;
+  return k >= 2 && p.charCodeAt(k) === 46 && isDigit(p.charCodeAt(k + 1));
+}
+
+/** First letters of the month names: J F M A S O N D. */
+function isMonthInitial(c: number): boolean {
+  return c === 74 || c === 70 || c === 77 || c === 65 || c === 83 || c === 79 || c === 78 || c === 68;
+}
 
 const MONTHS = new Set(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']);
 const WEEKDAYS = new Set(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']);

@@ -7,6 +7,7 @@
  *
  * A line with no `key=` pair at all is not logfmt (reason `no_pairs`): free text would
  * otherwise become a map of words set to true. An unterminated quote fails (`unterminated_quote`).
+ * A line that fails writes nothing into the `into` map it was given.
  */
 import { fail, text, type Fields, type ParseResult } from './result.js';
 
@@ -20,6 +21,15 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
 }
 
+/**
+ * Pairs are collected here and written to `into` only once the whole line has parsed, so a
+ * failed line leaves `into` untouched and the parse step can write straight into a record's
+ * attributes (no intermediate object to fill and copy per line). Module slots, reused: the
+ * parser does not re-enter itself.
+ */
+const pairKeys: string[] = [];
+const pairValues: (string | boolean)[] = [];
+
 export function parseLogfmt(input: string | Buffer, opts: LogfmtOptions = {}, into: Fields = {}): ParseResult {
   const s = text(input);
   if (s.length > (opts.maxChars ?? 65_536)) return fail('too_long');
@@ -27,6 +37,7 @@ export function parseLogfmt(input: string | Buffer, opts: LogfmtOptions = {}, in
   const n = s.length;
   let i = 0;
   let pairs = 0;
+  let found = 0;
   while (i < n) {
     while (i < n && isSpace(s.charCodeAt(i))) i++;
     if (i >= n) break;
@@ -46,16 +57,17 @@ export function parseLogfmt(input: string | Buffer, opts: LogfmtOptions = {}, in
       } else i++;
       continue;
     }
-    const key = prefix + s.slice(ks, i);
     if (s.charCodeAt(i) !== 61) {
       if (s.charCodeAt(i) === 34) {
         // `a"b` : not a key=value token; skip to the next space.
         while (i < n && !isSpace(s.charCodeAt(i))) i++;
         continue;
       }
-      put(into, key, true);
+      pairKeys[found] = keyAt(s, ks, i, found, prefix);
+      pairValues[found++] = true;
       continue;
     }
+    const key = keyAt(s, ks, i, found, prefix);
     i++; // '='
     if (s.charCodeAt(i) === 34) {
       i++;
@@ -73,16 +85,48 @@ export function parseLogfmt(input: string | Buffer, opts: LogfmtOptions = {}, in
         i++;
       }
       if (i >= n) return fail('unterminated_quote');
-      put(into, key, out === undefined ? s.slice(start, i) : out + s.slice(start, i));
+      pairKeys[found] = key;
+      pairValues[found++] = out === undefined ? s.slice(start, i) : out + s.slice(start, i);
       i++;
     } else {
       const vs = i;
       while (i < n && !isSpace(s.charCodeAt(i))) i++;
-      put(into, key, s.slice(vs, i));
+      pairKeys[found] = key;
+      pairValues[found++] = s.slice(vs, i);
     }
     pairs++;
   }
-  return pairs === 0 ? fail('no_pairs') : { ok: true, fields: into };
+  if (pairs === 0) return fail('no_pairs');
+  for (let k = 0; k < found; k++) put(into, pairKeys[k]!, pairValues[k]!);
+  return { ok: true, fields: into };
+}
+
+/**
+ * The keys of one stream's lines repeat in the same order (`ts level msg ...`), so the key at
+ * position `idx` is compared in place with the one found there last time and, when equal, that
+ * string is reused: no slice per key, and V8 stores by a key it has already internalized (each
+ * fresh key string was about a fifth of logfmt parsing in bench/parse.mjs). A pure memo of
+ * MEMO_KEYS positions; a miss just slices.
+ */
+const MEMO_KEYS = 64;
+const memoRaw: (string | undefined)[] = new Array<string | undefined>(MEMO_KEYS).fill(undefined);
+const memoKey: string[] = new Array<string>(MEMO_KEYS).fill('');
+const memoPrefix: string[] = new Array<string>(MEMO_KEYS).fill('');
+
+function keyAt(s: string, from: number, to: number, idx: number, prefix: string): string {
+  if (idx >= MEMO_KEYS) return prefix + s.slice(from, to);
+  const raw = memoRaw[idx];
+  if (raw !== undefined && raw.length === to - from && memoPrefix[idx] === prefix) {
+    let k = 0;
+    while (k < raw.length && raw.charCodeAt(k) === s.charCodeAt(from + k)) k++;
+    if (k === raw.length) return memoKey[idx]!;
+  }
+  const r = s.slice(from, to);
+  const key = prefix + r;
+  memoRaw[idx] = r;
+  memoKey[idx] = key;
+  memoPrefix[idx] = prefix;
+  return key;
 }
 
 function unescape(c: number): string {

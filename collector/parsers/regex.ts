@@ -38,10 +38,18 @@ export interface CompiledRegex {
  * each open group whether it contains a quantifier.
  */
 export function unsafeReason(pattern: string): string | undefined {
-  const stack: { quantified: boolean }[] = [];
+  // atoms: in the group's current branch; multi: some branch had other than one; alt: has `|`.
+  const stack: { quantified: boolean; atoms: number; multi: boolean; alt: boolean }[] = [];
   let inClass = false;
   // Whether the group that just closed contained a quantifier (to judge a quantifier after it).
   let lastGroupQuantified = false;
+  // Whether it was an alternation of single atoms (`(a|a)`, `(\w|\d)`): repeated, its branches
+  // can match the same text in 2^n ways (2 s for 24 characters; found by test/fuzz/parsers.test.ts).
+  let lastGroupSingles = false;
+  const atom = (): void => {
+    const top = stack[stack.length - 1];
+    if (top !== undefined) top.atoms++;
+  };
   let lastWasGroup = false;
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -49,6 +57,7 @@ export function unsafeReason(pattern: string): string | undefined {
       const n = pattern[i + 1];
       if (n !== undefined && !inClass && ((n >= '1' && n <= '9') || n === 'k')) return 'backreferences are not allowed';
       i++;
+      if (!inClass) atom();
       lastWasGroup = false;
       continue;
     }
@@ -57,20 +66,36 @@ export function unsafeReason(pattern: string): string | undefined {
       continue;
     }
     if (c === '[') {
+      atom();
       inClass = true;
       lastWasGroup = false;
       continue;
     }
     if (c === '(') {
-      stack.push({ quantified: false });
+      stack.push({ quantified: false, atoms: 0, multi: false, alt: false });
+      // `(?:`, `(?<name>`, lookarounds: the prefix is not an atom of the group.
+      const prefix = pattern[i + 1] === '?' ? /^\(\?(?:<[A-Za-z_$][\w$]*>|<=|<!|[:=!])/.exec(pattern.slice(i, i + 80)) : null;
+      if (prefix !== null) i += prefix[0].length - 1;
       lastWasGroup = false;
       continue;
     }
     if (c === ')') {
       const g = stack.pop();
       lastGroupQuantified = g?.quantified ?? false;
+      lastGroupSingles = g !== undefined && g.alt && !g.multi && g.atoms === 1;
       lastWasGroup = true;
       if (g?.quantified && stack.length > 0) stack[stack.length - 1]!.quantified = true;
+      atom();
+      continue;
+    }
+    if (c === '|') {
+      const top = stack[stack.length - 1];
+      if (top !== undefined) {
+        if (top.atoms !== 1) top.multi = true;
+        top.atoms = 0;
+        top.alt = true;
+      }
+      lastWasGroup = false;
       continue;
     }
     const isQuant = c === '*' || c === '+' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i, i + 12)));
@@ -78,11 +103,12 @@ export function unsafeReason(pattern: string): string | undefined {
       // `{n}` repeats a fixed number of times: not a source of ambiguity on its own.
       const fixed = c === '{' && /^\{\d+\}/.test(pattern.slice(i, i + 12));
       if (lastWasGroup && lastGroupQuantified && !fixed) return 'nested quantifier (a repeated group that contains a repetition), which can backtrack exponentially';
+      if (lastWasGroup && lastGroupSingles && !fixed) return 'repeated alternation of single characters or classes, such as (\\w|\\d)+, which can backtrack exponentially; write one class instead: [\\w\\d]+';
       if (!fixed && stack.length > 0) stack[stack.length - 1]!.quantified = true;
       if (c === '{') i = pattern.indexOf('}', i);
       // `+?`, `*?`: lazy forms are the same repetition.
       if (pattern[i + 1] === '?' || pattern[i + 1] === '+') i++;
-    }
+    } else if (c !== '?') atom();
     lastWasGroup = false;
   }
   return undefined;

@@ -146,8 +146,11 @@ function someDigits(s: string, i: number, max: number): [number, number] | undef
   return k === i ? undefined : [v, k];
 }
 
-/** Fraction digits at `i` as milliseconds (keeps sub-ms precision up to µs): [ms, end]. */
-function fraction(s: string, i: number): [number, number] {
+/** Where the last `fraction` call stopped (a module slot rather than a tuple per call). */
+let fractionEnd = 0;
+
+/** Fraction digits at `i` as milliseconds (keeps sub-ms precision up to µs); sets fractionEnd. */
+function fraction(s: string, i: number): number {
   let k = i;
   let ms = 0;
   let scale = 100;
@@ -158,7 +161,8 @@ function fraction(s: string, i: number): [number, number] {
     scale /= 10;
     k++;
   }
-  return [Math.round(ms * 1000) / 1000, k];
+  fractionEnd = k;
+  return Math.round(ms * 1000) / 1000;
 }
 
 function validDate(y: number, mo: number, d: number, h: number, mi: number, se: number): boolean {
@@ -170,26 +174,41 @@ function validDate(y: number, mo: number, d: number, h: number, mi: number, se: 
   return d <= (mo === 2 ? (leap ? 29 : 28) : MONTH_DAYS[mo]!);
 }
 
-function wall(y: number, mo: number, d: number, h: number, mi: number, se: number, ms: number): number {
-  const sec = Math.min(se, 59);
-  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, sec) + ms;
-  // Date.UTC maps years 0-99 to 1900-1999: set the year explicitly for the date part.
-  const dt = new Date(Date.UTC(2000, mo - 1, d));
-  dt.setUTCFullYear(y);
-  return dt.getTime() + ((h * 60 + mi) * 60 + sec) * 1000 + ms;
+/**
+ * Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), what
+ * Date.UTC computes, in a few integer operations and without its mapping of years 0-99 to 19xx.
+ */
+function daysFromCivil(y: number, mo: number, d: number): number {
+  const yy = mo <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
-/** Reads a zone suffix at `i` (`Z`, `+hh:mm`, `+hhmm`, `+hh`, ` UTC`): [minutes, end] or undefined. */
-function zoneAt(s: string, i: number): [number, number] | undefined {
-  const c = s[i];
-  if (c === 'Z' || c === 'z') return [0, i + 1];
-  if (c !== '+' && c !== '-') return undefined;
-  const sign = c === '+' ? 1 : -1;
+/** A validated wall-clock time as epoch ms read as UTC (a leap second 60 reads as 59). */
+function wall(y: number, mo: number, d: number, h: number, mi: number, se: number, ms: number): number {
+  return daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + Math.min(se, 59)) * 1000 + ms;
+}
+
+/** Where the last successful `zoneAt` call stopped (a module slot rather than a tuple per call). */
+let zoneEnd = 0;
+
+/** Reads a zone suffix at `i` (`Z`, `+hh:mm`, `+hhmm`, `+hh`): minutes (zoneEnd set) or undefined. */
+function zoneAt(s: string, i: number): number | undefined {
+  const c = s.charCodeAt(i);
+  if (c === 90 /* Z */ || c === 122 /* z */) {
+    zoneEnd = i + 1;
+    return 0;
+  }
+  if (c !== 43 /* + */ && c !== 45 /* - */) return undefined;
+  const sign = c === 43 ? 1 : -1;
   const h = digits(s, i + 1, 2);
   if (h < 0 || h > 23) return undefined;
   let k = i + 3;
   let m = 0;
-  if (s[k] === ':') {
+  if (s.charCodeAt(k) === 58 /* : */) {
     m = digits(s, k + 1, 2);
     if (m < 0) return undefined;
     k += 3;
@@ -201,7 +220,8 @@ function zoneAt(s: string, i: number): [number, number] | undefined {
     }
   }
   if (m > 59) return undefined;
-  return [sign * (h * 60 + m), k];
+  zoneEnd = k;
+  return sign * (h * 60 + m);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,9 +231,9 @@ function zoneAt(s: string, i: number): [number, number] | undefined {
 export function parseIso(s: string, z: Zone = UTC_ZONE): number | undefined {
   if (s.length < 10 || s.length > 64) return undefined;
   const y = digits(s, 0, 4);
-  if (y < 0 || s[4] !== '-') return undefined;
+  if (y < 0 || s.charCodeAt(4) !== 45 /* - */) return undefined;
   const mo = digits(s, 5, 2);
-  if (mo < 0 || s[7] !== '-') return undefined;
+  if (mo < 0 || s.charCodeAt(7) !== 45) return undefined;
   const d = digits(s, 8, 2);
   if (d < 0) return undefined;
   let h = 0;
@@ -222,22 +242,22 @@ export function parseIso(s: string, z: Zone = UTC_ZONE): number | undefined {
   let ms = 0;
   let i = 10;
   if (i < s.length) {
-    const sep = s[i];
-    if (sep !== 'T' && sep !== 't' && sep !== ' ') return undefined;
+    const sep = s.charCodeAt(i);
+    if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32) return undefined;
     h = digits(s, i + 1, 2);
-    if (h < 0 || s[i + 3] !== ':') return undefined;
+    if (h < 0 || s.charCodeAt(i + 3) !== 58 /* : */) return undefined;
     mi = digits(s, i + 4, 2);
     if (mi < 0) return undefined;
     i += 6;
-    if (s[i] === ':') {
+    if (s.charCodeAt(i) === 58) {
       se = digits(s, i + 1, 2);
       if (se < 0) return undefined;
       i += 3;
-      if (s[i] === '.' || s[i] === ',') {
-        const [f, end] = fraction(s, i + 1);
-        if (end === i + 1) return undefined;
-        ms = f;
-        i = end;
+      const c = s.charCodeAt(i);
+      if (c === 46 /* . */ || c === 44 /* , */) {
+        ms = fraction(s, i + 1);
+        if (fractionEnd === i + 1) return undefined;
+        i = fractionEnd;
       }
     }
   }
@@ -245,10 +265,10 @@ export function parseIso(s: string, z: Zone = UTC_ZONE): number | undefined {
   const w = wall(y, mo, d, h, mi, se, ms);
   if (i === s.length) return z.toUtc(w);
   // A space before the zone is common in Java layouts (`... 10:00:00,123 +0000`).
-  const zi = s[i] === ' ' && i + 1 < s.length ? i + 1 : i;
+  const zi = s.charCodeAt(i) === 32 && i + 1 < s.length ? i + 1 : i;
   const off = zoneAt(s, zi);
-  if (off === undefined || off[1] !== s.length) return undefined;
-  return w - off[0] * 60_000;
+  if (off === undefined || zoneEnd !== s.length) return undefined;
+  return w - off * 60_000;
 }
 
 export type EpochUnit = 'auto' | 's' | 'ms' | 'us' | 'ns';
@@ -287,17 +307,16 @@ export function parseApache(s: string, z: Zone = UTC_ZONE): number | undefined {
   let i = 20;
   let ms = 0;
   if (s[i] === '.') {
-    const [f, end] = fraction(s, i + 1);
-    ms = f;
-    i = end;
+    ms = fraction(s, i + 1);
+    i = fractionEnd;
   }
   if (!validDate(y, mo, d, h, mi, se)) return undefined;
   const w = wall(y, mo, d, h, mi, se, ms);
   if (i === s.length) return z.toUtc(w);
   if (s[i] !== ' ') return undefined;
   const off = zoneAt(s, i + 1);
-  if (off === undefined || off[1] !== s.length) return undefined;
-  return w - off[0] * 60_000;
+  if (off === undefined || zoneEnd !== s.length) return undefined;
+  return w - off * 60_000;
 }
 
 /**
@@ -323,19 +342,7 @@ export function parseSyslogTime(s: string, now: number, z: Zone = UTC_ZONE): num
   if (mo === undefined || s[3] !== ' ') return undefined;
   const d = s[4] === ' ' ? digits(s, 5, 1) : digits(s, 4, 2);
   if (d < 0 || s[6] !== ' ') return undefined;
-  const h = digits(s, 7, 2);
-  const mi = digits(s, 10, 2);
-  const se = digits(s, 13, 2);
-  if (h < 0 || mi < 0 || se < 0 || s[9] !== ':' || s[12] !== ':') return undefined;
-  let ms = 0;
-  let i = 15;
-  if (s[i] === '.') {
-    const [f, end] = fraction(s, i + 1);
-    ms = f;
-    i = end;
-  }
-  if (i !== s.length) return undefined;
-  return inferYear(mo, d, h, mi, se, ms, z, now);
+  return clockToEnd(s, 7, mo, d, z, now);
 }
 
 /** klog `mmdd hh:mm:ss.uuuuuu` (the part after the level letter), year inferred. */
@@ -344,18 +351,25 @@ export function parseKlogTime(s: string, now: number, z: Zone = UTC_ZONE): numbe
   const mo = digits(s, 0, 2);
   const d = digits(s, 2, 2);
   if (mo < 0 || d < 0 || s[4] !== ' ') return undefined;
-  const h = digits(s, 5, 2);
-  const mi = digits(s, 8, 2);
-  const se = digits(s, 11, 2);
-  if (h < 0 || mi < 0 || se < 0 || s[7] !== ':' || s[10] !== ':') return undefined;
+  return clockToEnd(s, 5, mo, d, z, now);
+}
+
+/**
+ * The `hh:mm:ss[.fraction]` at `i` that must end `s`, on month `mo` day `d` of an inferred year:
+ * the tail that syslog and klog times share.
+ */
+function clockToEnd(s: string, i: number, mo: number, d: number, z: Zone, now: number): number | undefined {
+  const h = digits(s, i, 2);
+  const mi = digits(s, i + 3, 2);
+  const se = digits(s, i + 6, 2);
+  if (h < 0 || mi < 0 || se < 0 || s[i + 2] !== ':' || s[i + 5] !== ':') return undefined;
   let ms = 0;
-  let i = 13;
-  if (s[i] === '.') {
-    const [f, end] = fraction(s, i + 1);
-    ms = f;
-    i = end;
+  let k = i + 8;
+  if (s[k] === '.') {
+    ms = fraction(s, k + 1);
+    k = fractionEnd;
   }
-  if (i !== s.length) return undefined;
+  if (k !== s.length) return undefined;
   return inferYear(mo, d, h, mi, se, ms, z, now);
 }
 
@@ -452,17 +466,17 @@ function runStrftime(steps: readonly Step[], s: string, z: Zone, now: number): n
         break;
       }
       case 'frac': {
-        const [f, end] = fraction(s, i);
-        if (end === i) return undefined;
+        const f = fraction(s, i);
+        if (fractionEnd === i) return undefined;
         ms = f;
-        i = end;
+        i = fractionEnd;
         break;
       }
       case 'zone': {
         const r = zoneAt(s, i);
         if (r !== undefined) {
-          off = r[0];
-          i = r[1];
+          off = r;
+          i = zoneEnd;
         } else if (s.startsWith('UTC', i) || s.startsWith('GMT', i)) {
           off = 0;
           i += 3;

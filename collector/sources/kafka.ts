@@ -8,9 +8,13 @@
  * - stage `rules`: consumer group `<group_id>.rules` over the rollups topic, read_committed,
  *   merging partials; each merged window update is handed downstream as a metric event
  *   (collector/ingest/rules-reader.ts), for the anomaly rules and sinks.
- * - `all` (default) runs both. `tidewatch collector --stage S` narrows every kafka source to S.
+ * - stage `catalog`: consumer group `<group_id>.catalog` over the pattern observations topic
+ *   that `patterns` sinks publish, one transactional producer per partition, the one writer of
+ *   each pattern's record in the compacted patterns topic (collector/catalog/stage.ts).
+ * - `all` (default) runs all three. `tidewatch collector --stage S` narrows every kafka source to S.
  *
- * Topics are created when missing (logs, metrics, rollups, alerts, patterns, agents, state).
+ * Topics are created when missing (logs, metrics, rollups, alerts, patterns, agents, state, and
+ * pattern-observations for the catalog stage).
  */
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
@@ -24,15 +28,16 @@ import type { LogRecord, MetricPoint } from '../../core/model.js';
 import { decodeLogsRequest, decodeMetricsRequest } from '../../agent/sources/otlp/proto.js';
 import { logsToEvents, metricsToEvents } from '../../agent/sources/otlp/map.js';
 import { RulesReader } from '../ingest/rules-reader.js';
+import { CatalogStage } from '../catalog/stage.js';
 import type { MergedWindow } from '../ingest/merge.js';
 
 export const KafkaSourceSchema = Type.Object(
   {
     ...KafkaCommonOptions,
-    group_id: Type.String({ default: 'tidewatch', minLength: 1, description: 'Base of the consumer groups (<group_id>.ingest, <group_id>.rules) and transactional ids; collectors with one group_id share the work.' }),
-    stage: Type.Union([Type.Literal('all'), Type.Literal('ingest'), Type.Literal('rules'), Type.Literal('off')], {
+    group_id: Type.String({ default: 'tidewatch', minLength: 1, description: 'Base of the consumer groups (<group_id>.ingest, <group_id>.rules, <group_id>.catalog) and transactional ids; collectors with one group_id share the work.' }),
+    stage: Type.Union([Type.Literal('all'), Type.Literal('ingest'), Type.Literal('rules'), Type.Literal('catalog'), Type.Literal('off')], {
       default: 'all',
-      description: 'Which stage this source runs: ingest, rules or all; off does nothing (what --stage sets when it names the other stage).',
+      description: 'Which stage this source runs: ingest, rules, catalog (the pattern catalog\'s single writer) or all; off does nothing (what --stage sets when it names another stage).',
     }),
     logs_topic: Type.Optional(Type.String({ minLength: 1, description: 'Logs topic the ingest stage reads; default <topic_prefix>logs (otlp_logs for an OpenTelemetry Collector exporter\'s defaults).' })),
     metrics_topic: Type.Optional(Type.String({ minLength: 1, description: 'Metrics topic the ingest stage reads; default <topic_prefix>metrics.' })),
@@ -59,6 +64,16 @@ export const KafkaSourceSchema = Type.Object(
     max_windows: Type.Integer({ default: 100_000, minimum: 1, description: 'Open rollup windows per partition (ingest) and merged windows held (rules); beyond it data is dropped and counted.' }),
     max_streams: Type.Integer({ default: 1_000_000, minimum: 1, description: 'Stream generations whose dedup state is held; beyond it replays of new streams are not detected (counted).' }),
     emit_events: Type.Boolean({ default: true, description: 'Ingest: hand the deduplicated input events to this source\'s pipelines (parsers, miners, sinks).' }),
+    observations_topic: Type.Optional(
+      Type.String({ minLength: 1, description: 'Catalog: the pattern observations topic the patterns sinks publish; default <topic_prefix>pattern-observations.' }),
+    ),
+    catalog_commit_interval_ms: Type.Integer({
+      default: 1000,
+      minimum: 10,
+      maximum: 60_000,
+      description: 'Catalog transaction period: merged pattern records become visible to the dashboard this often.',
+    }),
+    max_patterns: Type.Integer({ default: 100_000, minimum: 1, description: 'Catalog: pattern records held per process; observations of further patterns are dropped and counted.' }),
     rebuild_ms: Type.Integer({ default: 60_000, minimum: 0, description: 'Rules: how much rollup history a new partition owner reads back before handing windows on.' }),
   },
   { additionalProperties: false },
@@ -68,7 +83,7 @@ export type KafkaSourceConfig = Static<typeof KafkaSourceSchema>;
 export type Stage = KafkaSourceConfig['stage'];
 
 /** What a source configured with `configured` runs under `collector --stage flag`. */
-export function narrowStage(configured: Stage, flag: 'all' | 'ingest' | 'rules'): Stage {
+export function narrowStage(configured: Stage, flag: 'all' | 'ingest' | 'rules' | 'catalog'): Stage {
   if (flag === 'all' || configured === 'off') return configured;
   if (configured === 'all' || configured === flag) return flag;
   return 'off';
@@ -77,6 +92,7 @@ export function narrowStage(configured: Stage, flag: 'all' | 'ingest' | 'rules')
 export class KafkaSource implements Source {
   private ingest: IngestStage | undefined;
   private rules: RulesReader | undefined;
+  private catalog: CatalogStage | undefined;
   /** Test and bench hook: every merged window the rules stage hands on. */
   onMerged: ((w: MergedWindow, appendTime: number) => void) | undefined;
 
@@ -92,17 +108,23 @@ export class KafkaSource implements Source {
     const layout = layoutOf(c);
     const logsTopic = c.logs_topic ?? topicName(c.topic_prefix, 'logs');
     const metricsTopic = c.metrics_topic ?? topicName(c.topic_prefix, 'metrics');
+    const observationsTopic = c.observations_topic ?? `${c.topic_prefix}pattern-observations`;
+    const runCatalog = c.stage === 'all' || c.stage === 'catalog';
     const t = new KafkaTransport(opts);
     let statePartitions = layout.partitions;
+    let catalogPartitions = layout.partitions;
     try {
       if (layout.create) {
         const specs = topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, await t.brokerCount());
         // Configured names of the input topics (an OpenTelemetry Collector's otlp_logs, say).
         specs[TOPIC_KINDS.indexOf('logs')]!.name = logsTopic;
         specs[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
+        // Deltas, read by the catalog stage: the logs retention is ample.
+        if (runCatalog) specs.push({ ...specs[TOPIC_KINDS.indexOf('logs')]!, name: observationsTopic });
         await t.ensureTopics(specs);
       }
       statePartitions = await partitionCount(topicName(c.topic_prefix, 'state'), opts);
+      if (runCatalog) catalogPartitions = await partitionCount(topicName(c.topic_prefix, 'patterns'), opts);
     } finally {
       await t.stop();
     }
@@ -150,15 +172,38 @@ export class KafkaSource implements Source {
         now: () => this.ctx.now(),
       });
     }
-    // Downstream first: the rules reader, then the ingest stage that feeds it.
+    if (runCatalog) {
+      this.catalog = new CatalogStage({
+        kafka,
+        groupId: c.group_id,
+        observationsTopic,
+        catalogTopic: topicName(c.topic_prefix, 'patterns'),
+        catalogPartitions,
+        fromBeginning: true, // observations are deltas: a new group must merge every one retained
+        commitIntervalMs: c.catalog_commit_interval_ms,
+        transactionTimeoutMs: c.transaction_timeout_ms,
+        sessionTimeoutMs: c.session_timeout_ms,
+        heartbeatIntervalMs: c.heartbeat_interval_ms,
+        maxBytesPerPartition: c.max_bytes_per_partition,
+        partitionsConsumedConcurrently: c.partitions_consumed_concurrently,
+        maxPatterns: c.max_patterns,
+        component: this.ctx.name,
+        telemetry: this.ctx.telemetry,
+        log: this.ctx.log,
+      });
+    }
+    // Downstream first: the rules reader and the catalog, then the ingest stage that feeds them.
     await this.rules?.start();
+    await this.catalog?.start();
     await this.ingest?.start();
   }
 
   async stop(): Promise<void> {
     await this.ingest?.stop();
+    await this.catalog?.stop();
     await this.rules?.stop();
     this.ingest = undefined;
+    this.catalog = undefined;
     this.rules = undefined;
   }
 }

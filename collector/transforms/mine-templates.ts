@@ -5,7 +5,9 @@
  *
  * Ids are derived from the template text, so collector instances that see the same kinds of lines
  * name them alike, and a restart re-learns the same ids. When templates merge online, the record
- * carries the merged id from then on; the old id remains an alias inside the miner.
+ * carries the merged id from then on; the old id remains an alias inside the miner, and the
+ * record whose line caused the merge lists the merged-away ids in `tidewatch.pattern.merged`
+ * (the patterns sink makes them aliases in the pattern catalog).
  *
  * Memory is bounded by `max_templates` (least recently seen evicted first, counted as
  * `tidewatch_mine_templates_evicted_total`).
@@ -19,7 +21,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ComponentContext, Transform, TransformFactory } from '../../core/component.js';
-import type { Event, SumPoint } from '../../core/model.js';
+import type { Attributes, Event, SumPoint } from '../../core/model.js';
 import { TemplateMiner, DEFAULT_MINER_OPTIONS } from '../miner/miner.js';
 import { stripHeader } from '../miner/header.js';
 import { severityLabel } from './rollup.js';
@@ -27,6 +29,8 @@ import { severityLabel } from './rollup.js';
 export const PatternAttrs = {
   id: 'tidewatch.pattern.id',
   template: 'tidewatch.pattern.template',
+  /** Only on a record whose line made clusters merge: the ids merged into `id` (its aliases from now on). */
+  merged: 'tidewatch.pattern.merged',
 } as const;
 
 export const PATTERN_METRIC = 'log.patterns';
@@ -116,7 +120,10 @@ export class MineTemplates implements Transform {
       merged += r.merged.length;
       if (this.emitMetrics) this.countPattern(r.id, e.severity_number, now);
       // Records are shared between stages (core/model.ts): change a copy.
-      return { ...e, attributes: { ...e.attributes, [PatternAttrs.id]: r.id, [PatternAttrs.template]: r.template } };
+      const attributes: Attributes = { ...e.attributes, [PatternAttrs.id]: r.id, [PatternAttrs.template]: r.template };
+      // The patterns sink turns these into catalog aliases (collector/catalog/core.ts).
+      if (r.merged.length > 0) attributes[PatternAttrs.merged] = [...r.merged];
+      return { ...e, attributes };
     });
     const t = this.ctx.telemetry;
     const labels = { component: this.ctx.name };

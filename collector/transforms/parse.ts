@@ -287,7 +287,8 @@ function compileStep(step: StepConfig, where: string): CompiledStep {
       run(rec, _now, counts) {
         const s = sourceText(rec, src);
         if (s === undefined) return { step: 'logfmt', reason: 'missing_source' };
-        return applyResult(rec, 'logfmt', parseLogfmt(s, opts), counts, false);
+        // logfmt writes nothing unless the whole line parsed, so it too writes into the attributes.
+        return applyResult(rec, 'logfmt', parseLogfmt(s, opts, rec.attributes), counts, true);
       },
     };
   }

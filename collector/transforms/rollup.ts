@@ -97,15 +97,22 @@ export const LATE_METRIC = 'tidewatch.window.late';
 export const WINDOW_ATTR = 'tidewatch.window';
 export const FINAL_ATTR = 'tidewatch.final';
 
+const SEVERITY_LABELS: readonly string[] = ['unspecified', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+/** The index in SEVERITY_LABELS of an OpenTelemetry SeverityNumber's range. */
+function severityIndex(n: number): number {
+  if (n >= 21) return 6;
+  if (n >= 17) return 5;
+  if (n >= 13) return 4;
+  if (n >= 9) return 3;
+  if (n >= 5) return 2;
+  if (n >= 1) return 1;
+  return 0;
+}
+
 /** The lower-case severity label of an OpenTelemetry SeverityNumber (its range, not its text). */
 export function severityLabel(n: number): string {
-  if (n >= 21) return 'fatal';
-  if (n >= 17) return 'error';
-  if (n >= 13) return 'warn';
-  if (n >= 9) return 'info';
-  if (n >= 5) return 'debug';
-  if (n >= 1) return 'trace';
-  return 'unspecified';
+  return SEVERITY_LABELS[severityIndex(n)]!;
 }
 
 function serviceOf(rec: LogRecord): string | undefined {
@@ -117,10 +124,32 @@ function serviceOf(rec: LogRecord): string | undefined {
 export function partitionOf(e: Event): string {
   const agent = e.resource[AttrKeys.agentId];
   const stream = e.attributes[AttrKeys.streamId];
-  if (typeof agent === 'string' && typeof stream === 'string') return `${agent}/${stream}`;
+  if (typeof agent === 'string' && typeof stream === 'string') return joined(agent, '/', stream);
   if (typeof agent === 'string') return agent;
   const svc = e.resource[AttrKeys.serviceName];
-  return typeof svc === 'string' ? `service:${svc}` : '';
+  return typeof svc === 'string' ? joined('service:', '', svc) : '';
+}
+
+/**
+ * `a + sep + b`, the same string object each time for the same parts: the partition is looked
+ * up by every record, and a fresh concatenation would be allocated and hashed each time. A pure
+ * memo, bounded (MAX_JOINED firsts of MAX_JOINED seconds); beyond it the parts are joined anew.
+ */
+const MAX_JOINED = 256;
+const joinedMemo = new Map<string, Map<string, string>>();
+function joined(a: string, sep: string, b: string): string {
+  let m = joinedMemo.get(a);
+  if (m === undefined) {
+    if (joinedMemo.size >= MAX_JOINED) return a + sep + b;
+    m = new Map();
+    joinedMemo.set(a, m);
+  }
+  let s = m.get(b);
+  if (s === undefined) {
+    s = a + sep + b;
+    if (m.size < MAX_JOINED) m.set(b, s);
+  }
+  return s;
 }
 
 function tierName(ms: number): string {
@@ -157,7 +186,9 @@ export class RollupCore {
   readonly counters: RollupCounters = { absorbed: 0, late: 0, overflow: 0 };
   private readonly opts: Required<Omit<RollupCoreOptions, 'relativeAccuracy' | 'maxSeriesPerMetric' | 'maxWindows' | 'latenessMs' | 'idleTimeoutMs' | 'tiersMs'>>;
   private readonly base: number;
-  private readonly logSeries = new Map<string, SeriesRef>();
+  /** log.records series by service (undefined: none), then by severityIndex. */
+  private readonly logSeries = new Map<string | undefined, (SeriesRef | undefined)[]>();
+  private logSeriesCached = 0;
   private lastFlush = Number.NaN;
 
   constructor(o: RollupCoreOptions = {}) {
@@ -196,18 +227,26 @@ export class RollupCore {
 
   private addLog(e: LogRecord, now: number): void {
     const time = this.opts.time === 'event' && e.time !== undefined && Number.isFinite(e.time) ? e.time : e.observed_time;
-    const severity = severityLabel(e.severity_number);
+    const level = severityIndex(e.severity_number);
     const service = serviceOf(e);
-    // Every record resolves its series: a small cache by (severity, service) skips building and
-    // sorting the label set per line (bench/sniff-rollup.mjs).
-    const ck = service === undefined ? severity : `${severity}\u0000${service}`;
-    let ref = this.logSeries.get(ck);
+    // Every record resolves its series: a small cache by service, then severity, skips building
+    // and sorting the label set per line (bench/sniff-rollup.mjs), and builds no key string.
+    let bySeverity = this.logSeries.get(service);
+    let ref = bySeverity?.[level];
     if (ref === undefined) {
+      const severity = SEVERITY_LABELS[level]!;
       const labels: Record<string, string> = { severity };
       if (service !== undefined) labels[AttrKeys.serviceName] = service;
       ref = this.series.resolve(METRIC_NAME, labels);
       // Overflow series are not cached: the limit is re-checked once room is made.
-      if (!ref.overflow && this.logSeries.size < 4096) this.logSeries.set(ck, ref);
+      if (!ref.overflow && this.logSeriesCached < 4096) {
+        if (bySeverity === undefined) {
+          bySeverity = new Array<SeriesRef | undefined>(SEVERITY_LABELS.length).fill(undefined);
+          this.logSeries.set(service, bySeverity);
+        }
+        bySeverity[level] = ref;
+        this.logSeriesCached++;
+      }
     }
     this.count(this.windows.add(partitionOf(e), ref, time, 1, now));
   }

@@ -30,6 +30,9 @@ export const OVERFLOW_PARTITION = '__overflow__';
 export class Watermarks {
   private readonly parts = new Map<string, Partition>();
   private wm = Number.NEGATIVE_INFINITY;
+  /** The partition of the previous observation: a stream's events come in runs, so most skip the lookup. */
+  private lastName: string | undefined;
+  private last: Partition | undefined;
   partitionOverflow = 0;
 
   constructor(private readonly opts: WatermarkOptions) {}
@@ -45,7 +48,7 @@ export class Watermarks {
 
   /** Notes an event of `partition` with event time `time`, seen at processing time `now`. */
   observe(partition: string, time: number, now: number): void {
-    let p = this.parts.get(partition);
+    let p = partition === this.lastName ? this.last : this.parts.get(partition);
     if (p === undefined) {
       if (this.parts.size >= this.opts.maxPartitions) {
         this.partitionOverflow++;
@@ -58,7 +61,12 @@ export class Watermarks {
       } else {
         p = { maxTime: Number.NEGATIVE_INFINITY, lastSeen: now };
         this.parts.set(partition, p);
+        this.lastName = partition;
+        this.last = p;
       }
+    } else {
+      this.lastName = partition;
+      this.last = p;
     }
     if (time > p.maxTime) p.maxTime = time;
     if (now > p.lastSeen) p.lastSeen = now;

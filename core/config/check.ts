@@ -7,6 +7,7 @@ import { Kind, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import { isSecretKey } from '../secrets.js';
 
 export type Path = readonly (string | number)[];
 
@@ -93,7 +94,10 @@ function pointerToPath(pointer: string): (string | number)[] {
 
 function describe(err: ValueError, path: Path): Issue {
   if (err.type === ValueErrorType.ObjectRequiredProperty) return { path, message: 'missing required key', at: 'parent' };
-  const got = ` (got ${show(err.value)})`;
+  // A value under a secret key is never echoed: the message goes to logs and terminals.
+  const last = path[path.length - 1];
+  const secret = typeof last === 'string' ? isSecretKey(last) : path.some((p) => typeof p === 'string' && isSecretKey(p));
+  const got = secret ? ' (value not shown: secret)' : ` (got ${show(err.value)})`;
   const literals = literalsOf(err.schema);
   if (literals !== undefined) return { path, message: `expected one of ${literals.map(show).join(', ')}${got}`, at: 'value' };
   const msg = err.message.charAt(0).toLowerCase() + err.message.slice(1);

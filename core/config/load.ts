@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Scalar } from 'yaml';
 import type { ComponentEntry, ComponentFactory, Role } from '../component.js';
 import { TidewatchError, type ErrorCode } from '../errors.js';
+import { redactSecrets, registerConfigSecrets, registerSecretVars } from '../secrets.js';
 import { checkValue, didYouMean, show, type Issue, type Path } from './check.js';
 import { expandEnv, type Env } from './env.js';
 import { TopLevelSchema, type TopLevel } from './schema.js';
@@ -107,6 +108,8 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions)
     });
     where.fail('TW_CONFIG_SYNTAX', [{ line, key: '', message: `invalid YAML: ${firstLine((err as Error).message)}` }]);
   }
+  // Secrets (values under secret keys, URL credentials) are known before any message could show them.
+  registerConfigSecrets(raw);
   if (raw === null || raw === undefined) where.fail('TW_CONFIG_SCHEMA', [{ line: 1, key: '', message: 'the config is empty (expected a map with data_dir, sources, sinks, pipelines)' }]);
   if (typeof raw !== 'object' || Array.isArray(raw)) where.fail('TW_CONFIG_SCHEMA', [{ line: 1, key: '', message: `expected a map at the top level (got ${show(raw)})` }]);
 
@@ -223,6 +226,8 @@ function expandDocument(doc: Document, env: Env, where: Locator, expandedPaths: 
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string') return;
+      // Before anything can echo it: `${KAFKA_PASSWORD}`'s value is a secret wherever it lands.
+      registerSecretVars(node.value, env);
       const r = expandEnv(node.value, env);
       const k = keyPath(pathOf(ancestors, node));
       if (!r.ok) {
@@ -306,6 +311,8 @@ class Locator {
     const fmt = (i: ConfigIssue): string => `${this.file}:${i.line}: ${i.key === '' ? '' : `${i.key}: `}${i.message}`;
     const [first, ...rest] = issues as [ConfigIssue, ...ConfigIssue[]];
     const more = rest.length === 0 ? '' : `\n${rest.map((i) => `  ${fmt(i)}`).join('\n')}`;
-    throw new TidewatchError(code, fmt(first) + more, { file: this.file, line: first.line, key: first.key, issues });
+    // A value echoed in a message (`got "..."`) may be a secret registered from elsewhere in the
+    // config, or the value of a `${..._TOKEN}`: masked here, so the error is safe wherever it goes.
+    throw new TidewatchError(code, redactSecrets(fmt(first) + more), { file: this.file, line: first.line, key: first.key, issues });
   }
 }

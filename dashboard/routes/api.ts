@@ -82,6 +82,16 @@ interface QueryString {
   [key: string]: string | undefined;
 }
 
+/**
+ * The first parameter given more than once (`?from=a&from=b` parses to an array), or undefined.
+ * Such a parameter is refused, not ignored: a dropped `match[...]` filter would answer with
+ * every series instead of the one asked for (found by test/fuzz/dashboard.test.ts).
+ */
+export function repeatedParam(q: Readonly<Record<string, unknown>>): string | undefined {
+  for (const k in q) if (Array.isArray(q[k])) return k;
+  return undefined;
+}
+
 function badRequest(reply: { code(n: number): { send(b: unknown): unknown } }, message: string): unknown {
   return reply.code(400).send({ error: { code: 'TW_HTTP_REQUEST', message } });
 }
@@ -96,6 +106,8 @@ export function registerApi(app: FastifyInstance, deps: RouteDeps): void {
 
   app.get<{ Querystring: QueryString }>('/api/v1/query', async (req, reply) => {
     const q = req.query;
+    const repeated = repeatedParam(q);
+    if (repeated !== undefined) return badRequest(reply, `${repeated}: given more than once`);
     const name = q.name;
     if (typeof name !== 'string' || name.length === 0 || name.length > 256) return badRequest(reply, 'name: required, 1 to 256 characters');
     const now = deps.now();

@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RouteDeps } from '../server.js';
+import { repeatedParam } from './api.js';
 
 const LINES_METRIC = 'log.records';
 
@@ -105,6 +106,8 @@ export function registerOps(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/patterns', async (req, reply) => {
+    const repeated = repeatedParam(req.query);
+    if (repeated !== undefined) return bad(reply, `${repeated}: given more than once`);
     const sort = req.query['sort'] ?? 'count';
     if (sort !== 'count' && sort !== 'new') return bad(reply, 'sort: expected count or new');
     const limit = intParam(req.query['limit'], 200, 1, 5000);
@@ -120,6 +123,8 @@ export function registerOps(app: FastifyInstance, deps: RouteDeps): void {
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/logs', async (req, reply) => {
     const q = req.query;
+    const repeated = repeatedParam(q);
+    if (repeated !== undefined) return bad(reply, `${repeated}: given more than once`);
     const after = intParam(q['after'], 0, 0, Number.MAX_SAFE_INTEGER);
     if (after === undefined) return bad(reply, 'after: expected a sequence number');
     const limit = intParam(q['limit'], 500, 1, 5000);

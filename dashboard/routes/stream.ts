@@ -113,6 +113,8 @@ export function registerStream(app: FastifyInstance, deps: RouteDeps, opts: Stre
       count('max_clients');
       return reply.code(503).send({ error: { code: 'TW_HTTP_REQUEST', message: 'too many live streams' } });
     }
+    // `?name=a&name=b` would otherwise stream every series instead of the one asked for.
+    if (Array.isArray(req.query.name)) return reply.code(400).send({ error: { code: 'TW_HTTP_REQUEST', message: 'name: given more than once' } });
     const name = typeof req.query.name === 'string' && req.query.name.length > 0 ? req.query.name : undefined;
     reply.hijack();
     const res = reply.raw;

@@ -1,5 +1,6 @@
-// CI guard (.ci/run): fails loudly unless the Kafka tests really ran against brokers, in both
-// vitest projects (`kafka`: 1 broker; `kafka-cluster`: 3 brokers), with no Kafka test skipped.
+// CI guard (.ci/run): fails loudly unless the Kafka tests really ran against brokers, in each
+// vitest project (`kafka`: 1 broker; `kafka-cluster` and `chaos`: 3 brokers), with no Kafka or
+// chaos test skipped.
 // Usage: node scripts/kafka/ci-check.mjs <vitest json report> [more reports...]
 import { readFileSync } from 'node:fs';
 
@@ -7,13 +8,19 @@ const reports = process.argv.length > 2 ? process.argv.slice(2) : ['.cache/vites
 /** @type {{ name: string, assertionResults: { status: string, fullName: string }[] }[]} */
 const files = reports.flatMap((r) => JSON.parse(readFileSync(r, 'utf8')).testResults);
 const problems = [];
-for (const [label, pattern] of /** @type {const} */ ([['1-broker (*.kafka.test.ts)', /(?<!\.cluster)\.kafka\.test\.ts$/], ['3-broker (*.cluster.kafka.test.ts)', /\.cluster\.kafka\.test\.ts$/]])) {
+const PROJECTS = /** @type {const} */ ([
+  ['1-broker (*.kafka.test.ts)', /(?<!\.cluster)\.kafka\.test\.ts$/],
+  ['3-broker (*.cluster.kafka.test.ts)', /\.cluster\.kafka\.test\.ts$/],
+  // The chaos project (issue 11) runs on the same 3-broker cluster setup.
+  ['chaos (test/chaos/*.chaos.test.ts)', /\.chaos\.test\.ts$/],
+]);
+for (const [label, pattern] of PROJECTS) {
   const mine = files.filter((f) => pattern.test(f.name));
   const passed = mine.flatMap((f) => f.assertionResults).filter((a) => a.status === 'passed').length;
   if (passed === 0) problems.push(`no ${label} Kafka test passed (${mine.length} files ran)`);
 }
 const skipped = files
-  .filter((f) => /\.kafka\.test\.ts$/.test(f.name))
+  .filter((f) => /\.(kafka|chaos)\.test\.ts$/.test(f.name))
   .flatMap((f) => f.assertionResults)
   .filter((a) => a.status !== 'passed' && a.status !== 'failed');
 for (const a of skipped) problems.push(`Kafka test not run (${a.status}): ${a.fullName}`);

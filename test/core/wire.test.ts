@@ -203,6 +203,8 @@ const heartbeat: fc.Arbitrary<AgentHeartbeat> = fc.record({
 });
 const streamState: fc.Arbitrary<StreamState> = fc.record({ agent_id: fc.string(), stream_id: fc.string(), generation: fc.nat(), offset: fc.nat() });
 
+type AttrValueLike = number | string;
+
 // ------------------------------------------------------------------ helpers
 
 /** Groups by (resource, stream) in arrival order: what the wire promises to keep. */
@@ -324,9 +326,77 @@ describe('wire v1: log batches', () => {
     expect(m!.key).toBe('/');
     expect(decodeLogBatch(m!.value)).toEqual([r]);
   });
+  it('keeps a record with a broken identity out of its stream\'s batch, even between two lines of that stream', () => {
+    // Regression (encoder's same-stream-as-the-last-record shortcut): a record that shares the
+    // stream id, generation and path but has no valid offset travels without a stream.
+    const resource = { [AttrKeys.agentId]: 'a1', [AttrKeys.hostName]: 'h' };
+    const rec = (offset: AttrValueLike, body: string): LogRecord => ({
+      kind: 'log',
+      observed_time: 1,
+      severity_number: 0,
+      severity_text: '',
+      body,
+      attributes: { [AttrKeys.filePath]: '/p', [AttrKeys.streamId]: 's', [AttrKeys.generation]: 0, [AttrKeys.offset]: offset },
+      resource,
+    });
+    const records = [rec(0, 'a'), rec(-1, 'broken'), rec(2, 'b'), rec('x', 'broken too'), rec(4, 'c')];
+    const msgs = encodeLogBatch(records);
+    expect(msgs.map((m) => m.key).sort()).toEqual(['a1/', 'a1/s']);
+    const stream = parseLogBatch(msgs.find((m) => m.key === 'a1/s')!.value);
+    expect(stream.lines.map((l) => [l.offset, l.body])).toEqual([[0, 'a'], [2, 'b'], [4, 'c']]);
+    const loose = decodeLogBatch(msgs.find((m) => m.key === 'a1/')!.value);
+    expect(loose.map((r) => [r.body, r.attributes[AttrKeys.offset]])).toEqual([['broken', -1], ['broken too', 'x']]);
+  });
+
+  it('splits batches exactly at maxBytes, multi-byte text included', () => {
+    const resource = { [AttrKeys.agentId]: 'a1', [AttrKeys.hostName]: 'h' };
+    const records: LogRecord[] = [];
+    for (let i = 0; i < 500; i++) {
+      records.push({
+        kind: 'log',
+        observed_time: i,
+        severity_number: 0,
+        severity_text: '',
+        body: i % 3 === 0 ? 'é日本'.repeat(i % 40) : `line ${i}`,
+        attributes: { [AttrKeys.filePath]: '/p', [AttrKeys.streamId]: 's', [AttrKeys.generation]: 0, [AttrKeys.offset]: i * 10 },
+        resource,
+      });
+    }
+    const maxBytes = 4000;
+    const msgs = encodeLogBatch(records, { maxBytes });
+    expect(msgs.length).toBeGreaterThan(3);
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      expect(m.value.length).toBeLessThanOrEqual(maxBytes);
+      // Full: the next message's first line would not have fitted (one comma more).
+      const next = msgs[i + 1];
+      if (next !== undefined) {
+        const first = parseLogBatch(next.value).lines[0]!;
+        const firstJson = JSON.stringify({ offset: first.offset, observed_time: first.observed_time, body: first.body });
+        expect(m.value.length + 1 + Buffer.byteLength(firstJson)).toBeGreaterThan(maxBytes);
+      }
+    }
+    expect(msgs.flatMap((m) => decodeLogBatch(m.value))).toEqual(records);
+  });
 });
 
 describe('wire v1: metrics and one-record messages', () => {
+  it('splits one resource\'s points into messages under maxBytes, in order, losing nothing', () => {
+    fc.assert(
+      fc.property(fc.array(metricPoint, { minLength: 1, maxLength: 40 }), fc.integer({ min: 300, max: 3000 }), (points, maxBytes) => {
+        const resource: Attributes = { [AttrKeys.agentId]: 'a1', 'service.name': 'shop' };
+        const same = points.map((p) => ({ ...p, resource }));
+        const msgs = encodeMetricBatch(same, { maxBytes });
+        for (const m of msgs) {
+          expect(m.key).toBe('a1');
+          if (decodeMetricBatch(m.value).length > 1) expect(m.value.length).toBeLessThanOrEqual(maxBytes);
+        }
+        expect(msgs.flatMap((m) => decodeMetricBatch(m.value))).toEqual(same.map((p) => decodeMetricBatch(encodeMetricBatch([p])[0]!.value)[0]));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('round-trips metric points of every type, NaN and infinities included', () => {
     fc.assert(
       fc.property(fc.array(metricPoint, { maxLength: 20 }), (points) => {

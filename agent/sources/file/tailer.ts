@@ -270,7 +270,9 @@ export class FileTailer implements Source {
     }
     if (loaded.status === 'corrupt' || loaded.status === 'recovered_from_prev') {
       this.ctx.telemetry.add(C.ckCorrupt, this.labels);
+      this.ctx.telemetry.add('tidewatch_errors_total', { component: this.ctx.name, code: 'TW_STATE_CORRUPT' });
       this.ctx.log.error('file checkpoint is corrupt', {
+        code: 'TW_STATE_CORRUPT',
         file: this.store.file,
         reason: loaded.reason,
         recovery: loaded.status === 'corrupt' ? 'reading every file from its beginning' : 'using the previous checkpoint, under new stream ids',
@@ -1324,12 +1326,16 @@ export class FileTailer implements Source {
 
   private ioError(op: string, err: unknown): void {
     this.ctx.telemetry.add(C.ioErrors, { ...this.labels, op });
+    // A checkpoint that cannot be written (data_dir full or read-only) is the operator's problem
+    // to fix: it carries the registry code, so alerts on tidewatch_errors_total see it.
+    const code = op === 'checkpoint' ? 'TW_STATE_WRITE' : undefined;
+    if (code !== undefined) this.ctx.telemetry.add('tidewatch_errors_total', { component: this.ctx.name, code });
     // Counted every time, logged at most once a minute per operation: an unreadable file met at
     // every rescan must not flood the log (STYLE.md rule 8).
     const now = this.ctx.now();
     if (now - (this.loggedAt.get(op) ?? -Infinity) < 60_000) return;
     this.loggedAt.set(op, now);
-    this.ctx.log.warn('file source I/O error', { op, error: err });
+    this.ctx.log.warn('file source I/O error', { op, ...(code !== undefined ? { code } : {}), error: err });
   }
 }
 

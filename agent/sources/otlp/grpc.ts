@@ -9,9 +9,10 @@
  * OTLP specification), INTERNAL (downstream refused for good), UNIMPLEMENTED (traces).
  * This module is loaded only when the grpc endpoint is enabled.
  */
-import { Server, ServerCredentials, status } from '@grpc/grpc-js';
-import type { ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, ServerInterceptingCall, status } from '@grpc/grpc-js';
+import type { ServerInterceptor, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import { TidewatchError } from '../../../core/errors.js';
+import type { ServerTlsMaterial } from '../../../core/listen-security.js';
 import type { Logger } from '../../../core/log.js';
 import { encodeExportResponse } from './proto.js';
 import type { Receiver, Signal } from './receiver.js';
@@ -20,6 +21,50 @@ export interface GrpcOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** Time allowed to receive a call's whole request message (read_timeout_ms). */
+  readTimeoutMs: number;
+  /** TLS with this certificate (and client CA: mutual TLS) when set. */
+  tls?: ServerTlsMaterial;
+}
+
+/**
+ * Ends a call whose request message has not fully arrived within `ms` of its start. grpc-js sets
+ * no timeout of its own on the HTTP/2 server, so a client that opens a stream and trickles or
+ * stalls would otherwise hold its stream and buffered bytes forever (found by test/fuzz/otlp.test.ts).
+ * The timer also outlives a status grpc-js sent on its own (a message over the size limit), as
+ * that leaves the stream half open too; it is not cleared on cancel for that reason.
+ */
+function readTimeout(ms: number): ServerInterceptor {
+  return (_method, call) => {
+    let timer: NodeJS.Timeout | undefined;
+    const clear = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    };
+    return new ServerInterceptingCall(call, {
+      start(next) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          call.sendStatus({ code: status.DEADLINE_EXCEEDED, details: `request not received within read_timeout_ms (${ms} ms)` });
+          // The status alone leaves the stream half open while the client keeps it so; grpc-js has
+          // no public way to reset it, so reach the HTTP/2 stream it keeps (checked by the test).
+          const stream = (call as unknown as { stream?: { close?: (code: number) => void } }).stream;
+          setImmediate(() => stream?.close?.(0));
+        }, ms);
+        timer.unref();
+        next({
+          onReceiveMessage(message, nextMessage) {
+            clear();
+            nextMessage(message);
+          },
+        });
+      },
+      sendStatus(s, next) {
+        clear();
+        next(s);
+      },
+    });
+  };
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -52,6 +97,7 @@ export class OtlpGrpcServer {
       'grpc.max_receive_message_length': this.opts.maxBodyBytes,
       'grpc.max_send_message_length': 1024 * 1024,
       'grpc.max_concurrent_streams': 256,
+      interceptors: [readTimeout(this.opts.readTimeoutMs)],
     });
     server.addService(service('metrics.v1.MetricsService'), this.handler('metrics'));
     server.addService(service('logs.v1.LogsService'), this.handler('logs'));
@@ -63,7 +109,12 @@ export class OtlpGrpcServer {
     });
     const where = this.opts.host.includes(':') ? `[${this.opts.host}]:${this.opts.port}` : `${this.opts.host}:${this.opts.port}`;
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(where, ServerCredentials.createInsecure(), (err, p) => {
+      const tls = this.opts.tls;
+      const creds =
+        tls === undefined
+          ? ServerCredentials.createInsecure()
+          : ServerCredentials.createSsl(tls.ca === undefined ? null : Buffer.from(tls.ca), [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], tls.requestCert);
+      server.bindAsync(where, creds, (err, p) => {
         if (err) reject(new TidewatchError('TW_LISTEN', `otlp grpc cannot listen on ${where}: ${err.message}`, {}, { cause: err }));
         else resolve(p);
       });

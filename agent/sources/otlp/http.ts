@@ -12,9 +12,11 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzip, inflate } from 'node:zlib';
 import { TidewatchError } from '../../../core/errors.js';
+import type { ServerTlsMaterial } from '../../../core/listen-security.js';
 import type { Logger } from '../../../core/log.js';
 import { encodeExportResponse, encodeStatus } from './proto.js';
 import type { Format, Receiver, Signal } from './receiver.js';
@@ -26,6 +28,8 @@ export interface HttpOptions {
   retryAfterS: number;
   readTimeoutMs: number;
   maxConnections: number;
+  /** HTTPS with this certificate (and client CA: mutual TLS) when set. */
+  tls?: ServerTlsMaterial;
 }
 
 const PATHS: Record<string, Signal | 'traces'> = { '/v1/metrics': 'metrics', '/v1/logs': 'logs', '/v1/traces': 'traces' };
@@ -107,9 +111,18 @@ export class OtlpHttpServer {
   ) {}
 
   async start(): Promise<AddressInfo> {
-    const server = createServer({ requestTimeout: this.opts.readTimeoutMs, headersTimeout: Math.min(this.opts.readTimeoutMs, 60_000) }, (req, res) => {
+    const options = {
+      requestTimeout: this.opts.readTimeoutMs,
+      headersTimeout: Math.min(this.opts.readTimeoutMs, 60_000),
+      // Node checks both timeouts only every connectionsCheckingInterval (30 s by default), so a
+      // stalled client was cut off up to 30 s late; check often enough to keep read_timeout_ms.
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(this.opts.readTimeoutMs / 4))),
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
-    });
+    };
+    // An https.Server is an http.Server over TLS sockets: the handling is the same.
+    const server: Server = this.opts.tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, ...this.opts.tls }, handler);
     server.maxConnections = this.opts.maxConnections;
     this.server = server;
     await new Promise<void>((resolve, reject) => {

@@ -48,7 +48,7 @@ export function familiesToPoints(families: readonly PromFamily[], o: PromMapOpti
     switch (f.type) {
       case 'counter': {
         const created = new Map<string, number>();
-        for (const s of f.samples) if (s.name.endsWith('_created') && s.name !== f.name) created.set(keyOf(s.labels), s.value * 1000);
+        for (const s of f.samples) if (s.name.endsWith('_created') && s.name !== f.name && startTime(s.value) !== undefined) created.set(keyOf(s.labels), startTime(s.value)!);
         for (const s of f.samples) {
           if (s.name.endsWith('_created') && s.name !== f.name) continue;
           const p: MetricPoint = { ...base(s.name, s), type: 'sum', temporality: 'cumulative', monotonic: true, value: s.value, attributes: attrs(s.labels) };
@@ -69,6 +69,16 @@ export function familiesToPoints(families: readonly PromFamily[], o: PromMapOpti
     }
   }
   return out;
+}
+
+function isCount(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+
+/** A `_created` value (seconds) as a start time in ms, or undefined when it is not a usable time. */
+function startTime(seconds: number): number | undefined {
+  const ms = seconds * 1000;
+  return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
 type Base = (name: string, s: PromSample) => { kind: 'metric'; name: string; time: number; resource: Attributes; description?: string; unit?: string };
@@ -92,7 +102,10 @@ function groupBy(f: PromFamily, split: string): Map<string, Group> {
       groups.set(k, g);
     }
     const suffix = s.name.slice(f.name.length);
-    if (suffix === '_created') g.created = s.value * 1000;
+    if (suffix === '_created') {
+      const c = startTime(s.value);
+      if (c !== undefined) g.created = c;
+    }
     else if (s.labels[split] !== undefined && (suffix === '_bucket' || suffix === '')) {
       const b = parseValue(s.labels[split]);
       if (b !== undefined) g.buckets.push([b, s.value]);
@@ -118,6 +131,9 @@ function histograms(f: PromFamily, _o: PromMapOptions, attrs: (l: Record<string,
     const total = inf ?? count;
     if (total < prev) ok = false;
     counts.push(total - prev);
+    // Counts must be whole and bounds finite to be carried at all (wire format v1); NaN or Inf
+    // there used to make the whole scrape's batch undecodable (found by test/fuzz/prometheus.test.ts).
+    if (!isCount(count) || !counts.every(isCount) || !finite.every(([le]) => Number.isFinite(le))) ok = false;
     if (!ok) {
       out.invalid++;
       continue;
@@ -133,10 +149,15 @@ function histograms(f: PromFamily, _o: PromMapOptions, attrs: (l: Record<string,
 function summaries(f: PromFamily, attrs: (l: Record<string, string>) => Attributes, base: Base, out: PromMapResult): void {
   for (const g of groupBy(f, 'quantile').values()) {
     g.buckets.sort((a, b) => a[0] - b[0]);
+    const count = g.parts.get('_count') ?? 0;
+    if (!isCount(count) || !g.buckets.every(([q]) => q >= 0 && q <= 1)) {
+      out.invalid++;
+      continue;
+    }
     const p: SummaryPoint = {
       ...base(f.name, g.first),
       type: 'summary',
-      count: g.parts.get('_count') ?? 0,
+      count,
       sum: g.parts.get('_sum') ?? 0,
       quantiles: g.buckets.map(([quantile, value]) => ({ quantile, value })),
       attributes: attrs(g.labels),
