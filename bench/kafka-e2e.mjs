@@ -9,7 +9,8 @@
 //   [--runs R] [--sinks 'compression: gzip|compression: lz4'] [--agent-prof DIR]
 // --only throughput: part 1 only (kcat beside the agent), R times per cluster; --sinks runs the agent
 // once per '|'-separated variant, each adding options to its kafka sink (YAML flow-map entries; an
-// empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR.
+// empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR;
+// --baseline-root DIR also runs, with defaults, the agent of another built checkout (before/after).
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,7 +26,7 @@ const BIN = path.join(HERE, '..', 'bin', 'tidewatch.js');
 const { decodeRollup } = await import('../dist/core/wire.js');
 const { PartialMerger } = await import('../dist/collector/ingest/merge.js');
 // The bench's own consumers read what the agent wrote, lz4 included.
-(await import('../dist/agent/sinks/kafka/producer.js')).registerKafkaCodecs();
+(await import('../dist/core/kafka-codecs.js')).registerKafkaCodecs();
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -38,6 +39,7 @@ const ONLY = arg('only', 'all');
 const RUNS = Number(arg('runs', '1'));
 const SINK_VARIANTS = arg('sinks', '').split('|');
 const AGENT_PROF = arg('agent-prof', '');
+const BASELINE_ROOT = arg('baseline-root', '');
 // Extra node flags for the agent (e.g. '--max-semi-space-size=64'), space-separated.
 const AGENT_NODE_ARGS = arg('agent-node-args', '').split(' ').filter((x) => x !== '');
 const out = (l) => console.log(l);
@@ -90,10 +92,10 @@ async function topicCount(kafka, topic) {
   }
 }
 
-function startRole(role, configText, dir, extra = [], nodeArgs = []) {
+function startRole(role, configText, dir, extra = [], nodeArgs = [], bin = BIN) {
   const file = path.join(dir, `${role}-${randomUUID()}.yaml`);
   writeFileSync(file, configText);
-  const child = spawn(process.execPath, [...nodeArgs, BIN, role, '--config', file, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, bin, role, '--config', file, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c) => (err += c.toString()));
   return { child, stderr: () => err, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
@@ -142,7 +144,7 @@ async function kcatRun(kafka, b, rf, file, label, extra) {
  * in order, so the message holding the last line's offset is the last one. The consumer does not
  * decode lines (a substring test per message), so it takes little of the machine's CPU.
  */
-async function agentAlone(kafka, cluster, dir, file, sinkExtra) {
+async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   const p2 = `a${randomUUID().slice(0, 8)}.`;
   // The agent's topics exist before it starts, as kcat's do (same partitions): topic creation is
   // not part of either side's figure.
@@ -174,7 +176,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra) {
   ].join('\n');
   const nodeArgs = [...(AGENT_PROF === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', AGENT_PROF]), ...AGENT_NODE_ARGS];
   const a0 = performance.now();
-  const a2 = startRole('agent', cfg, dir, [], nodeArgs);
+  const a2 = startRole('agent', cfg, dir, [], nodeArgs, root === '' ? BIN : path.join(root, 'bin', 'tidewatch.js'));
   let doneAt = 0;
   let agentCpu;
   for (let i = 0; i < 600 && !(await kafka.admin().listTopics().catch(() => [])).includes(`${p2}logs`); i++) await sleep(50);
@@ -194,7 +196,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra) {
   for (let i = 0; i < 3000 && doneAt === 0; i++) await sleep(50);
   const s = (doneAt - a0) / 1000;
   out(
-    `- tidewatch agent (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at a consumer)`}; ${cpuText(agentCpu)} (incl. Node start)${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
+    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at a consumer)`}; ${cpuText(agentCpu)} (incl. Node start)${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
   );
   await c.disconnect();
   await a2.stop();
@@ -221,6 +223,7 @@ for (const nb of BROKERS) {
       if (ONLY === 'throughput') out(`### run ${run}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       for (const [label, extra] of KCAT_RUNS) await kcatRun(kafka, b, rf, file, label, extra);
       for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim());
+      if (BASELINE_ROOT !== '') await agentAlone(kafka, cluster, dir, file, '', BASELINE_ROOT);
     }
     if (ONLY === 'throughput') continue;
 

@@ -5,7 +5,7 @@
  * Why our own: kafkajs ships gzip only; the npm LZ4 packages are native addons (install scripts,
  * prebuilt binaries) or unmaintained. LZ4 is what librdkafka users turn on for throughput, and
  * what issue 5's tuned kcat run uses: it compresses log batches several times faster than gzip
- * (bench/wire.mjs, "compression"), and brokers and consumers decompress it cheaply.
+ * (bench/wire.mjs, "codecs"), and brokers and consumers decompress it cheaply.
  *
  * - `lz4FrameCompress` writes independent 64 KiB blocks, no checksums but the header's, like
  *   Kafka's Java producer (KafkaLZ4BlockOutputStream): every Kafka client reads it.
@@ -36,8 +36,12 @@ const SKIP_TRIGGER = 6;
 /** Default cap on a frame's decompressed size: a Kafka record batch is far smaller. */
 export const LZ4_DEFAULT_MAX_OUTPUT = 256 * 1024 * 1024;
 
-// Reused between calls (the codec is synchronous): one hash table of positions.
+// Reused between calls (the codec is synchronous): one hash table of positions, and the output
+// scratch (a request's frame is written there and copied out at its exact size, so each call
+// allocates only what it returns; frames beyond SCRATCH_MAX get their own buffer instead).
 const table = new Int32Array(1 << HASH_LOG);
+let scratch = Buffer.alloc(0);
+const SCRATCH_MAX = 8 * 1024 * 1024;
 
 function read32(src: Uint8Array, i: number): number {
   return src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24);
@@ -151,7 +155,9 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
 /** One LZ4 frame of `src`: independent 64 KiB blocks, header checksum, end mark. */
 export function lz4FrameCompress(src: Uint8Array): Buffer {
   const blocks = Math.max(1, Math.ceil(src.length / BLOCK));
-  const dst = Buffer.allocUnsafe(7 + blocks * (4 + blockBound(BLOCK)) + 4);
+  const bound = 7 + blocks * (4 + blockBound(BLOCK)) + 4;
+  if (bound <= SCRATCH_MAX && scratch.length < bound) scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(bound, scratch.length * 2)));
+  const dst = bound <= SCRATCH_MAX ? scratch : Buffer.allocUnsafe(bound);
   dst.writeUInt32LE(MAGIC, 0);
   // FLG: version 01, independent blocks; no block checksum, content size, content checksum, dict id.
   dst[4] = 0b0110_0000;
@@ -173,7 +179,7 @@ export function lz4FrameCompress(src: Uint8Array): Buffer {
   }
   dst.writeUInt32LE(0, op);
   op += 4;
-  return dst.subarray(0, op);
+  return dst === scratch ? Buffer.from(dst.subarray(0, op)) : dst.subarray(0, op);
 }
 
 function corrupt(why: string): never {

@@ -232,9 +232,14 @@ class BatchWriter {
   private readonly groups = new Map<string, Batch>();
   private readonly out: OutMessage[] = [];
 
+  /**
+   * @param items how many parts will be added (all groups together): a new batch's buffer is
+   *   sized for them from the first part, so it seldom grows or is copied.
+   */
   constructor(
     private readonly type: WireType,
     private readonly maxBytes: number,
+    private remaining: number,
   ) {}
 
   /** The batch of group `id`, if it was opened. */
@@ -251,7 +256,8 @@ class BatchWriter {
 
   /** Appends one part (a JSON value) to the group's batch; a full batch becomes a message first. */
   add(b: Batch, part: string): void {
-    if (b.count === 0) this.begin(b, part.length * 3 + 2);
+    this.remaining--;
+    if (b.count === 0) this.begin(b, part.length * 3 + 2, part.length + 1);
     else this.reserve(b, part.length * 3 + 3);
     const start = b.count === 0 ? b.pos : b.pos + 1;
     const n = b.buf.write(part, start);
@@ -259,7 +265,7 @@ class BatchWriter {
       // It does not fit: the message ends before it, and it opens the next one.
       const moved = Buffer.from(b.buf.subarray(start, start + n));
       this.flush(b);
-      this.begin(b, n + 2);
+      this.begin(b, n + 2, n + 1);
       b.pos += moved.copy(b.buf, b.pos);
     } else {
       if (b.count > 0) b.buf[b.pos] = 0x2c; // ','
@@ -274,8 +280,10 @@ class BatchWriter {
     return this.out;
   }
 
-  private begin(b: Batch, need: number): void {
-    b.buf = Buffer.allocUnsafe(Math.max(b.head.length + need, Math.min(this.maxBytes + 2, INITIAL_BATCH_BYTES)));
+  /** A fresh buffer for `b`: room for `need` bytes now, and its estimate of this and the parts to come (`partBytes` each). */
+  private begin(b: Batch, need: number, partBytes: number): void {
+    const estimate = b.head.length + Math.ceil((this.remaining + 1) * partBytes * 1.1) + 2;
+    b.buf = Buffer.allocUnsafe(Math.max(b.head.length + need, Math.min(this.maxBytes + 2, Math.max(estimate, MIN_BATCH_BYTES))));
     b.pos = b.head.copy(b.buf, 0);
     b.count = 0;
   }
@@ -311,8 +319,8 @@ interface Batch {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** First buffer of a batch; it doubles as parts come (a batch of file lines is a few hundred KB). */
-const INITIAL_BATCH_BYTES = 65_536;
+/** Smallest first buffer of a batch; it doubles when the estimate was short. */
+const MIN_BATCH_BYTES = 4096;
 
 /**
  * One line's JSON, written directly rather than through an intermediate object (bench/wire.mjs:
@@ -354,7 +362,7 @@ function wireLineJson(r: LogRecord, offset: number | undefined): string {
  * The caller keeps ownership of `records`; nothing is retained.
  */
 export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?: number } = {}): OutMessage[] {
-  const w = new BatchWriter('logs', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES);
+  const w = new BatchWriter('logs', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES, records.length);
   // Records of one source share their resource object: serialise it once per object.
   const resourceJson = new Map<Attributes, string>();
   // Consecutive records mostly belong to the same stream: its batch is found without a lookup.
@@ -482,7 +490,7 @@ export function logBatchRecords(batch: LogBatch): LogRecord[] {
  * is the resource's agent id, or its service.name for points from elsewhere.
  */
 export function encodeMetricBatch(points: readonly MetricPoint[], opts: { maxBytes?: number } = {}): OutMessage[] {
-  const w = new BatchWriter('metrics', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES);
+  const w = new BatchWriter('metrics', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES, points.length);
   const resourceJson = new Map<Attributes, string>();
   for (const p of points) {
     let res = resourceJson.get(p.resource);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { TidewatchError } from '../core/errors.js';
-import { readServerTls, type ServerTls } from '../core/listen-security.js';
+import { isLoopbackHost, readServerTls, type ServerTls } from '../core/listen-security.js';
 import type { Logger } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
 import type { Subscription, Transport } from '../core/transport.js';
@@ -18,7 +18,7 @@ import { feedStore } from './feed.js';
 import { OpsState } from './ops.js';
 import { DEFAULT_OPS_TOPICS, feedOps } from './ops-feed.js';
 import { Persistence } from './persist.js';
-import { buildServer, isLoopbackAddress } from './server.js';
+import { buildServer } from './server.js';
 import type { StreamOptions } from './routes/stream.js';
 import { SeriesStore } from './store.js';
 
@@ -52,7 +52,7 @@ export interface DashboardService {
 
 /** Refuses a non-loopback listen address without a token of at least 16 characters. */
 export function checkBind(host: string, token: string | undefined): void {
-  if (!isLoopbackAddress(host) && (token === undefined || token.length < 16)) {
+  if (!isLoopbackHost(host) && (token === undefined || token.length < 16)) {
     throw new TidewatchError('TW_USAGE', `dashboard: listening on ${host} (not loopback) needs a token of at least 16 characters (--token or TIDEWATCH_DASHBOARD_TOKEN)`);
   }
   if (token !== undefined && token.length < 16) throw new TidewatchError('TW_USAGE', 'dashboard: the token must have at least 16 characters');
@@ -60,7 +60,7 @@ export function checkBind(host: string, token: string | undefined): void {
 
 export async function startDashboard(o: DashboardServiceOptions): Promise<DashboardService> {
   const host = o.host ?? '127.0.0.1';
-  const loopback = isLoopbackAddress(host);
+  const loopback = isLoopbackHost(host);
   checkBind(host, o.token);
   const tls = o.tls === undefined ? undefined : await readServerTls(o.tls, 'dashboard');
   const store = new SeriesStore();

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import type { Source, SourceFactory } from '../../core/component.js';
+import { TidewatchError } from '../../core/errors.js';
 import type { Attributes, MetricPoint } from '../../core/model.js';
 import {
   DEFAULT_EXCLUDED_FS_TYPES,
@@ -209,6 +210,17 @@ export const hostMetricsSource: SourceFactory<typeof HostMetricsSchema> = {
   description: 'Collects CPU, memory, load, filesystem, disk I/O and network metrics of the host from /proc.',
   schema: HostMetricsSchema,
   create(config, ctx): Source {
+    // The patterns are compiled at each collection; a bad one must fail at start, not be logged
+    // as an unreadable disk or network group every interval (found by test/fuzz/config.test.ts).
+    for (const key of ['exclude_disk_devices', 'exclude_network_devices'] as const) {
+      config[key].forEach((p, i) => {
+        try {
+          new RegExp(p);
+        } catch (err) {
+          throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.${key}[${i}]: ${(err as Error).message}`);
+        }
+      });
+    }
     const state = newHostState();
     const resource: Attributes = { 'host.name': ctx.hostName, 'os.type': 'linux', 'tidewatch.agent.id': ctx.agentId };
     let timer: NodeJS.Timeout | undefined;

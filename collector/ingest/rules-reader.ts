@@ -14,6 +14,7 @@ import type { Logger } from '../../core/log.js';
 import type { Telemetry } from '../../core/telemetry.js';
 import { errorCodeOf } from '../../core/errors.js';
 import { decodeRollup, wireTypeOf } from '../../core/wire.js';
+import { readCommittedConsumer } from '../txn/consumer.js';
 import { PartialMerger } from './merge.js';
 import type { MergedWindow } from './merge.js';
 
@@ -57,14 +58,7 @@ export class RulesReader {
 
   async start(): Promise<void> {
     const o = this.opts;
-    const c = o.kafka.consumer({
-      groupId: this.group,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      sessionTimeout: o.sessionTimeoutMs,
-      heartbeatInterval: o.heartbeatIntervalMs,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
-    });
+    const c = readCommittedConsumer(o.kafka, { groupId: this.group, sessionTimeoutMs: o.sessionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs });
     this.consumer = c;
     c.on(c.events.GROUP_JOIN, (e) => {
       const mine = new Set(e.payload.memberAssignment[o.rollupsTopic] ?? []);

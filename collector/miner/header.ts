@@ -17,11 +17,38 @@ const LEVELS = new Set([
   'trace', 'debug', 'fine', 'finer', 'finest', 'info', 'information', 'notice', 'warn', 'warning',
   'error', 'err', 'severe', 'fatal', 'crit', 'critical', 'alert', 'emerg', 'emergency', 'panic',
 ]);
-const MONTHS = new Set(['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']);
-const WEEKDAYS = new Set(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+/**
+ * Month and weekday names (all three letters) as numbers, lower-cased letters packed 8 bits
+ * each: a lookup by number, where a Set of strings would hash each freshly cut word in the
+ * runtime first.
+ */
+const MONTHS = new Set(['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map((m) => code3(m, 0)));
+const WEEKDAYS = new Set(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((m) => code3(m, 0)));
+
+/**
+ * The three characters at `i` lower-cased and packed, or -1 unless all three are ASCII letters.
+ * (No other character lower-cases into a month or weekday name: toLowerCase maps only the
+ * Kelvin sign to an ASCII letter, `k`, which no name contains.)
+ */
+function code3(w: string, i: number): number {
+  let v = 0;
+  for (let k = i; k < i + 3; k++) {
+    const c = w.charCodeAt(k) | 0x20;
+    if (c < 97 || c > 122) return -1;
+    v = (v << 8) | c;
+  }
+  return v;
+}
+
+/** `bare(w).toLowerCase()` is a month name (or, with `days`, a weekday name too). */
+function isDateName(b: string, days: boolean): boolean {
+  if (b.length !== 3) return false;
+  const c = code3(b, 0);
+  return MONTHS.has(c) || (days && WEEKDAYS.has(c));
+}
 
 const RE_DATE = /^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T-]\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
-const RE_DATE2 = /^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$/;
+// RE_DATE2, `^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$`, is matched by hand: isDate2.
 const RE_TIME = /^\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?$/;
 const RE_EPOCH = /^1\d{9}(?:\d{3})?(?:\.\d+)?$/;
 const RE_COMPACT = /^\d{6}$|^\d{8}$/;
@@ -38,7 +65,8 @@ function bare(w: string): string {
 }
 
 function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12;
+  // One comparison for the usual character: space, and \t \n \v \f \r (9-13).
+  return c <= 32 && (c === 32 || (c >= 9 && c <= 13));
 }
 
 function hasDigit(w: string): boolean {
@@ -49,14 +77,14 @@ function hasDigit(w: string): boolean {
   return false;
 }
 
-/**
- * Cheap necessary conditions of the timestamp patterns (each regex is tried only when its guard
- * holds): a word that fails every guard is no timestamp, decided without a regex.
- */
 function isDateSep(c: number): boolean {
   return c === 45 || c === 47 || c === 46; // - / .
 }
 
+/**
+ * Whether `w` is (part of) a timestamp. Each regex is tried only when a cheap necessary
+ * condition of it holds, so a word that fails them all is rejected without a regex.
+ */
 function isTimeWord(w: string, next: string | undefined, first: boolean): boolean {
   // Cheap rejections first: this runs on the first words of every line.
   if (w.length < 3) return false;
@@ -66,11 +94,10 @@ function isTimeWord(w: string, next: string | undefined, first: boolean): boolea
   if (!digitFirst) {
     if (hasDigit(w)) return false;
     if (w.length > 6) return false;
-    const l = bare(w).toLowerCase();
-    if (!MONTHS.has(l) && !WEEKDAYS.has(l)) return false;
+    if (!isDateName(bare(w), true)) return false;
     if (next === undefined) return false;
     const n0 = next.charCodeAt(next.charCodeAt(0) === 91 ? 1 : 0);
-    return (n0 >= 48 && n0 <= 57) || MONTHS.has(bare(next).toLowerCase());
+    return (n0 >= 48 && n0 <= 57) || isDateName(bare(next), false);
   }
   const b = bare(w);
   const n = b.length;
@@ -79,11 +106,72 @@ function isTimeWord(w: string, next: string | undefined, first: boolean): boolea
   const c2 = b.charCodeAt(2);
   if ((c1 === 58 || c2 === 58) && RE_TIME.test(b)) return true;
   if (n >= 8 && isDateSep(b.charCodeAt(4)) && RE_DATE.test(b)) return true;
-  if ((isDateSep(c1) || isDateSep(c2)) && RE_DATE2.test(b)) return true;
+  if (isDate2(b, 0, n)) return true;
   // Epoch seconds look like any large count, so they need company: not first, or a time next.
   if (n >= 10 && b.charCodeAt(0) === 49 && RE_EPOCH.test(b)) return !first || (next !== undefined && isTimeWord(next, undefined, false));
   // yymmdd hhmmss (two compact numbers in a row)
   return (n === 6 || n === 8) && RE_COMPACT.test(b) && next !== undefined && RE_COMPACT.test(bare(next));
+}
+
+/** RE_DATE2 (`17/06/09`, `1-2-2024`) on `w[from, to)`, by hand: its digit runs are maximal. */
+function isDate2(w: string, from: number, to: number): boolean {
+  let k = from;
+  for (let part = 0; part < 3; part++) {
+    const d0 = k;
+    while (k < to && isDigitCode(w.charCodeAt(k))) k++;
+    const len = k - d0;
+    if (part < 2) {
+      if (len < 1 || len > 2 || k >= to || !isDateSep(w.charCodeAt(k))) return false;
+      k++;
+    } else if (len < 2 || len > 4) return false;
+  }
+  return k === to;
+}
+
+/** How many digits `w` has in a row from `from` (up to `to`). */
+function digitRun(w: string, from: number, to: number): number {
+  let k = from;
+  while (k < to && isDigitCode(w.charCodeAt(k))) k++;
+  return k - from;
+}
+
+function isDigitCode(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * isTimeWord(word i, word i + 1, first), deciding the commonest answer (no) on the word's
+ * place in the line: no copy of it or of the next word, no regex, unless a pattern's necessary
+ * condition holds.
+ */
+function timeWordAt(line: string, i: number, first: boolean): boolean {
+  const s = wordStart[i]!;
+  const e = wordEnd[i]!;
+  if (surelyNotTime(line, s, e)) return false;
+  let b = s;
+  let be = e;
+  while (b < be && (line.charCodeAt(b) === 91 || line.charCodeAt(b) === 40 || line.charCodeAt(b) === 60)) b++;
+  while (be > b) {
+    const c = line.charCodeAt(be - 1);
+    if (c !== 93 && c !== 41 && c !== 62 && c !== 44 && c !== 58) break;
+    be--;
+  }
+  const n = be - b;
+  if (n < 3) return false;
+  let c0 = line.charCodeAt(s);
+  if (c0 === 91 || c0 === 40) c0 = line.charCodeAt(s + 1);
+  if (isDigitCode(c0)) {
+    // Necessary conditions of RE_TIME, RE_DATE, RE_DATE2 (exact), RE_EPOCH and RE_COMPACT.
+    const lead = digitRun(line, b, be);
+    const maybe =
+      ((lead === 1 || lead === 2) && line.charCodeAt(b + lead) === 58) ||
+      (lead === 4 && n >= 8 && isDateSep(line.charCodeAt(b + 4))) ||
+      isDate2(line, b, be) ||
+      (lead >= 10 && line.charCodeAt(b) === 49) ||
+      ((n === 6 || n === 8) && lead === n);
+    if (!maybe) return false;
+  }
+  return isTimeWord(word(i), i + 1 < wordCount ? word(i + 1) : undefined, first);
 }
 
 /**
@@ -108,15 +196,22 @@ function surelyNotTime(line: string, s: number, e: number): boolean {
   return !(l >= 97 && l <= 122);
 }
 
-/** First letters of the level words, lower-cased: most words fail this before any copy. */
-const LEVEL_INITIALS = new Set([...LEVELS].map((l) => l.charCodeAt(0)));
+/** First letters of the level words, lower-cased, as a table: most words fail this before any copy. */
+const LEVEL_INITIALS = new Uint8Array(128);
+for (const l of LEVELS) LEVEL_INITIALS[l.charCodeAt(0)] = 1;
+
+function isLevelInitial(c: number): boolean {
+  return c < 128 && LEVEL_INITIALS[c] === 1;
+}
 
 function isLevelWord(w: string): boolean {
   if (w.length > 14 || w.length < 1) return false;
   let c = w.charCodeAt(0);
   if ((c === 91 || c === 40 || c === 60) && w.length > 1) c = w.charCodeAt(1); // [ ( <
-  if (!LEVEL_INITIALS.has(c | 0x20)) return false;
-  return LEVELS.has(bare(w).toLowerCase());
+  if (!isLevelInitial(c | 0x20)) return false;
+  const b = bare(w);
+  // Level words have 3 to 11 letters (`err`, `information`); lower-casing never shortens.
+  return b.length >= 3 && b.length <= 11 && LEVELS.has(b.toLowerCase());
 }
 
 /** isLevelWord's first tests on the word's place in the line: false means not a level word. */
@@ -125,19 +220,26 @@ function mayBeLevel(line: string, s: number, e: number): boolean {
   if (n > 14 || n < 1) return false;
   let c = line.charCodeAt(s);
   if ((c === 91 || c === 40 || c === 60) && n > 1) c = line.charCodeAt(s + 1);
-  return LEVEL_INITIALS.has(c | 0x20);
+  return isLevelInitial(c | 0x20);
 }
 
 function isHeaderish(w: string): boolean {
   if (w === '-' || w === '|') return true;
-  if (/\d/.test(w)) return true;
+  if (hasDigit(w)) return true;
   if (w.startsWith('[') && w.endsWith(']')) return true;
   const b = bare(w);
   return b.length > 0 && b === b.toUpperCase() && /[A-Z]/.test(b);
 }
 
 function isLoggerWord(w: string): boolean {
-  return w.length > 1 && w.endsWith(':') && /[.[$/]/.test(w.slice(0, -1));
+  // Ends in `:`, and a `.`, `[`, `$` or `/` before it (`org.a.B:`, `sshd[42]:`).
+  const n = w.length;
+  if (n < 2 || w.charCodeAt(n - 1) !== 58) return false;
+  for (let k = 0; k < n - 1; k++) {
+    const c = w.charCodeAt(k);
+    if (c === 46 || c === 91 || c === 36 || c === 47) return true;
+  }
+  return false;
 }
 
 /** Most words looked at per line. */
@@ -193,8 +295,7 @@ function findMessage(line: string): string {
   if (count < 2) return line;
   let cut = -1;
   for (let i = 0; i < Math.min(SCAN_WORDS - 4, count - 1); i++) {
-    if (surelyNotTime(line, wordStart[i]!, wordEnd[i]!)) continue;
-    if (isTimeWord(word(i), word(i + 1), i === 0)) cut = i;
+    if (timeWordAt(line, i, i === 0)) cut = i;
   }
   // The last piece of a bracketed timestamp (`[Sun Dec 04 04:47:44 2005]`) belongs to it.
   if (cut >= 0) {

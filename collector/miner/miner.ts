@@ -169,7 +169,7 @@ export class TemplateMiner {
     this.st.lines++;
     const text = line.length > this.options.maxLineChars ? line.slice(0, this.options.maxLineChars) : line;
     tokenizeInto(text, this.options.maxTokens, this.scratch);
-    const hash = shapeHash(this.scratch.tokens);
+    const hash = shapeHash(this.scratch.tokens, VAR);
     const e = this.shapes.find(hash, this.scratch.tokens);
     if (e !== undefined) {
       let c = e.value;

@@ -24,11 +24,13 @@ export interface ShapeEntry<T> {
 }
 
 /** A 32-bit hash of a token sequence (FNV-1a over the code units, a separator between tokens). */
-export function shapeHash(tokens: readonly string[]): number {
+export function shapeHash(tokens: readonly string[], variable: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    for (let k = 0; k < t.length; k++) h = Math.imul(h ^ t.charCodeAt(k), 0x01000193);
+    // The variable marker is one shared string: one step for it, not one per character.
+    if (t === variable) h = Math.imul(h ^ 0x20000, 0x01000193);
+    else for (let k = 0; k < t.length; k++) h = Math.imul(h ^ t.charCodeAt(k), 0x01000193);
     // The separator is no code unit (> 0xffff), so ['ab'] and ['a', 'b'] differ.
     h = Math.imul(h ^ 0x10000, 0x01000193);
   }

@@ -60,6 +60,62 @@ const WORD_MASK = new RegExp(
   ].join('|'),
   'g',
 );
+/**
+ * `line.slice(from, to).replace(WORD_MASK, NUL)`, remembering where the previous word's matches
+ * were. WORD_MASK cannot tell apart two digits, two hex letters (`a-f`, `A-F`) or two other
+ * ASCII letters other than its literals `T` and `Z` (no `i` flag, no other letter or digit
+ * literal, no backreference), so a word that differs from the previous one only within those
+ * classes (`[10/Oct/2000:13:55:36` on every access-log line) has its matches at the same
+ * places: they are reused and the regex is not run. A pure memo of one word.
+ */
+let maskedWord = '';
+const maskedAt: number[] = [];
+
+function maskWord(line: string, from: number, to: number): string {
+  if (!sameDigitShape(line, from, to, maskedWord)) {
+    const word = line.slice(from, to);
+    maskedAt.length = 0;
+    WORD_MASK.lastIndex = 0;
+    // WORD_MASK never matches the empty string, so this visits the matches replace() would.
+    for (let m = WORD_MASK.exec(word); m !== null; m = WORD_MASK.exec(word)) maskedAt.push(m.index, m.index + m[0].length);
+    maskedWord = word;
+  }
+  if (maskedAt.length === 0) return line.slice(from, to);
+  let out = '';
+  let p = 0;
+  for (let k = 0; k < maskedAt.length; k += 2) {
+    out += line.slice(from + p, from + maskedAt[k]!) + NUL;
+    p = maskedAt[k + 1]!;
+  }
+  return out + line.slice(from + p, to);
+}
+
+/** `s[from, to)` equals `w` up to WORD_MASK's classes (maskClass). */
+function sameDigitShape(s: string, from: number, to: number, w: string): boolean {
+  if (w.length !== to - from) return false;
+  for (let k = 0; k < w.length; k++) {
+    const a = s.charCodeAt(from + k);
+    const b = w.charCodeAt(k);
+    if (a !== b && (a >= 128 || b >= 128 || MASK_CLASS[a] !== MASK_CLASS[b])) return false;
+  }
+  return true;
+}
+
+/**
+ * Characters WORD_MASK treats alike share a class: digits; hex letters; other ASCII letters but
+ * `T` and `Z` (literals in it). Every other character is its own class.
+ */
+const MASK_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const l = c | 0x20;
+  // The shared classes are numbered above 127, so that no character's own class equals them.
+  if (c >= 48 && c <= 57) MASK_CLASS[c] = 200;
+  else if (c === 84 || c === 90) MASK_CLASS[c] = c;
+  else if (l >= 97 && l <= 102 && isLetter(c)) MASK_CLASS[c] = 201;
+  else if (isLetter(c)) MASK_CLASS[c] = 202;
+  else MASK_CLASS[c] = c;
+}
+
 // Quick filters so that most words never meet a regex.
 const RE_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const RE_EMAIL = /^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
@@ -143,7 +199,7 @@ export function isVariablePiece(p: string): boolean {
   if (n >= 6 && p.indexOf('.') > 0 && RE_HOST.test(p)) return true;
   if (n >= 12 && RE_HEX_LONG.test(p)) return true;
   if (n === 36 && RE_UUID.test(p)) return true; // a UUID with fewer than two digits
-  if (p.indexOf('@') > 0 && RE_EMAIL.test(p)) return true;
+  if (n >= 6 && p.indexOf('@') > 0 && RE_EMAIL.test(p)) return true; // a@b.cc is the shortest
   return false;
 }
 
@@ -187,12 +243,14 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     // `..` (a dot leader), `.` then a digit after a word (`core.1234`), or a `/` inside: the
     // slow path decides (rare in numbers and ids).
     let dots = false;
+    let dotdot = false;
     let slash = false;
     let prev = c;
     while (j < n) {
       const d = line.charCodeAt(j);
-      if (d < 128) {
-        const k = CLASS[d]!;
+      // Letters (class 0, most characters) take one comparison.
+      const k = d < 128 ? CLASS[d]! : 0;
+      if (k !== 0) {
         if (k === C_SPACE) break;
         if (k === C_DIGIT) {
           digits++;
@@ -200,8 +258,12 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
         } else if (k === C_DELIM) {
           delims++;
           if (d === 58) colon = true;
-        } else if (d === 46 && prev === 46) dots = true;
-        else if (d === 47 && j > i + 1) slash = true;
+        } else if (k === C_DOT) {
+          if (prev === 46) {
+            dots = true;
+            dotdot = true;
+          }
+        } else if (j > i + 1) slash = true; // C_SLASH
       }
       prev = d;
       j++;
@@ -215,7 +277,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     }
     if (digits > 0) anyDigit = true;
     if (delims === 0) {
-      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && (!dots || (!hasDotLeader(line, i, j) && (k0 === C_DIGIT || !mayBeCounter(line, i, j)))) && c !== 35 && (!slash || k0 === C_DIGIT || c === 47)) {
+      if ((digits >= 2 || (digits === 1 && k0 === C_DIGIT)) && (!dots || (!dotdot && (k0 === C_DIGIT || !mayBeCounter(line, i, j)))) && c !== 35 && (!slash || k0 === C_DIGIT || c === 47)) {
         // A number or an id with digits: a variable, decided without copying the text.
         tokens.push(VAR);
         space.push(sawSpace);
@@ -224,19 +286,25 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
           tokens.push('.');
           space.push(0);
         }
+      } else if (digits >= 2 && plainVariable(line, i, j)) {
+        tokens.push(VAR);
+        space.push(sawSpace);
       } else {
-        const word = line.slice(i, j);
+        const known = knownConstant(line, i, j, tokens.length);
+        const word = known ?? line.slice(i, j);
         // `93.0 B` / `5.2 KB`: the unit is part of the variable (glued, so rendering merges them).
         if (digits === 0 && sawSpace === 1 && tokens.length > 0 && tokens[tokens.length - 1] === VAR && isSizeUnit(word)) {
           tokens.push(VAR);
           space.push(0);
+        } else if (known !== undefined) {
+          pushConstant(known, sawSpace, tokens, space);
         } else {
           pushPiece(word, sawSpace, tokens, space);
         }
       }
     } else if (digits > 0 && colon) {
       // Timestamps, MAC and IPv6 addresses contain `:`: mask them whole before splitting.
-      const w = line.slice(i, j).replace(WORD_MASK, NUL);
+      const w = maskWord(line, i, j);
       splitPieces(w, 0, w.length, sawSpace, tokens, space);
     } else {
       splitPieces(line, i, j, sawSpace, tokens, space);
@@ -297,11 +365,15 @@ function collapseRuns(tokens: string[], space: number[]): void {
 const C_SPACE = 1;
 const C_DIGIT = 2;
 const C_DELIM = 3;
+const C_DOT = 4;
+const C_SLASH = 5;
 /** Character classes of ASCII, one lookup per character on the hot path. */
 const CLASS = new Uint8Array(128);
 for (const c of [32, 9, 10, 11, 12, 13]) CLASS[c] = C_SPACE;
 for (let c = 48; c <= 57; c++) CLASS[c] = C_DIGIT;
 for (let c = 0; c < 128; c++) if (isDelim(c)) CLASS[c] = C_DELIM;
+CLASS[46] = C_DOT;
+CLASS[47] = C_SLASH;
 
 /** A cheap pre-check for RE_COUNTER (`core.1234`, `#3`): a `#` first, or a `.` then a digit. */
 function mayBeCounter(s: string, from: number, to: number): boolean {
@@ -324,9 +396,15 @@ function hasDotLeader(s: string, from: number, to: number): boolean {
 function splitPieces(w: string, from: number, to: number, spaceBefore: number, tokens: string[], space: number[]): void {
   let start = from;
   let sp = spaceBefore;
+  // Digits of the piece being read: a piece with fewer than two is no plainVariable.
+  let pd = 0;
   for (let k = from; k < to; k++) {
     const c = w.charCodeAt(k);
-    if (c >= 128 || CLASS[c] !== C_DELIM) continue;
+    const kc = c < 128 ? CLASS[c]! : 0;
+    if (kc !== C_DELIM) {
+      if (kc === C_DIGIT) pd++;
+      continue;
+    }
     if (c === 58 /* : */ && w.charCodeAt(k + 1) === 47 && w.charCodeAt(k + 2) === 47 && k > start) {
       // URL: keep `scheme://`, the rest up to a closing bracket, quote or comma is one variable
       tokens.push(w.slice(start, k) + '://');
@@ -344,27 +422,30 @@ function splitPieces(w: string, from: number, to: number, spaceBefore: number, t
       }
       start = e;
       k = e - 1;
+      pd = 0;
       continue;
     }
     // A drive letter path (C:\...) is one variable.
     if (c === 58 && k === start + 1 && w.charCodeAt(k + 1) === 92) continue;
     if (k > start) {
-      flushPiece(w, start, k, sp, start === from && spaceBefore === 1, tokens, space);
+      flushPiece(w, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd);
       sp = 0;
     }
     tokens.push(DELIM_TOKEN[c]!);
     space.push(sp);
     sp = 0;
     start = k + 1;
+    pd = 0;
   }
-  if (to > start) flushPiece(w, start, to, sp, start === from && spaceBefore === 1, tokens, space);
+  if (to > start) flushPiece(w, start, to, sp, start === from && spaceBefore === 1, tokens, space, pd);
 }
 
 /** Interned one-character delimiter tokens. */
 const DELIM_TOKEN: string[] = [];
 for (let c = 0; c < 128; c++) DELIM_TOKEN.push(String.fromCharCode(c));
 
-function flushPiece(w: string, start: number, end: number, sp: number, wordStart: boolean, tokens: string[], space: number[]): void {
+/** `digits`: how many digits w[start, end) has (counted by the caller's scan). */
+function flushPiece(w: string, start: number, end: number, sp: number, wordStart: boolean, tokens: string[], space: number[], digits: number): void {
   const c0 = w.charCodeAt(start);
   if ((c0 < 128 && CLASS[c0] === C_DIGIT) || c0 === 0) {
     // a number (or a masked timestamp): no need to copy the text
@@ -378,16 +459,52 @@ function flushPiece(w: string, start: number, end: number, sp: number, wordStart
       return;
     }
   }
-  const piece = w.slice(start, end);
-  if (piece.indexOf(NUL) >= 0) {
+  if (digits >= 2 && plainVariable(w, start, end)) {
+    tokens.push(VAR);
+    space.push(sp);
+    return;
+  }
+  const known = knownConstant(w, start, end, tokens.length);
+  const piece = known ?? w.slice(start, end);
+  if (known === undefined && piece.indexOf(NUL) >= 0) {
     tokens.push(VAR);
     space.push(sp);
   } else if (wordStart && tokens.length > 0 && tokens[tokens.length - 1] === VAR && isSizeUnit(piece)) {
     tokens.push(VAR);
     space.push(0);
+  } else if (known !== undefined) {
+    pushConstant(known, sp, tokens, space);
   } else {
     pushPiece(piece, sp, tokens, space);
   }
+}
+
+/**
+ * The constant that pushPiece last pushed at each token position. Lines of one kind repeat
+ * their constant words at the same positions (`GET`, `Linux`, `like`, `Gecko` on every access
+ * line), and pushPiece's answer depends only on the text: when the text at a position equals
+ * the constant found there before, that string is pushed again without copying the text or
+ * classifying it anew, and the shape cache then compares it by identity. A pure memo, checked
+ * character by character, of at most MAX_KNOWN positions (a remembered piece may hold on to the
+ * line it was cut from until another replaces it).
+ */
+const MAX_KNOWN = 256;
+const lastConstant: (string | undefined)[] = new Array<string | undefined>(MAX_KNOWN).fill(undefined);
+
+function knownConstant(s: string, from: number, to: number, at: number): string | undefined {
+  if (at >= MAX_KNOWN) return undefined;
+  const t = lastConstant[at];
+  if (t === undefined || t.length !== to - from) return undefined;
+  for (let k = 0; k < t.length; k++) if (t.charCodeAt(k) !== s.charCodeAt(from + k)) return undefined;
+  return t;
+}
+
+/** pushPiece's last step, for a piece it pushes whole as a constant. */
+function pushConstant(piece: string, sp: number, tokens: string[], space: number[]): void {
+  if (piece.length === 3 && isMonthInitial(piece.charCodeAt(0)) && MONTHS.has(piece)) monthSeen = true;
+  if (tokens.length < MAX_KNOWN) lastConstant[tokens.length] = piece;
+  tokens.push(piece);
+  space.push(sp);
 }
 
 /**
@@ -412,7 +529,7 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
   if (isVariablePiece(piece)) {
     // `host/10.0.0.1`, as Java prints a resolved socket address: two variables.
     const slash = piece.charCodeAt(0) === 47 ? -1 : piece.lastIndexOf('/');
-    if (slash > 0 && isDigit(piece.charCodeAt(slash + 1)) && mayBeIpv4(piece, slash + 1) && RE_IPV4.test(piece.slice(slash + 1))) {
+    if (slash > 0 && isDigit(piece.charCodeAt(slash + 1)) && mayBeIpv4(piece, slash + 1, piece.length) && RE_IPV4.test(piece.slice(slash + 1))) {
       tokens.push(VAR, '/', VAR);
       space.push(sp, 0, 0);
       return;
@@ -420,7 +537,7 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
     // Keep a word prefix before `.` or `#` when a number follows (`core.1234` -> `core.<*>`,
     // `#3` -> `#<*>`): the prefix says what the number counts. Not before `-` or `_`, which
     // join the parts of host names and ids (`web-1`, `rdd_42_20`) that vary as a whole.
-    const m = mayBeCounterPiece(piece) ? RE_COUNTER.exec(piece) : null;
+    const m = mayBeCounterPiece(piece, 0, piece.length) ? RE_COUNTER.exec(piece) : null;
     if (m !== null) {
       tokens.push(m[1]!);
       space.push(sp);
@@ -432,9 +549,28 @@ function pushPiece(piece: string, sp: number, tokens: string[], space: number[])
     space.push(sp);
     return;
   }
-  if (piece.length === 3 && isMonthInitial(piece.charCodeAt(0)) && MONTHS.has(piece)) monthSeen = true;
-  tokens.push(piece);
-  space.push(sp);
+  pushConstant(piece, sp, tokens, space);
+}
+
+/**
+ * True when pushPiece(s.slice(from, to)) would push exactly one VAR and nothing else: two or
+ * more digits, no dot leader, no `host/a.b.c.d` tail, no counter prefix (`core.12`, `#3`).
+ * Decided on the line, so the commonest variables (`HTTP/1.1`, `Mozilla/5.0`, `x86_64`) cost
+ * no copy; anything else answers false and takes the general path.
+ */
+function plainVariable(s: string, from: number, to: number): boolean {
+  let digits = 0;
+  let slash = -1;
+  for (let k = from; k < to; k++) {
+    const c = s.charCodeAt(k);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46) {
+      if (k + 1 < to && s.charCodeAt(k + 1) === 46) return false;
+    } else if (c === 47) slash = k;
+  }
+  if (digits < 2) return false;
+  if (slash > from && s.charCodeAt(from) !== 47 && slash + 1 < to && isDigit(s.charCodeAt(slash + 1)) && mayBeIpv4(s, slash + 1, to)) return false;
+  return !mayBeCounterPiece(s, from, to);
 }
 
 /** Set when a line has a month name, so that maskDateNames runs only then. */
@@ -444,13 +580,13 @@ const RE_IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const RE_COUNTER = /^([A-Za-z]{2,}\.|#)\d[0-9A-Za-z_]*$/;
 
 /**
- * Necessary conditions of RE_IPV4 on `p` from `from` (only digits and exactly three dots) and
- * of RE_COUNTER (`#`, or two or more letters then `.` then a digit): most pieces fail them, and
+ * Necessary conditions of RE_IPV4 on `p[from, to)` (only digits and exactly three dots) and of
+ * RE_COUNTER (`#`, or two or more letters then `.` then a digit): most pieces fail them, and
  * then neither a copy nor a regex is made (`Mozilla/5.0`, `HTTP/1.1` on every access-log line).
  */
-function mayBeIpv4(p: string, from: number): boolean {
+function mayBeIpv4(p: string, from: number, to: number): boolean {
   let dots = 0;
-  for (let k = from; k < p.length; k++) {
+  for (let k = from; k < to; k++) {
     const c = p.charCodeAt(k);
     if (c === 46) dots++;
     else if (!isDigit(c)) return false;
@@ -458,11 +594,11 @@ function mayBeIpv4(p: string, from: number): boolean {
   return dots === 3;
 }
 
-function mayBeCounterPiece(p: string): boolean {
-  if (p.charCodeAt(0) === 35) return true;
-  let k = 0;
-  while (k < p.length && isLetter(p.charCodeAt(k))) k++;
-  return k >= 2 && p.charCodeAt(k) === 46 && isDigit(p.charCodeAt(k + 1));
+function mayBeCounterPiece(p: string, from: number, to: number): boolean {
+  if (p.charCodeAt(from) === 35) return true;
+  let k = from;
+  while (k < to && isLetter(p.charCodeAt(k))) k++;
+  return k - from >= 2 && k + 1 < to && p.charCodeAt(k) === 46 && isDigit(p.charCodeAt(k + 1));
 }
 
 /** First letters of the month names: J F M A S O N D. */

@@ -229,12 +229,31 @@ async function partitionCount(topic: string, opts: Parameters<typeof createKafka
   const admin = createKafkaClient(opts).admin();
   try {
     await admin.connect();
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return Math.max(1, meta.topics[0]?.partitions.length ?? 1);
+    // Just after the topics were created, a broker may not know them yet ("This server does not
+    // host this topic-partition"): retriable, so asked again for a while rather than failing the start.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+        return Math.max(1, meta.topics[0]?.partitions.length ?? 1);
+      } catch (err) {
+        if (!retriable(err) || attempt >= METADATA_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/** kafkajs marks such errors retriable, also when its own retries gave up (originalError). */
+function retriable(err: unknown): boolean {
+  const e = err as { retriable?: boolean; type?: string; originalError?: unknown } | undefined;
+  if (e === undefined || e === null) return false;
+  return e.retriable === true || e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'LEADER_NOT_AVAILABLE' || (e.originalError !== undefined && retriable(e.originalError));
+}
+
+/** Tries of a topic's metadata right after its creation (about 25 s in all with the backoff). */
+const METADATA_ATTEMPTS = 15;
 
 export const kafkaSource: SourceFactory<typeof KafkaSourceSchema> = {
   type: 'kafka',

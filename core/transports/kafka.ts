@@ -404,10 +404,21 @@ export function mapError(err: unknown, what: string): TidewatchError {
   }
   const message = err instanceof Error ? err.message : String(err);
   if (type !== undefined && NEVER_RETRIABLE.has(type)) retriable = false;
+  if (type !== undefined && PRODUCER_STATE.has(type)) retriable = true;
   return new TidewatchError(retriable ? 'TW_TRANSPORT_UNAVAILABLE' : 'TW_TRANSPORT_REJECTED', `kafka: ${what}: ${message}`, type === undefined ? {} : { kafka_error: type }, {
     cause: err,
   });
 }
+
+/**
+ * The idempotent producer's sequence or id no longer matches the broker's (after a broker's
+ * kill -9, a request that timed out yet landed). kafkajs calls these not retriable, and a retry
+ * with the same producer fails forever; they are retriable once the caller starts a fresh
+ * producer (new producer id), which every caller does on a retriable error. Found by the chaos
+ * suite (test/chaos/pipeline.chaos.test.ts): an agent's sink stuck for minutes on "out of order
+ * sequence number" after a broker's kill -9.
+ */
+const PRODUCER_STATE = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
 
 /** Broker answers that no retry will change. */
 const NEVER_RETRIABLE = new Set([

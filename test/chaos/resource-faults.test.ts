@@ -14,7 +14,6 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openFilesCap, openFilesLimit } from '../../agent/sources/file.js';
 import { freePort, sleep } from './support.js';
 import { makeTmpfs, metricValue, scrapeMetrics, spawnAgent, writeConfig } from './agent-process.js';
 import type { Agent } from './agent-process.js';
@@ -201,16 +200,6 @@ describe('corrupt or truncated checkpoint', () => {
 });
 
 describe('too many open files', () => {
-  it('reads the soft limit from /proc/self/limits and keeps half of it for tailed files', () => {
-    const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            256                  4096                 files\n';
-    expect(openFilesLimit(limits)).toBe(256);
-    expect(openFilesLimit('Max open files            unlimited            unlimited            files\n')).toBeUndefined();
-    expect(openFilesCap(1024, 256)).toBe(128);
-    expect(openFilesCap(50, 256)).toBe(50); // a lower configured cap stands
-    expect(openFilesCap(1024, 6)).toBe(4); // never below the schema's minimum
-    expect(openFilesCap(1024, undefined)).toBe(1024);
-    expect(openFilesLimit()).toBeGreaterThan(0); // this machine's own limit is readable
-  });
 
   it('under prlimit --nofile 256 with 600 files: max_open_files lowered, the cap holds, every line arrives', async () => {
     expect(spawnSync('prlimit', ['--version']).status, 'prlimit (util-linux) is needed').toBe(0);

@@ -14,12 +14,10 @@
  * answer), so more than one request in flight per broker is not possible here; the sink keeps
  * the pipe full by sending large requests while the next ones are being framed and encoded.
  */
-import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
 import kafkajs from 'kafkajs';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { TidewatchError } from '../../../core/errors.js';
-import { lz4FrameCompress, lz4FrameDecompress } from '../../../core/lz4.js';
+import { registerKafkaCodecs } from '../../../core/kafka-codecs.js';
 import type { Telemetry } from '../../../core/telemetry.js';
 import type { OutMessage } from '../../../core/transport.js';
 import { createKafkaClient, mapError } from '../../../core/transports/kafka.js';
@@ -27,35 +25,8 @@ import type { KafkaTransportOptions } from '../../../core/transports/kafka.js';
 
 export type SinkCompression = 'lz4' | 'gzip' | 'none';
 
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
-
-/**
- * Registers tidewatch's codecs with kafkajs (process-wide; idempotent): LZ4 (core/lz4.ts) and
- * gzip at level 1. Level 1 makes standard gzip that every consumer reads; it is 2.2x faster than
- * kafkajs's default level 6 for 10 % more bytes on log batches (bench/wire.mjs, "compression").
- * Any kafkajs client in the process (a collector's consumer too) then reads LZ4 topics.
- */
-export function registerKafkaCodecs(): void {
-  const codecs = CompressionCodecs as unknown as Record<number, () => unknown>;
-  codecs[CompressionTypes.LZ4] = () => lz4Codec;
-  codecs[CompressionTypes.GZIP] = () => gzipCodec;
-}
-
-/** kafkajs codec shape: `compress` gets kafkajs's Encoder (its `buffer` is the records' bytes). */
-const lz4Codec = {
-  compress: async (encoder: { buffer: Buffer }): Promise<Buffer> => lz4FrameCompress(encoder.buffer),
-  decompress: async (buffer: Buffer): Promise<Buffer> => lz4FrameDecompress(buffer),
-};
-
-const gzipCodec = {
-  compress: (encoder: { buffer: Buffer }): Promise<Buffer> => gzipAsync(encoder.buffer, { level: 1 }),
-  // Kafka's gzip codec is gzip; kafkajs's own reader used unzip (gzip or zlib): the same here.
-  decompress: (buffer: Buffer): Promise<Buffer> => gunzipAsync(buffer),
-};
-
-// kafkajs is CommonJS: CompressionCodecs is not one of the names Node's ESM loader detects.
-const { CompressionCodecs, CompressionTypes, Partitioners } = kafkajs;
+// kafkajs is CommonJS: named exports other than the detected ones come through the default.
+const { CompressionTypes, Partitioners } = kafkajs;
 const TYPES: Record<SinkCompression, kafkajs.CompressionTypes> = { lz4: CompressionTypes.LZ4, gzip: CompressionTypes.GZIP, none: CompressionTypes.None };
 
 export interface SinkProducerOptions {
@@ -74,6 +45,7 @@ export class SinkProducer {
   private readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number };
 
   constructor(private readonly opts: SinkProducerOptions) {
+    // LZ4 and level-1 gzip (core/kafka-codecs.ts), for this producer and every kafkajs client of the process.
     registerKafkaCodecs();
     const r = opts.client.retry;
     // Bounded like the transport's (8 retries, about half a minute): `send` rejects while the

@@ -8,9 +8,20 @@
  * UNAUTHENTICATED, UNAVAILABLE (in-flight limit or downstream unavailable: retryable per the
  * OTLP specification), INTERNAL (downstream refused for good), UNIMPLEMENTED (traces).
  * This module is loaded only when the grpc endpoint is enabled.
+ *
+ * The listening socket (and TLS, when set) is ours, not grpc-js's: Node's http2 server never
+ * closes a TCP connection that does not send the HTTP/2 client preface, not even on shutdown, so
+ * anyone who can reach the port could hold connections open for ever (found by
+ * test/fuzz/grpc-preface.test.ts). Each connection gets read_timeout_ms from accept to finish
+ * its TLS handshake, the 24-byte preface and the SETTINGS frame that must follow it; only then is
+ * it handed to grpc-js through its connection injector (with the bytes read put back).
  */
+import { createServer as createNetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import { Server, ServerCredentials, ServerInterceptingCall, status } from '@grpc/grpc-js';
-import type { ServerInterceptor, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
+import type { ConnectionInjector, ServerInterceptor, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import { TidewatchError } from '../../../core/errors.js';
 import type { ServerTlsMaterial } from '../../../core/listen-security.js';
 import type { Logger } from '../../../core/log.js';
@@ -69,6 +80,47 @@ function readTimeout(ms: number): ServerInterceptor {
 
 const identity = (b: Buffer): Buffer => b;
 
+/** RFC 9113 section 3.4: the client connection preface, followed by a SETTINGS frame. */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const FRAME_HEADER = 9;
+const SETTINGS = 0x4;
+/** A SETTINGS frame carries 6-byte entries; more than the default max frame size is not a client. */
+const MAX_SETTINGS_PAYLOAD = 16_384;
+/** Connections accepted but not yet through their preface, at most; more are refused (counted). */
+export const MAX_PENDING_CONNECTIONS = 1024;
+
+/**
+ * How far `buf` is through the client preface and its SETTINGS frame: 'more' (a prefix of it),
+ * 'done' (all of it arrived; more bytes may follow) or 'bad' (not an HTTP/2 client).
+ */
+export function prefaceState(buf: Buffer): 'more' | 'done' | 'bad' {
+  const n = Math.min(buf.length, PREFACE.length);
+  if (buf.subarray(0, n).compare(PREFACE, 0, n) !== 0) return 'bad';
+  if (buf.length < PREFACE.length + FRAME_HEADER) return 'more';
+  const h = PREFACE.length;
+  const length = buf.readUIntBE(h, 3);
+  const type = buf[h + 3];
+  const flags = buf[h + 4] ?? 0;
+  const streamId = buf.readUInt32BE(h + 5) & 0x7fffffff;
+  if (type !== SETTINGS || (flags & 0x1) !== 0 || streamId !== 0 || length % 6 !== 0 || length > MAX_SETTINGS_PAYLOAD) return 'bad';
+  return buf.length >= h + FRAME_HEADER + length ? 'done' : 'more';
+}
+
+interface Pending {
+  socket: Socket;
+  timer: NodeJS.Timeout;
+}
+
+/** Counters of connections closed before grpc-js saw them. */
+export interface GrpcConnectionStats {
+  /** No complete preface and SETTINGS within read_timeout_ms. */
+  prefaceTimeouts: number;
+  /** Bytes that are not an HTTP/2 client preface. */
+  badPrefaces: number;
+  /** Refused at accept: MAX_PENDING_CONNECTIONS were already waiting for their preface. */
+  pendingOverflow: number;
+}
+
 function service(name: string): ServiceDefinition {
   return {
     Export: {
@@ -85,6 +137,11 @@ function service(name: string): ServiceDefinition {
 
 export class OtlpGrpcServer {
   private server: Server | undefined;
+  private front: NetServer | undefined;
+  private injector: ConnectionInjector | undefined;
+  /** Connections before their preface, by remote address:port (unique per local port). */
+  private readonly pending = new Map<string, Pending>();
+  readonly connections: GrpcConnectionStats = { prefaceTimeouts: 0, badPrefaces: 0, pendingOverflow: 0 };
 
   constructor(
     private readonly receiver: Receiver,
@@ -108,24 +165,107 @@ export class OtlpGrpcServer {
       },
     });
     const where = this.opts.host.includes(':') ? `[${this.opts.host}]:${this.opts.port}` : `${this.opts.host}:${this.opts.port}`;
+    // grpc-js sees plain HTTP/2 only: TLS, when set, ends in our tls.Server (same options as
+    // grpc-js's createSsl would give: client certificate required and verified with a client CA).
+    const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+    const tls = this.opts.tls;
+    let tlsServer: TlsServer | undefined;
+    if (tls !== undefined) {
+      tlsServer = createTlsServer({
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        requestCert: tls.requestCert,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        ALPNProtocols: ['h2'],
+        handshakeTimeout: this.opts.readTimeoutMs,
+      });
+      tlsServer.on('secureConnection', (s: Socket) => this.gate(s));
+      // A failed handshake is the client's problem: close it quietly (our timer is cleared on close).
+      tlsServer.on('tlsClientError', (_err, s) => s.destroy());
+    }
+    const front = createNetServer({ noDelay: true }, (raw) => this.accept(raw, tlsServer));
     const port = await new Promise<number>((resolve, reject) => {
-      const tls = this.opts.tls;
-      const creds =
-        tls === undefined
-          ? ServerCredentials.createInsecure()
-          : ServerCredentials.createSsl(tls.ca === undefined ? null : Buffer.from(tls.ca), [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], tls.requestCert);
-      server.bindAsync(where, creds, (err, p) => {
-        if (err) reject(new TidewatchError('TW_LISTEN', `otlp grpc cannot listen on ${where}: ${err.message}`, {}, { cause: err }));
-        else resolve(p);
+      front.once('error', (err) => reject(new TidewatchError('TW_LISTEN', `otlp grpc cannot listen on ${where}: ${err.message}`, {}, { cause: err })));
+      front.listen({ host: this.opts.host, port: this.opts.port }, () => {
+        const a = front.address();
+        resolve(typeof a === 'object' && a !== null ? a.port : this.opts.port);
       });
     });
+    front.on('error', (err) => this.log.error('otlp grpc listener failed', { err }));
     this.server = server;
+    this.front = front;
+    this.injector = injector;
     return port;
+  }
+
+  /** A new TCP connection: start its read_timeout_ms clock, then TLS (if set) and the preface gate. */
+  private accept(raw: Socket, tlsServer: TlsServer | undefined): void {
+    raw.on('error', () => undefined);
+    const key = `${raw.remoteAddress ?? ''}:${raw.remotePort ?? ''}`;
+    if (this.injector === undefined || this.pending.size >= MAX_PENDING_CONNECTIONS || this.pending.has(key)) {
+      this.connections.pendingOverflow++;
+      raw.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.connections.prefaceTimeouts++;
+      this.release(key);
+      raw.destroy();
+    }, this.opts.readTimeoutMs);
+    timer.unref();
+    this.pending.set(key, { socket: raw, timer });
+    raw.once('close', () => {
+      if (this.pending.get(key)?.socket === raw) this.release(key);
+    });
+    if (tlsServer !== undefined) tlsServer.emit('connection', raw);
+    else this.gate(raw);
+  }
+
+  private release(key: string): void {
+    const p = this.pending.get(key);
+    if (p === undefined) return;
+    clearTimeout(p.timer);
+    this.pending.delete(key);
+  }
+
+  /** Reads until the preface and SETTINGS frame are in, puts them back and hands `s` to grpc-js. */
+  private gate(s: Socket): void {
+    const key = `${s.remoteAddress ?? ''}:${s.remotePort ?? ''}`;
+    s.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      const state = prefaceState(buf);
+      if (state === 'more') return;
+      s.removeListener('data', onData);
+      s.pause();
+      if (state === 'bad' || this.injector === undefined) {
+        this.connections.badPrefaces++;
+        this.release(key);
+        s.destroy();
+        return;
+      }
+      this.release(key);
+      // Node's http2 session reads what is left in the socket's buffer before new bytes.
+      s.unshift(buf);
+      this.injector.injectConnection(s);
+    };
+    s.on('data', onData);
   }
 
   async stop(): Promise<void> {
     const s = this.server;
+    const front = this.front;
     this.server = undefined;
+    this.front = undefined;
+    this.injector = undefined;
+    front?.close();
+    // Connections still before their preface were never grpc-js's: close them here.
+    for (const [key, p] of this.pending) {
+      this.release(key);
+      p.socket.destroy();
+    }
     if (s === undefined) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -26,4 +26,21 @@ describe('parseLogfmt', () => {
   it('prefixes keys', () => {
     expect(parseLogfmt('a=1', { prefix: 'lf.' })).toEqual({ ok: true, fields: { 'lf.a': '1' } });
   });
+
+  it('writes into the given map only when the whole line parsed', () => {
+    const into = { level: 'debug' };
+    expect(parseLogfmt('level=warn msg="never closed', {}, into)).toEqual({ ok: false, reason: 'unterminated_quote' });
+    expect(parseLogfmt('just words', {}, into).ok).toBe(false);
+    expect(into).toEqual({ level: 'debug' });
+    expect(parseLogfmt('level=warn a=1', {}, into)).toEqual({ ok: true, fields: { level: 'warn', a: '1' } });
+  });
+
+  it('reads keys right when lines repeat, change and reorder them', () => {
+    // Keys are remembered by position between lines; a changed key must not be mistaken for the old one.
+    expect(parseLogfmt('ts=1 level=info msg=a')).toEqual({ ok: true, fields: { ts: '1', level: 'info', msg: 'a' } });
+    expect(parseLogfmt('ts=2 level=info msg=b')).toEqual({ ok: true, fields: { ts: '2', level: 'info', msg: 'b' } });
+    expect(parseLogfmt('ts=3 lever=x msg=c')).toEqual({ ok: true, fields: { ts: '3', lever: 'x', msg: 'c' } });
+    expect(parseLogfmt('msg=d ts=4 levels=y')).toEqual({ ok: true, fields: { msg: 'd', ts: '4', levels: 'y' } });
+    expect(parseLogfmt('ts=5 level=info', { prefix: 'p.' })).toEqual({ ok: true, fields: { 'p.ts': '5', 'p.level': 'info' } });
+  });
 });

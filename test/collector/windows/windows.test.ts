@@ -111,6 +111,30 @@ describe('event-time windows', () => {
     expect(Math.abs(v!.agg.sketch!.quantile(0.99) - 99)).toBeLessThanOrEqual(1);
   });
 
+  it('a window closed by flush is not added to again: the next observation in its span opens a new one', () => {
+    // Each series remembers its current windows; a final value must not be followed by more data
+    // in the same window object, and every observation lands exactly once.
+    const w = new EventTimeWindows({ tiersMs: [1000, 10_000], latenessMs: 0, idleTimeoutMs: 60_000 });
+    w.add('p', cpu, 1_100, 1, 0);
+    w.add('p', mem, 1_200, 5, 0);
+    w.add('p', cpu, 1_300, 2, 0);
+    const closed = w.flush(1, true).windows;
+    expect(view(closed)).toEqual([
+      ['cpu', 1000, 1000, 2, 3, 'final'],
+      ['mem', 1000, 1000, 1, 5, 'final'],
+      ['cpu', 10_000, 0, 2, 3, 'final'],
+      ['mem', 10_000, 0, 1, 5, 'final'],
+    ]);
+    // The watermark has not passed 1.4 s (stop closes windows, it does not advance it): not late.
+    expect(w.add('p', cpu, 1_400, 4, 2)).toBe('ok');
+    expect(view(w.flush(3, true).windows)).toEqual([
+      ['cpu', 1000, 1000, 1, 4, 'final'],
+      ['cpu', 10_000, 0, 1, 4, 'final'],
+    ]);
+    // The closed windows kept the values they were emitted with.
+    expect(view(closed)[0]).toEqual(['cpu', 1000, 1000, 2, 3, 'final']);
+  });
+
   it('rejects tiers that are not multiples of the finest', () => {
     expect(() => new EventTimeWindows({ tiersMs: [1000, 1500] })).toThrow(RangeError);
   });

@@ -2,8 +2,9 @@ import { createServer } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { SinkProducer, registerKafkaCodecs } from '../../../../agent/sinks/kafka/producer.js';
+import { SinkProducer } from '../../../../agent/sinks/kafka/producer.js';
 import { TidewatchError } from '../../../../core/errors.js';
+import { registerKafkaCodecs } from '../../../../core/kafka-codecs.js';
 import { lz4FrameCompress, lz4FrameDecompress } from '../../../../core/lz4.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
