@@ -63,7 +63,7 @@ export const KafkaSinkSchema = Type.Object(
     compression: Type.Union([Type.Literal('lz4'), Type.Literal('gzip'), Type.Literal('none')], {
       default: 'gzip',
       description:
-        'Codec of produce requests. gzip (level 1) is read by every Kafka client; lz4 costs the agent, the brokers and consumers less CPU but needs consumers that read it (librdkafka, Java, tidewatch collectors of this version); snappy and zstd are not offered (native codecs).',
+        'Codec of produce requests. gzip (level 1) is read by every Kafka client; lz4 (tidewatch\'s own LZ4 frame codec) needs consumers with an LZ4 codec (librdkafka, Java clients, kafkajs with core/kafka-codecs.ts registered); snappy and zstd are not offered (native codecs).',
     }),
     max_message_bytes: Type.Integer({
       default: 900_000,

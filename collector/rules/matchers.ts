@@ -2,9 +2,12 @@
  * Label matchers in Prometheus / Alertmanager syntax: `name="value"`, `name!="value"`,
  * `name=~"regex"`, `name!~"regex"` (quotes optional for plain values). Regexes are anchored at
  * both ends, as Prometheus does. A missing label matches as the empty string, so `x=""` selects
- * series without `x` and `x!=""` those with it.
+ * series without `x` and `x!=""` those with it. Regexes pass the same safety check as parse
+ * patterns (collector/parsers/regex.ts): no nested or overlapping adjacent repetitions, no
+ * backreferences.
  */
 import { TidewatchError } from '../../core/errors.js';
+import { unsafeReason } from '../parsers/regex.js';
 
 export interface Matcher {
   readonly name: string;
@@ -23,6 +26,10 @@ export function parseMatcher(text: string, where: string): Matcher {
   const value = m[3] !== undefined ? (JSON.parse(`"${m[3]}"`) as string) : (m[4] ?? '');
   let re: RegExp | undefined;
   if (op === '=~' || op === '!~') {
+    // Label values come from agents and scrapes: the same backtracking limits as parse patterns,
+    // checked on the anchored form that runs (`\w*\w*` only costs when `$` can fail after it).
+    const why = unsafeReason(`^(?:${value})$`);
+    if (why !== undefined) throw new TidewatchError('TW_CONFIG_SCHEMA', `${where}: matcher ${JSON.stringify(text)} has an unsafe regex: ${why}`);
     try {
       re = new RegExp(`^(?:${value})$`);
     } catch (err) {

@@ -18,6 +18,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, LogEntry, Producer, SASLOptions } from 'kafkajs';
+import { registerKafkaCodecs } from '../kafka-codecs.js';
 import { TidewatchError, isTidewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Telemetry } from '../telemetry.js';
@@ -70,6 +71,8 @@ export interface KafkaTransportOptions {
  */
 export function createKafkaClient(opts: KafkaTransportOptions, retry?: { retries: number; initialRetryTime: number; maxRetryTime: number }): Kafka {
   if (opts.brokers.length === 0) throw new TidewatchError('TW_CONFIG_SCHEMA', 'kafka transport: brokers is empty');
+  // Every client reads what an agent may write: LZ4 (our own frame codec) and gzip.
+  registerKafkaCodecs();
   const log = opts.log;
   return new Kafka({
     clientId: opts.clientId ?? 'tidewatch',

@@ -142,7 +142,11 @@ describe('otlp grpc: connections that never become HTTP/2 are closed', () => {
       // The slow ones are closed by the timer, not at once: the limit is read_timeout_ms.
       if (w.kind !== 'garbage') expect(ms as number, w.kind).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 20);
     }
-    expect(running.source.ports.grpc).toBe(port);
+    // Counted where operators look: tidewatch_otlp_requests_total{protocol="grpc",signal="unknown"}.
+    const counted = (status: string): number =>
+      running!.telemetry.snapshot().filter((m) => m.name === 'tidewatch_otlp_requests_total' && m.labels['protocol'] === 'grpc' && m.labels['status'] === status).reduce((n, m) => n + m.value, 0);
+    expect(counted('preface_timeout')).toBe(PER_KIND * 3);
+    expect(counted('bad_preface')).toBe(PER_KIND);
     await exportLog(new OTLPLogExporter({ url: running.grpc }), running, 'after');
   });
 

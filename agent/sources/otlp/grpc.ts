@@ -111,7 +111,10 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** Counters of connections closed before grpc-js saw them. */
+/**
+ * Counters of connections closed before grpc-js saw them (also in tidewatch_otlp_requests_total
+ * with protocol grpc, signal unknown and status preface_timeout, bad_preface or too_many_pending).
+ */
 export interface GrpcConnectionStats {
   /** No complete preface and SETTINGS within read_timeout_ms. */
   prefaceTimeouts: number;
@@ -205,11 +208,13 @@ export class OtlpGrpcServer {
     const key = `${raw.remoteAddress ?? ''}:${raw.remotePort ?? ''}`;
     if (this.injector === undefined || this.pending.size >= MAX_PENDING_CONNECTIONS || this.pending.has(key)) {
       this.connections.pendingOverflow++;
+      this.receiver.count('grpc', 'unknown', 'too_many_pending');
       raw.destroy();
       return;
     }
     const timer = setTimeout(() => {
       this.connections.prefaceTimeouts++;
+      this.receiver.count('grpc', 'unknown', 'preface_timeout');
       this.release(key);
       raw.destroy();
     }, this.opts.readTimeoutMs);
@@ -242,6 +247,7 @@ export class OtlpGrpcServer {
       s.pause();
       if (state === 'bad' || this.injector === undefined) {
         this.connections.badPrefaces++;
+        this.receiver.count('grpc', 'unknown', 'bad_preface');
         this.release(key);
         s.destroy();
         return;
