@@ -21,8 +21,9 @@
  * template of an earlier line's cluster (a merge), never which lines share a cluster, except
  * that merged clusters become one.
  *
- * Ids are derived from the template text (64-bit FNV-1a), so two instances that learn the same
- * template name it the same. A merge gives the merged template a new id and records
+ * Ids are derived from the template's tokens joined by one space (64-bit FNV-1a; `patternId`),
+ * so two instances that learn the same template name it the same, whatever the spacing of the
+ * first line each saw. A merge gives the merged template a new id and records
  * old → new aliases; `resolve` follows them, so an id once handed out keeps meaning something.
  *
  * Bounds: at most `maxTemplates` clusters (the least recently seen are evicted and counted),
@@ -116,6 +117,15 @@ export interface MinerState {
 }
 
 const SEP = '\u001f';
+
+/**
+ * A cluster's id: templateId of its tokens joined by one space. Not of the displayed template,
+ * which keeps the spacing of the line that made the cluster: two instances that first saw
+ * `retry count=3` and `retry count = 3` (the same tokens, one cluster) must name it alike.
+ */
+export function patternId(tokens: readonly string[]): string {
+  return templateId(tokens.join(' '));
+}
 
 /** 64-bit FNV-1a of a string (UTF-16 code units), as 16 hex digits. */
 export function templateId(template: string): string {
@@ -314,7 +324,7 @@ export class TemplateMiner {
 
   /** Replaces `members` by one cluster with `tokens`; ids alias to the new one. */
   private mergeInto(tokens: string[], space: number[], members: Cluster[], now: number, merged: string[]): Cluster {
-    const id = templateId(render(tokens, space));
+    const id = patternId(tokens);
     let target = this.byId.get(id);
     if (target === undefined) {
       target = this.newCluster(tokens, space, now);
@@ -338,7 +348,7 @@ export class TemplateMiner {
     let vars = 0;
     for (const t of tokens) if (t === VAR) vars++;
     const c: Cluster = {
-      id: templateId(template),
+      id: patternId(tokens),
       tokens,
       space,
       vars,

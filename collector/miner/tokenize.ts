@@ -238,13 +238,26 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
     // One pass over the word: its digits, whether it has delimiters or a colon.
     let j = i + 1;
     let digits = k0 === C_DIGIT ? 1 : 0;
-    let delims = k0 === C_DELIM ? 1 : 0;
+    let delims = 0;
+    // Where the delimiters are and how many digits each piece between them has, recorded as
+    // the word is read, so that splitting it (splitAt) reads no character a second time.
+    let lastDigits = 0;
+    // The piece being read's last `/` (or -1), DOT_LEADER once it has `..`.
+    let pieceRead = c === 47 ? i : -1;
+    if (k0 === C_DELIM) {
+      delimAt[0] = i;
+      pieceDigits[0] = 0;
+      pieceSlash[0] = -1;
+      delims = 1;
+    }
     let colon = c === 58;
     // `..` (a dot leader), `.` then a digit after a word (`core.1234`), or a `/` inside: the
     // slow path decides (rare in numbers and ids).
     let dots = false;
     let dotdot = false;
     let slash = false;
+    // The last `/` in the word (plainVariable's `host/a.b.c.d` test), -1 when none.
+    let lastSlash = c === 47 ? i : -1;
     let prev = c;
     while (j < n) {
       const d = line.charCodeAt(j);
@@ -256,14 +269,27 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
           digits++;
           if (prev === 46) dots = true;
         } else if (k === C_DELIM) {
+          if (delims < MAX_DELIMS_AT) {
+            delimAt[delims] = j;
+            pieceDigits[delims] = digits - lastDigits;
+            pieceSlash[delims] = pieceRead;
+            lastDigits = digits;
+          }
+          pieceRead = -1;
           delims++;
           if (d === 58) colon = true;
         } else if (k === C_DOT) {
           if (prev === 46) {
             dots = true;
             dotdot = true;
+            pieceRead = DOT_LEADER;
           }
-        } else if (j > i + 1) slash = true; // C_SLASH
+        } else {
+          // C_SLASH
+          lastSlash = j;
+          if (pieceRead !== DOT_LEADER) pieceRead = j;
+          if (j > i + 1) slash = true;
+        }
       }
       prev = d;
       j++;
@@ -286,7 +312,7 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
           tokens.push('.');
           space.push(0);
         }
-      } else if (digits >= 2 && plainVariable(line, i, j)) {
+      } else if (digits >= 2 && plainVariableRead(line, i, j, dotdot, lastSlash)) {
         tokens.push(VAR);
         space.push(sawSpace);
       } else {
@@ -306,6 +332,10 @@ export function tokenizeInto(line: string, maxTokens: number, out: Tokens): void
       // Timestamps, MAC and IPv6 addresses contain `:`: mask them whole before splitting.
       const w = maskWord(line, i, j);
       splitPieces(w, 0, w.length, sawSpace, tokens, space);
+    } else if (delims <= MAX_DELIMS_AT) {
+      pieceDigits[delims] = digits - lastDigits;
+      pieceSlash[delims] = pieceRead;
+      splitAt(line, i, j, delims, sawSpace, tokens, space);
     } else {
       splitPieces(line, i, j, sawSpace, tokens, space);
     }
@@ -406,29 +436,16 @@ function splitPieces(w: string, from: number, to: number, spaceBefore: number, t
       continue;
     }
     if (c === 58 /* : */ && w.charCodeAt(k + 1) === 47 && w.charCodeAt(k + 2) === 47 && k > start) {
-      // URL: keep `scheme://`, the rest up to a closing bracket, quote or comma is one variable
-      tokens.push(w.slice(start, k) + '://');
-      space.push(sp);
+      start = pushUrl(w, start, k, to, sp, tokens, space);
       sp = 0;
-      let e = k + 3;
-      while (e < to) {
-        const d = w.charCodeAt(e);
-        if (d === 93 || d === 41 || d === 125 || d === 62 || d === 34 || d === 39 || d === 44) break;
-        e++;
-      }
-      if (e > k + 3) {
-        tokens.push(VAR);
-        space.push(0);
-      }
-      start = e;
-      k = e - 1;
+      k = start - 1;
       pd = 0;
       continue;
     }
     // A drive letter path (C:\...) is one variable.
     if (c === 58 && k === start + 1 && w.charCodeAt(k + 1) === 92) continue;
     if (k > start) {
-      flushPiece(w, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd);
+      flushPiece(w, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd, UNKNOWN);
       sp = 0;
     }
     tokens.push(DELIM_TOKEN[c]!);
@@ -437,7 +454,84 @@ function splitPieces(w: string, from: number, to: number, spaceBefore: number, t
     start = k + 1;
     pd = 0;
   }
-  if (to > start) flushPiece(w, start, to, sp, start === from && spaceBefore === 1, tokens, space, pd);
+  if (to > start) flushPiece(w, start, to, sp, start === from && spaceBefore === 1, tokens, space, pd, UNKNOWN);
+}
+
+/**
+ * A URL whose `://` is at k: pushes `scheme://` and one variable for the rest, up to a closing
+ * bracket, quote or comma; returns where that rest ends.
+ */
+function pushUrl(s: string, start: number, k: number, to: number, sp: number, tokens: string[], space: number[]): number {
+  tokens.push(s.slice(start, k) + '://');
+  space.push(sp);
+  let e = k + 3;
+  while (e < to) {
+    const d = s.charCodeAt(e);
+    if (d === 93 || d === 41 || d === 125 || d === 62 || d === 34 || d === 39 || d === 44) break;
+    e++;
+  }
+  if (e > k + 3) {
+    tokens.push(VAR);
+    space.push(0);
+  }
+  return e;
+}
+
+/**
+ * The delimiters of the word being read: `delimAt[m]` is the m-th one's position in the line,
+ * `pieceDigits[m]` the number of digits between the one before (or the word's start) and it,
+ * `pieceDigits[count]` the digits after the last. Scratch, overwritten by every word, bounded:
+ * a word with more than MAX_DELIMS_AT delimiters is split by splitPieces, reading it again.
+ */
+const MAX_DELIMS_AT = 1024;
+const delimAt: number[] = [0];
+const pieceDigits: number[] = [0, 0];
+/** Per piece, as pieceDigits: DOT_LEADER when it has `..`, else its last `/` or -1. */
+const pieceSlash: number[] = [-1, -1];
+const UNKNOWN = -2;
+const DOT_LEADER = -3;
+
+/**
+ * splitPieces(s, from, to, ...) for a word of the line whose `count` delimiters the caller
+ * recorded in delimAt / pieceDigits while reading it: the same tokens, without reading the
+ * word's characters again (but for a URL's tail, which splitPieces also reads twice).
+ */
+function splitAt(s: string, from: number, to: number, count: number, spaceBefore: number, tokens: string[], space: number[]): void {
+  let start = from;
+  let sp = spaceBefore;
+  // Digits in s[start, k): the pieces between delimiters, summed while start stays put.
+  let pd = 0;
+  for (let m = 0; m < count; m++) {
+    const k = delimAt[m]!;
+    if (k < start) continue; // inside a URL's variable tail
+    // The piece before k starts at or after start unless it began inside a URL's tail (then
+    // start is k itself and the piece is empty).
+    if (m === 0 || delimAt[m - 1]! >= start - 1) pd += pieceDigits[m]!;
+    const c = s.charCodeAt(k);
+    if (c === 58 /* : */ && s.charCodeAt(k + 1) === 47 && s.charCodeAt(k + 2) === 47 && k > start) {
+      start = pushUrl(s, start, k, to, sp, tokens, space);
+      sp = 0;
+      pd = 0;
+      continue;
+    }
+    if (c === 58 && k === start + 1 && s.charCodeAt(k + 1) === 92) continue;
+    if (k > start) {
+      // A piece that is exactly the text between two recorded delimiters: its scan is known.
+      const read = start === (m === 0 ? from : delimAt[m - 1]! + 1) ? pieceSlash[m]! : UNKNOWN;
+      flushPiece(s, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd, read);
+      sp = 0;
+    }
+    tokens.push(DELIM_TOKEN[c]!);
+    space.push(sp);
+    sp = 0;
+    start = k + 1;
+    pd = 0;
+  }
+  if (to > start) {
+    if (count === 0 || delimAt[count - 1]! >= start - 1) pd += pieceDigits[count]!;
+    const read = start === (count === 0 ? from : delimAt[count - 1]! + 1) ? pieceSlash[count]! : UNKNOWN;
+    flushPiece(s, start, to, sp, start === from && spaceBefore === 1, tokens, space, pd, read);
+  }
 }
 
 /** Interned one-character delimiter tokens. */
@@ -445,11 +539,15 @@ const DELIM_TOKEN: string[] = [];
 for (let c = 0; c < 128; c++) DELIM_TOKEN.push(String.fromCharCode(c));
 
 /** `digits`: how many digits w[start, end) has (counted by the caller's scan). */
-function flushPiece(w: string, start: number, end: number, sp: number, wordStart: boolean, tokens: string[], space: number[], digits: number): void {
+/**
+ * `read`: what the caller's scan found in w[start, end): UNKNOWN, DOT_LEADER (it has `..`), or
+ * the position of its last `/` (-1 for none); with it, no character is read again here.
+ */
+function flushPiece(w: string, start: number, end: number, sp: number, wordStart: boolean, tokens: string[], space: number[], digits: number, read: number): void {
   const c0 = w.charCodeAt(start);
   if ((c0 < 128 && CLASS[c0] === C_DIGIT) || c0 === 0) {
     // a number (or a masked timestamp): no need to copy the text
-    if (!hasDotLeader(w, start, end)) {
+    if (read === UNKNOWN ? !hasDotLeader(w, start, end) : read !== DOT_LEADER) {
       tokens.push(VAR);
       space.push(sp);
       if (end - start > 1 && w.charCodeAt(end - 1) === 46) {
@@ -459,7 +557,7 @@ function flushPiece(w: string, start: number, end: number, sp: number, wordStart
       return;
     }
   }
-  if (digits >= 2 && plainVariable(w, start, end)) {
+  if (digits >= 2 && (read === UNKNOWN ? plainVariable(w, start, end) : plainVariableRead(w, start, end, read === DOT_LEADER, read))) {
     tokens.push(VAR);
     space.push(sp);
     return;
@@ -569,6 +667,17 @@ function plainVariable(s: string, from: number, to: number): boolean {
     } else if (c === 47) slash = k;
   }
   if (digits < 2) return false;
+  if (slash > from && s.charCodeAt(from) !== 47 && slash + 1 < to && isDigit(s.charCodeAt(slash + 1)) && mayBeIpv4(s, slash + 1, to)) return false;
+  return !mayBeCounterPiece(s, from, to);
+}
+
+/**
+ * plainVariable(s, from, to) for a word with two or more digits and no delimiter, given what the
+ * caller's scan of it found (whether it has `..`, its last `/`): the same answer without
+ * counting its digits or looking for dots and slashes again.
+ */
+function plainVariableRead(s: string, from: number, to: number, dotdot: boolean, slash: number): boolean {
+  if (dotdot) return false;
   if (slash > from && s.charCodeAt(from) !== 47 && slash + 1 < to && isDigit(s.charCodeAt(slash + 1)) && mayBeIpv4(s, slash + 1, to)) return false;
   return !mayBeCounterPiece(s, from, to);
 }

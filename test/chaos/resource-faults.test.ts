@@ -7,7 +7,7 @@
  *   recovered from `.prev` or from the beginning: duplicates possible, no line lost, no crash;
  * - too many open files: `prlimit --nofile` far below the files to tail; max_open_files is
  *   lowered to fit, the cap holds (descriptors counted in /proc), every line arrives.
- * The disk buffer's limit and corrupt buffer segments need Kafka: test/chaos/buffer.chaos.test.ts.
+ * The disk buffer's limit and corrupt buffer segments need Kafka: test/chaos/buffer.cluster.kafka.test.ts.
  */
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';

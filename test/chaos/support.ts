@@ -121,10 +121,16 @@ export class RoleProcess {
     await this.logged('started', from);
   }
 
-  async stop(): Promise<number | null> {
+  /** SIGTERM; a process still there after `graceMs` is killed and reported as exit code -1. */
+  async stop(graceMs = 30_000): Promise<number | null> {
     if (!this.running) return this.child?.exitCode ?? null;
     this.child!.kill('SIGTERM');
-    return this.exited;
+    const late = await Promise.race([this.exited.then(() => false), sleep(graceMs).then(() => true)]);
+    if (!late) return this.exited;
+    console.error(`[chaos] ${this.name} still running ${graceMs} ms after SIGTERM; killed (stderr tail:\n${this.err.slice(-1500)})`);
+    this.child!.kill('SIGKILL');
+    await this.exited;
+    return -1;
   }
 }
 

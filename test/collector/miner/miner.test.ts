@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TemplateMiner, templateId } from '../../../collector/miner/miner.js';
+import { TemplateMiner, patternId, templateId } from '../../../collector/miner/miner.js';
 import { scale } from '../../support/scale.js';
 
 /** Feeds lines and returns, per line, its final template (following merges), as the CLI does. */
@@ -106,6 +106,24 @@ describe('TemplateMiner: stable ids', () => {
     expect(r.id).toMatch(/^[0-9a-f]{16}$/);
     expect(templateId('a')).not.toBe(templateId('b'));
     expect(templateId('é€')).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('an id does not depend on the spacing of the line that made the cluster', () => {
+    const tight = 'retry count=3 for job';
+    const loose = 'retry count = 7 for job';
+    const a = new TemplateMiner();
+    const b = new TemplateMiner();
+    const a1 = a.add(tight, 0);
+    const a2 = a.add(loose, 1);
+    const b1 = b.add(loose, 0);
+    const b2 = b.add(tight, 1);
+    // One cluster in each instance, displayed with its first line's spacing, named alike.
+    expect(a2.id).toBe(a1.id);
+    expect(b2.id).toBe(b1.id);
+    expect(a1.template).toBe('retry count=<*> for job');
+    expect(b1.template).toBe('retry count = <*> for job');
+    expect(a1.id).toBe(b1.id);
+    expect(a1.id).toBe(patternId(['retry', 'count', '=', '<*>', 'for', 'job']));
   });
 
   it('two instances fed the same lines agree on every id', () => {
