@@ -135,7 +135,14 @@ export class CatalogCore {
         e.windows.clear();
       } else if (target !== r.alias_of) this.counters.aliasConflicts++;
     }
-    if (o.count === 0) return;
+    if (o.count === 0) {
+      // No line yet under this id: the times span what was observed, whatever the order.
+      if (r.count === 0) {
+        r.first_seen = Math.min(r.first_seen, o.first_seen);
+        r.last_seen = Math.max(r.last_seen, o.last_seen);
+      }
+      return;
+    }
     this.changed.add(o.pattern_id);
     if (r.count === 0) {
       // Times of an entry that an alias-only observation created are not times of any line.

@@ -242,6 +242,10 @@ describe('too many open files', () => {
     }, 'the second pass', 60_000);
     expect(agent.stderr()).not.toContain('EMFILE');
     expect(maxFds).toBeLessThan(256);
+    // Lines flow while the start is still going (the initial scan of 600 files under the cap); a
+    // SIGTERM before "started" ends a role the default way (its handlers are installed once the
+    // start succeeded, so that a failed start can exit).
+    await agent.logged('started', 60_000);
     expect(await agent.stop()).toBe(0);
     const lines = sunk(out);
     expect(new Set(lines).size).toBe(files * 3 + (files / 3) * 2);
