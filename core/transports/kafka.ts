@@ -64,12 +64,34 @@ export interface KafkaTransportOptions {
   telemetry?: Telemetry;
 }
 
+/** kafkajs's retry policy for broker requests, from the transport options (defaults: 8 retries, about half a minute). */
+export type KafkaRetry = { retries: number; initialRetryTime: number; maxRetryTime: number };
+
+export function kafkaRetry(opts: KafkaTransportOptions): KafkaRetry {
+  return { retries: opts.retry?.retries ?? 8, initialRetryTime: opts.retry?.initialRetryTimeMs ?? 300, maxRetryTime: opts.retry?.maxRetryTimeMs ?? 10_000 };
+}
+
+/**
+ * A connected idempotent producer (acks=all implied) with the default (murmur2, Java-compatible)
+ * partitioner, named so kafkajs does not warn about it: a key's messages always go to one
+ * partition, in order. One request in flight: with idempotence kafkajs serialises them anyway.
+ */
+export async function connectIdempotentProducer(kafka: Kafka, retry: KafkaRetry): Promise<Producer> {
+  try {
+    const p = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry });
+    await p.connect();
+    return p;
+  } catch (err) {
+    throw mapError(err, 'connect the producer');
+  }
+}
+
 /**
  * A kafkajs client with the transport's connection settings (brokers, TLS, SASL, timeouts,
  * logging): every Kafka client tidewatch makes (transport, ingest stage's transactional
  * producers and consumers, rules reader) is built here, so security options reach all of them.
  */
-export function createKafkaClient(opts: KafkaTransportOptions, retry?: { retries: number; initialRetryTime: number; maxRetryTime: number }): Kafka {
+export function createKafkaClient(opts: KafkaTransportOptions, retry?: KafkaRetry): Kafka {
   if (opts.brokers.length === 0) throw new TidewatchError('TW_CONFIG_SCHEMA', 'kafka transport: brokers is empty');
   // Every client reads what an agent may write: LZ4 (our own frame codec) and gzip.
   registerKafkaCodecs();
@@ -81,7 +103,7 @@ export function createKafkaClient(opts: KafkaTransportOptions, retry?: { retries
     ...(opts.sasl !== undefined ? { sasl: opts.sasl } : {}),
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
-    retry: retry ?? { retries: opts.retry?.retries ?? 8, initialRetryTime: opts.retry?.initialRetryTimeMs ?? 300, maxRetryTime: opts.retry?.maxRetryTimeMs ?? 10_000 },
+    retry: retry ?? kafkaRetry(opts),
     logLevel: log === undefined ? logLevel.NOTHING : logLevel.WARN,
     ...(log === undefined ? {} : { logCreator: () => (entry: LogEntry) => kafkajsLog(log, entry) }),
   });
@@ -98,14 +120,10 @@ export class KafkaTransport implements Transport {
   private readonly subs = new Set<KafkaSubscription>();
   private stopped = false;
 
-  private readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number };
+  private readonly retry: KafkaRetry;
 
   constructor(private readonly opts: KafkaTransportOptions) {
-    this.retry = {
-      retries: opts.retry?.retries ?? 8,
-      initialRetryTime: opts.retry?.initialRetryTimeMs ?? 300,
-      maxRetryTime: opts.retry?.maxRetryTimeMs ?? 10_000,
-    };
+    this.retry = kafkaRetry(opts);
     this.kafka = createKafkaClient(opts, this.retry);
   }
 
@@ -270,13 +288,12 @@ export class KafkaTransport implements Transport {
     this.assertRunning();
     if (this.producer !== undefined) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
-      // The default (murmur2, Java-compatible) partitioner, named so kafkajs does not warn about it.
-      const p = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: this.retry });
+      let p: Producer;
       try {
-        await p.connect();
+        p = await connectIdempotentProducer(this.kafka, this.retry);
       } catch (err) {
         this.connecting = undefined;
-        throw mapError(err, 'connect the producer');
+        throw err;
       }
       this.producer = p;
       return p;

@@ -17,16 +17,15 @@
 import kafkajs from 'kafkajs';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { TidewatchError } from '../../../core/errors.js';
-import { registerKafkaCodecs } from '../../../core/kafka-codecs.js';
 import type { Telemetry } from '../../../core/telemetry.js';
 import type { OutMessage } from '../../../core/transport.js';
-import { createKafkaClient, mapError } from '../../../core/transports/kafka.js';
-import type { KafkaTransportOptions } from '../../../core/transports/kafka.js';
+import { connectIdempotentProducer, createKafkaClient, kafkaRetry, mapError } from '../../../core/transports/kafka.js';
+import type { KafkaRetry, KafkaTransportOptions } from '../../../core/transports/kafka.js';
 
 export type SinkCompression = 'lz4' | 'gzip' | 'none';
 
 // kafkajs is CommonJS: named exports other than the detected ones come through the default.
-const { CompressionTypes, Partitioners } = kafkajs;
+const { CompressionTypes } = kafkajs;
 const TYPES: Record<SinkCompression, kafkajs.CompressionTypes> = { lz4: CompressionTypes.LZ4, gzip: CompressionTypes.GZIP, none: CompressionTypes.None };
 
 export interface SinkProducerOptions {
@@ -42,15 +41,13 @@ export class SinkProducer {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
   private stopped = false;
-  private readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number };
+  private readonly retry: KafkaRetry;
 
   constructor(private readonly opts: SinkProducerOptions) {
-    // LZ4 and level-1 gzip (core/kafka-codecs.ts), for this producer and every kafkajs client of the process.
-    registerKafkaCodecs();
-    const r = opts.client.retry;
     // Bounded like the transport's (8 retries, about half a minute): `send` rejects while the
-    // brokers are away and the sink retries with its own backoff, forever.
-    this.retry = { retries: r?.retries ?? 8, initialRetryTime: r?.initialRetryTimeMs ?? 300, maxRetryTime: r?.maxRetryTimeMs ?? 10_000 };
+    // brokers are away and the sink retries with its own backoff, forever. The client registers
+    // the LZ4 and level-1 gzip codecs (core/kafka-codecs.ts).
+    this.retry = kafkaRetry(opts.client);
     this.kafka = createKafkaClient(opts.client, this.retry);
   }
 
@@ -102,16 +99,12 @@ export class SinkProducer {
     if (this.stopped) return Promise.reject(new TidewatchError('TW_STOPPED', 'kafka sink producer is stopped'));
     if (this.producer !== undefined) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
-      // The default (murmur2, Java-compatible) partitioner, named so kafkajs does not warn about
-      // it: a key's messages always go to one partition, in order. One request in flight: with
-      // idempotence kafkajs would serialise more anyway (see above).
       let p: Producer;
       try {
-        p = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: this.retry });
-        await p.connect();
+        p = await connectIdempotentProducer(this.kafka, this.retry);
       } catch (err) {
         this.connecting = undefined;
-        throw mapError(err, 'connect the producer');
+        throw err;
       }
       this.producer = p;
       return p;
