@@ -105,23 +105,14 @@ export class LineFramer {
    */
   flushPartial(out: Line[]): boolean {
     if (this.pos === this.start) return false;
-    let bytes = this.carry ?? Buffer.alloc(0);
-    let cut = this.skipping;
+    const bytes = this.carry ?? Buffer.alloc(0);
+    const cut = this.skipping;
     this.carry = undefined;
     this.store = undefined;
     this.skipping = false;
     // The carry keeps one byte of room for a `\r` before the newline; a line that ends here has
     // none, so that byte is content past the limit (found by test/fuzz/lines.test.ts).
-    if (bytes.length > this.opts.maxLineBytes) {
-      if (this.opts.longLines === 'split') {
-        this.emit(bytes.subarray(0, this.opts.maxLineBytes), this.start + this.opts.maxLineBytes, true, out);
-        bytes = bytes.subarray(this.opts.maxLineBytes);
-      } else {
-        bytes = bytes.subarray(0, this.opts.maxLineBytes);
-        cut = true;
-      }
-    }
-    this.emit(bytes, this.pos, cut, out);
+    this.emitLimited(bytes, this.pos, cut, out);
     this.afterFlush = true;
     return true;
   }
@@ -164,8 +155,16 @@ export class LineFramer {
 
   private finish(next: number, out: Line[]): void {
     let bytes = this.carry ?? Buffer.alloc(0);
-    let cut = this.skipping;
+    const cut = this.skipping;
     if (!cut && bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+    this.carry = undefined;
+    this.store = undefined;
+    this.skipping = false;
+    this.emitLimited(bytes, next, cut, out);
+  }
+
+  /** Emits a finished line, held to max_line_bytes: split in two or cut, as long_lines says. */
+  private emitLimited(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
     if (bytes.length > this.opts.maxLineBytes) {
       if (this.opts.longLines === 'split') {
         this.emit(bytes.subarray(0, this.opts.maxLineBytes), this.start + this.opts.maxLineBytes, true, out);
@@ -175,9 +174,6 @@ export class LineFramer {
         cut = true;
       }
     }
-    this.carry = undefined;
-    this.store = undefined;
-    this.skipping = false;
     this.emit(bytes, next, cut, out);
   }
 
