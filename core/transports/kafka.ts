@@ -268,9 +268,15 @@ export class KafkaTransport implements Transport {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all([...this.subs].map((s) => s.close()));
-    const producer = this.producer ?? (await this.connecting?.catch(() => undefined));
+    const producer = this.producer;
     this.producer = undefined;
-    await producer?.disconnect().catch(() => undefined);
+    if (producer === undefined) {
+      // A connect still retrying (brokers away) is not waited for: it can outlast the stop
+      // timeout. Whatever it yields is disconnected once it settles.
+      void this.connecting?.then((p) => p.disconnect()).catch(() => undefined);
+      return;
+    }
+    await producer.disconnect().catch(() => undefined);
   }
 
   private assertRunning(): void {

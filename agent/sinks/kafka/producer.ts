@@ -83,9 +83,15 @@ export class SinkProducer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const producer = this.producer ?? (await this.connecting?.catch(() => undefined));
+    const producer = this.producer;
     this.producer = undefined;
-    await producer?.disconnect().catch(() => undefined);
+    if (producer === undefined) {
+      // A connect still retrying (brokers away) is not waited for: it can outlast the stop
+      // timeout. Whatever it yields is disconnected once it settles.
+      void this.connecting?.then((p) => p.disconnect()).catch(() => undefined);
+      return;
+    }
+    await producer.disconnect().catch(() => undefined);
   }
 
   private drop(p: Producer): void {
