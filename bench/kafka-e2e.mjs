@@ -17,12 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { startKafka } from '../scripts/kafka/index.mjs';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'tidewatch.js');
+// kafkajs through tidewatch's module: its read_committed filter is mended there (core/kafkajs-read-committed.ts).
+const { Kafka, logLevel } = await import('../dist/core/kafkajs.js');
 const { decodeRollup } = await import('../dist/core/wire.js');
 const { PartialMerger } = await import('../dist/collector/ingest/merge.js');
 // The bench's own consumers read what the agent wrote, lz4 included.

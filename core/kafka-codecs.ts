@@ -9,7 +9,7 @@
  */
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
-import kafkajs from 'kafkajs';
+import { CompressionTypes, kafkajsExports } from './kafkajs.js';
 import { lz4FrameCompress, lz4FrameDecompress } from './lz4.js';
 
 const gzipAsync = promisify(gzip);
@@ -34,7 +34,7 @@ const gzipCodec: KafkajsCodec = {
 /** Registers the codecs with kafkajs (idempotent; call before the first produce or fetch). */
 export function registerKafkaCodecs(): void {
   // kafkajs is CommonJS: CompressionCodecs is not one of the names Node's ESM loader detects.
-  const codecs = kafkajs.CompressionCodecs as unknown as Record<number, () => KafkajsCodec>;
-  codecs[kafkajs.CompressionTypes.LZ4] = () => lz4Codec;
-  codecs[kafkajs.CompressionTypes.GZIP] = () => gzipCodec;
+  const codecs = kafkajsExports.CompressionCodecs as unknown as Record<number, () => KafkajsCodec>;
+  codecs[CompressionTypes.LZ4] = () => lz4Codec;
+  codecs[CompressionTypes.GZIP] = () => gzipCodec;
 }

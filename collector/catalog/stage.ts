@@ -23,7 +23,7 @@
  * rebalances and restarts of the stage, and a restart resumes from the compacted topic.
  */
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import { Partitioners } from '../../core/kafkajs.js';
 import { errorCodeOf } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Telemetry } from '../../core/telemetry.js';

@@ -26,7 +26,7 @@
  */
 import { hostname } from 'node:os';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, ProducerConfig, TopicMessages, Transaction } from 'kafkajs';
-import { CompressionTypes } from 'kafkajs';
+import { CompressionTypes } from '../../core/kafkajs.js';
 import { errorCodeOf } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Labels, Telemetry } from '../../core/telemetry.js';

@@ -16,7 +16,7 @@
  * restarts (close commits what was handled).
  */
 import type { ConnectionOptions } from 'node:tls';
-import { CompressionTypes, Kafka, Partitioners, logLevel } from 'kafkajs';
+import { CompressionTypes, Kafka, Partitioners, logLevel } from '../kafkajs.js';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, LogEntry, Producer, SASLOptions } from 'kafkajs';
 import { registerKafkaCodecs } from '../kafka-codecs.js';
 import { TidewatchError, isTidewatchError } from '../errors.js';

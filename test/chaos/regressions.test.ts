@@ -3,12 +3,12 @@
  * suites found (test/chaos/). Each names the bug; the suite that found it proves the behaviour
  * end to end.
  */
-import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { openFilesCap, openFilesLimit } from '../../agent/sources/file.js';
+import { kafkajsExports } from '../../core/kafkajs.js';
 import { mapError } from '../../core/transports/kafka.js';
 
-const { KafkaJSProtocolError } = kafkajs;
+const { KafkaJSProtocolError } = kafkajsExports;
 
 /** What kafkajs throws for a broker error code (its constructor reads type and retriable off `e`). */
 function brokerError(type: string, code: number): Error {

@@ -9,7 +9,7 @@
  * - startKafka / SCRAM_USER: for tests that need a broker of their own (SASL, TLS).
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../core/kafkajs.js';
 import type { KafkaConfig } from 'kafkajs';
 import { inject } from 'vitest';
 import type { BrokerInfo, KafkaClientSettings } from '../../scripts/kafka/index.mjs';

@@ -14,7 +14,7 @@
  * answer), so more than one request in flight per broker is not possible here; the sink keeps
  * the pipe full by sending large requests while the next ones are being framed and encoded.
  */
-import kafkajs from 'kafkajs';
+import { CompressionTypes } from '../../../core/kafkajs.js';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { TidewatchError } from '../../../core/errors.js';
 import type { Telemetry } from '../../../core/telemetry.js';
@@ -24,9 +24,7 @@ import type { KafkaRetry, KafkaTransportOptions } from '../../../core/transports
 
 export type SinkCompression = 'lz4' | 'gzip' | 'none';
 
-// kafkajs is CommonJS: named exports other than the detected ones come through the default.
-const { CompressionTypes } = kafkajs;
-const TYPES: Record<SinkCompression, kafkajs.CompressionTypes> = { lz4: CompressionTypes.LZ4, gzip: CompressionTypes.GZIP, none: CompressionTypes.None };
+const TYPES: Record<SinkCompression, CompressionTypes> = { lz4: CompressionTypes.LZ4, gzip: CompressionTypes.GZIP, none: CompressionTypes.None };
 
 export interface SinkProducerOptions {
   client: KafkaTransportOptions;

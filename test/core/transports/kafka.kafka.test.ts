@@ -2,7 +2,7 @@
  * The Kafka transport against the harness broker (project `kafka`).
  */
 import { createServer } from 'node:net';
-import { ConfigResourceTypes } from 'kafkajs';
+import { kafkajsExports } from '../../../core/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaTransport } from '../../../core/transports/kafka.js';
 import type { KafkaTransportOptions } from '../../../core/transports/kafka.js';
@@ -64,8 +64,8 @@ describe('kafka transport', () => {
       const configs = await a.describeConfigs({
         includeSynonyms: false,
         resources: [
-          { type: ConfigResourceTypes.TOPIC, name: compacted, configNames: ['cleanup.policy'] },
-          { type: ConfigResourceTypes.TOPIC, name: retained, configNames: ['retention.ms'] },
+          { type: kafkajsExports.ConfigResourceTypes.TOPIC, name: compacted, configNames: ['cleanup.policy'] },
+          { type: kafkajsExports.ConfigResourceTypes.TOPIC, name: retained, configNames: ['retention.ms'] },
         ],
       });
       const value = (topic: string, name: string) =>

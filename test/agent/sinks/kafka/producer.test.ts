@@ -1,19 +1,19 @@
 import { createServer } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { SinkProducer } from '../../../../agent/sinks/kafka/producer.js';
 import { TidewatchError } from '../../../../core/errors.js';
+import { CompressionTypes, kafkajsExports } from '../../../../core/kafkajs.js';
 import { registerKafkaCodecs } from '../../../../core/kafka-codecs.js';
 import { lz4FrameCompress, lz4FrameDecompress } from '../../../../core/lz4.js';
 
-const { CompressionCodecs, CompressionTypes } = kafkajs;
+const { CompressionCodecs } = kafkajsExports;
 
 interface Codec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
   decompress(buffer: Buffer): Promise<Buffer>;
 }
-const codec = (t: kafkajs.CompressionTypes): Codec => (CompressionCodecs as unknown as Record<number, () => Codec>)[t]!();
+const codec = (t: CompressionTypes): Codec => (CompressionCodecs as unknown as Record<number, () => Codec>)[t]!();
 
 const batch = Buffer.from(Array.from({ length: 3000 }, (_, i) => `{"offset":${i * 90},"observed_time":1764064800000,"body":"GET /cart 200 ${i}"}`).join(','));
 
