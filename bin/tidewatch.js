@@ -9,4 +9,7 @@ if (!existsSync(main)) {
   process.exit(2);
 }
 const { main: run } = await import(main);
+const { exitAfterCommand } = await import(new URL('../dist/cli/exit.js', import.meta.url).href);
 process.exitCode = await run(process.argv.slice(2));
+// Nothing the command ran may keep the process alive once it has finished (cli/exit.ts).
+exitAfterCommand(process.exitCode);

@@ -23,6 +23,7 @@ import { PipelineRunner } from '../core/runner.js';
 import { MemoryTelemetry } from '../core/telemetry.js';
 import type { TelemetrySample } from '../core/telemetry.js';
 import { parseArgs, stringFlag } from './args.js';
+import { exitBackstop } from './exit.js';
 import type { FlagSpec } from './args.js';
 import type { CommandIO } from './io.js';
 import { keptTelemetry, writeStatus } from './status-file.js';
@@ -250,22 +251,7 @@ export async function runRole(role: string, argv: string[], io: CommandIO, compo
     });
     // A component still waiting (a broker that does not answer) may hold the event loop open;
     // the exit code is ours to give, so the process must not outlive the timeout by much.
-    // process.exit waits for libuv's thread pool, and a thread blocked in a file system call (a
-    // full pipe, a dead NFS server) never returns: exit as soon as no file system call is pending;
-    // if one stays pending for 2 s on end, it is stuck, and only SIGKILL ends the process.
-    const fsPending = (): number => process.getActiveResourcesInfo().filter((r) => r.startsWith('FSReq')).length;
-    let busySince: number | undefined;
-    const backstop = setInterval(() => {
-      const n = fsPending();
-      if (n === 0) process.exit(1);
-      busySince ??= Date.now();
-      if (Date.now() - busySince >= 2000) {
-        log.error('a file system call does not return; killing the process', { code: 'TW_STOP_TIMEOUT', fs_calls_pending: n });
-        process.kill(process.pid, 'SIGKILL');
-      }
-    }, 100);
-    // Unref'd: it only runs while something else keeps the process alive.
-    backstop.unref();
+    exitBackstop(1, (n) => log.error('a file system call does not return; killing the process', { code: 'TW_STOP_TIMEOUT', fs_calls_pending: n }));
     return 1;
   }
   state = 'stopped';

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   TW_CONFIG_RELOAD: { retriable: false, summary: 'A SIGHUP reload was refused (the new config changes data_dir, or failed to start); the previous config keeps running and the log says why.' },
   TW_STATE_WRITE: { retriable: false, summary: 'The data directory cannot be read or written (file source checkpoints); a source that cannot record its progress does not start.' },
   TW_STOP_TIMEOUT: { retriable: false, summary: 'SIGTERM did not drain within --stop-timeout-ms; the process exits 1 (kills itself if a file system call hangs) and the log line counts what was not confirmed (file lines are read again from the checkpoint).' },
+  TW_STOP_LINGER: { retriable: false, summary: 'The command finished (everything stopped and flushed) but a handle a library left open kept the process alive; it exits 2 s later with its own exit code, and the warning names the open handles.' },
   TW_LISTEN_UNPROTECTED: { retriable: false, summary: 'A listener (OTLP HTTP or gRPC, the agent\'s /metrics, the dashboard) is configured on a non-loopback address without a token, or with a token under 16 characters; the program does not start. Set the token (and tls), or bind 127.0.0.1.' },
   TW_STATE_CORRUPT: { retriable: false, summary: 'A file under data_dir failed its checks (a file source checkpoint, a disk buffer record: torn write, flipped bits, truncation); it is skipped and counted, the log line says how the agent recovered (previous checkpoint, files from the beginning, next valid record).' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -85,6 +85,8 @@ export type KafkaSinkConfig = Static<typeof KafkaSinkSchema>;
 
 /** Bytes kept free under the broker's limit for the record batch's own framing and headers. */
 const FRAMING_BYTES = 1024;
+/** Start waits for Kafka at most connection_timeout_ms plus this (topic creation included). */
+const START_GRACE_MS = 2000;
 
 interface Entry {
   topic: string;
@@ -152,14 +154,29 @@ export class KafkaSink implements Sink {
       });
       await this.buffer.open();
     }
-    // The agent must run while Kafka is away (DESIGN.md: never lose a line, keep reading): a
-    // broker that does not answer now is logged, and the send loop keeps trying.
-    try {
-      await this.producer.connect();
+    // The agent must run while Kafka is away (DESIGN.md: never lose a line, keep reading). Start
+    // waits for Kafka a few seconds at most (kafkajs's own retries of a connect take far longer);
+    // then the attempt goes on in the background, the send loop keeps trying, and lines wait in
+    // the buffer meanwhile.
+    const producer = this.producer;
+    const attempt = (async () => {
+      await producer.connect();
       await this.prepare();
-    } catch (err) {
-      this.ctx.log.warn('kafka not reachable at start; will keep trying', { err: errorCodeOf(err), message: (err as Error).message });
-    }
+    })();
+    attempt.catch((err: unknown) => {
+      if (!this.stopping) this.ctx.log.warn('kafka not reachable at start; will keep trying', { err: errorCodeOf(err), message: (err as Error).message });
+    });
+    const waitMs = this.config.connection_timeout_ms + START_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const ready = await Promise.race([
+      attempt.then(
+        () => true,
+        () => undefined,
+      ),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs))),
+    ]);
+    clearTimeout(timer);
+    if (ready === false) this.ctx.log.warn('kafka not reachable at start; the agent runs, buffers, and keeps trying', { wait_ms: waitMs });
     if (this.buffer !== undefined && this.buffer.pendingRecords > 0) this.kick(true);
   }
 
