@@ -1,10 +1,13 @@
 /**
  * kafkajs, as tidewatch uses it. Every module takes kafkajs from here, never from 'kafkajs'
- * itself (type-only imports aside), because kafkajs 2.2.4's read_committed filter drops the
- * wrong records and the mend (core/kafkajs-read-committed.ts) must be in place before kafkajs
- * loads: ES modules evaluate their imports in order, so the mend comes first.
+ * itself (type-only imports aside), because two of kafkajs 2.2.4's bugs lose data and their
+ * mends must be in place before kafkajs loads (ES modules evaluate their imports in order, so the
+ * mends come first): its read_committed filter drops the wrong records
+ * (core/kafkajs-read-committed.ts), and a produce retry skips partitions whose leader moved to
+ * a broker that had already answered (core/kafkajs-produce.ts).
  */
 import './kafkajs-read-committed.js';
+import './kafkajs-produce.js';
 import kafkajs from 'kafkajs';
 
 export { CompressionTypes, Kafka, Partitioners, logLevel } from 'kafkajs';

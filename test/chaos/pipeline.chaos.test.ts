@@ -54,6 +54,8 @@ afterAll(async () => {
 /** Appends numbered lines to two files per agent; rotates one by rename, the other by copytruncate. */
 class FileWorkload {
   written = 0;
+  /** Every line written, for the diagnosis of lines that never reached Kafka. */
+  readonly bodies: string[] = [];
   private seq = 0;
   private rotations = 0;
   private copies = 0;
@@ -73,7 +75,11 @@ class FileWorkload {
   tick(): void {
     const chunk = (file: string): string => {
       let s = '';
-      for (let i = 0; i < this.perTick; i++) s += `${this.agent} ${file} seq=${this.seq++} ${'x'.repeat(40)}\n`;
+      for (let i = 0; i < this.perTick; i++) {
+        const body = `${this.agent} ${file} seq=${this.seq++} ${'x'.repeat(40)}`;
+        this.bodies.push(body);
+        s += `${body}\n`;
+      }
       this.written += this.perTick;
       return s;
     };
@@ -172,6 +178,8 @@ async function rawReader(
   scrape: Map<number, number>;
   scrapeTimes: Map<number, number>;
   gaps(): string[];
+  /** Line identities (agent, stream, generation, offset) that came with two different bodies: the collector counts one. */
+  collisions: string[];
   stop(): Promise<void>;
 }> {
   const file = new Map<string, number>();
@@ -184,6 +192,8 @@ async function rawReader(
   // Nothing is committed, so a consumer that rejoins (a broker died) reads from the start
   // again: each message counts once, by its position.
   const seen = new Set<string>();
+  const identities = new Map<string, string>();
+  const collisions: string[] = [];
   const bump = <K>(m: Map<K, number>, k: K): void => void m.set(k, (m.get(k) ?? 0) + 1);
   const consumer: Consumer = kafka.consumer({ groupId: `raw-${randomUUID()}`, sessionTimeout: 30_000, heartbeatInterval: 3000, retry: { retries: 100 } });
   await consumer.connect();
@@ -206,6 +216,10 @@ async function rawReader(
             bump(otlp, seq);
             otlpTimes.set(seq, r.observed_time);
           } else {
+            const id = `${String(r.resource['tidewatch.agent.id'])}|${String(r.attributes['tidewatch.stream_id'])}|${String(r.attributes['tidewatch.generation'])}|${String(r.attributes['tidewatch.offset'])}`;
+            const before = identities.get(id);
+            if (before === undefined) identities.set(id, body);
+            else if (before !== body && collisions.length < 50) collisions.push(`${id}: "${before.slice(0, 30)}" and "${body.slice(0, 30)}" (${at})`);
             bump(file, body);
             if (!fileTimes.has(body)) fileTimes.set(body, r.observed_time); // the first copy is the one counted
           }
@@ -239,7 +253,7 @@ async function rawReader(
     }
     return out;
   };
-  return { file, fileTimes, otlp, otlpTimes, scrape, scrapeTimes, gaps, stop: () => consumer.disconnect() };
+  return { file, fileTimes, otlp, otlpTimes, scrape, scrapeTimes, gaps, collisions, stop: () => consumer.disconnect() };
 }
 
 const sum = (m: Map<unknown, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
@@ -598,6 +612,11 @@ describe('chaos: files, OTLP and scrapes through agents, 3 brokers and 2 collect
       lastServed: served,
       agentSendFailures: agentBSendFailures,
     };
+    if (fileInKafka !== fileWritten) {
+      const missing = workloads.flatMap((w) => w.bodies.filter((b) => !raw.file.has(b)));
+      console.log(`[chaos] file lines in no message kafkajs delivered (${missing.length}): ${missing.slice(0, 20).map((b) => b.slice(0, 30)).join(' | ')}; offsets kafkajs never delivered: ${raw.gaps().join('; ') || 'none'}`);
+    }
+    if (raw.collisions.length > 0) console.log(`[chaos] line identities sent with two different bodies: ${raw.collisions.join('; ')}`);
     if (c.scrape !== scrapeTotals['copiesInKafka'] || c.otlp !== otlpTotals['copiesInKafka'] || c.file !== fileWritten) {
       await diagnose(kafka, brokers, prefix, watcher.merger, raw);
       console.log(`[chaos] process logs: ${dir}/*.log`);
