@@ -44,7 +44,8 @@ export const OtlpSourceSchema = Type.Object(
     }),
     retry_after_s: Type.Integer({ default: 5, minimum: 1, description: 'Retry-After seconds sent with 429 and 503, which the OpenTelemetry exporters honour.' }),
     read_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: 'Time allowed to receive a whole HTTP request or gRPC request message; a slow client cannot hold a slot forever.' }),
-    max_connections: Type.Integer({ default: 1024, minimum: 1, description: 'Open HTTP connections at most; the rest are refused.' }),
+    max_connections: Type.Integer({ default: 1024, minimum: 1, description: 'Open connections at most, on each listener (HTTP and gRPC); the rest are refused and counted.' }),
+    grpc_idle_timeout_ms: Type.Integer({ default: 300_000, minimum: 100, description: 'A gRPC connection with no call for this long is closed (GOAWAY); clients reconnect when they next export.' }),
     auth_token: Type.Optional(
       Type.String({
         minLength: 1,
@@ -124,7 +125,7 @@ export const otlpSource: SourceFactory<typeof OtlpSourceSchema> = {
         }
         if (grpc !== undefined) {
           const { OtlpGrpcServer } = await import('./otlp/grpc.js');
-          grpcServer = new OtlpGrpcServer(receiver, { ...grpc, maxBodyBytes: config.max_body_bytes, readTimeoutMs: config.read_timeout_ms, ...(tls ? { tls } : {}) }, log);
+          grpcServer = new OtlpGrpcServer(receiver, { ...grpc, maxBodyBytes: config.max_body_bytes, readTimeoutMs: config.read_timeout_ms, maxConnections: config.max_connections, idleTimeoutMs: config.grpc_idle_timeout_ms, ...(tls ? { tls } : {}) }, log);
           try {
             ports.grpc = await grpcServer.start();
           } catch (err) {

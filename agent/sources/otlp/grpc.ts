@@ -34,6 +34,10 @@ export interface GrpcOptions {
   maxBodyBytes: number;
   /** Time allowed to receive a call's whole request message (read_timeout_ms). */
   readTimeoutMs: number;
+  /** Open connections at most (max_connections); the rest are refused and counted. */
+  maxConnections: number;
+  /** A connection with no call for this long is closed (GOAWAY; grpc_idle_timeout_ms). */
+  idleTimeoutMs: number;
   /** TLS with this certificate (and client CA: mutual TLS) when set. */
   tls?: ServerTlsMaterial;
 }
@@ -157,6 +161,8 @@ export class OtlpGrpcServer {
       'grpc.max_receive_message_length': this.opts.maxBodyBytes,
       'grpc.max_send_message_length': 1024 * 1024,
       'grpc.max_concurrent_streams': 256,
+      // A client that connected and went quiet holds a socket and a session: closed after a while.
+      'grpc.max_connection_idle_ms': this.opts.idleTimeoutMs,
       interceptors: [readTimeout(this.opts.readTimeoutMs)],
     });
     server.addService(service('metrics.v1.MetricsService'), this.handler('metrics'));
@@ -188,6 +194,8 @@ export class OtlpGrpcServer {
       tlsServer.on('tlsClientError', (_err, s) => s.destroy());
     }
     const front = createNetServer({ noDelay: true }, (raw) => this.accept(raw, tlsServer));
+    front.maxConnections = this.opts.maxConnections;
+    front.on('drop', () => this.receiver.count('grpc', 'unknown', 'too_many_connections'));
     const port = await new Promise<number>((resolve, reject) => {
       front.once('error', (err) => reject(new TidewatchError('TW_LISTEN', `otlp grpc cannot listen on ${where}: ${err.message}`, {}, { cause: err })));
       front.listen({ host: this.opts.host, port: this.opts.port }, () => {

@@ -3,6 +3,9 @@
  * are exercised in otlp.exporters.test.ts): each refusal gets its gRPC status and the server
  * keeps serving.
  */
+import { connect as http2Connect } from 'node:http2';
+import { connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,5 +119,49 @@ describe('otlp grpc: statuses', () => {
     expect((await slow).status).toBe(200);
     expect((await call(client, METRICS, gaugeRequest('after'))).err).toBeNull();
     expect(running.events.map((e) => e.kind === 'metric' && e.name)).toEqual(['slow', 'after']);
+  });
+});
+
+describe('otlp grpc: connections', () => {
+  it('a connection beyond max_connections is refused and counted; the others keep serving', async () => {
+    running = await startOtlp({ max_connections: 2, http_endpoint: '' });
+    const url = new URL(running.grpc);
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = tcpConnect({ host: url.hostname, port: Number(url.port) }, () => resolve(s));
+        s.once('error', reject);
+      });
+    const first = await open();
+    const second = await open();
+    const third = await open();
+    const closed = await new Promise<boolean>((resolve) => {
+      third.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 3000);
+    });
+    expect(closed).toBe(true);
+    const refused = running.telemetry.snapshot().find((m) => m.name === 'tidewatch_otlp_requests_total' && m.labels['status'] === 'too_many_connections');
+    expect(refused?.value).toBe(1);
+    first.destroy();
+    second.destroy();
+    // Once those are gone, a client is served again.
+    await new Promise((r) => setTimeout(r, 200));
+    client = new Client(url.host, credentials.createInsecure());
+    const { err } = await call(client, METRICS, gaugeRequest('after'));
+    expect(err).toBeNull();
+  });
+
+  it('a connection with no call for grpc_idle_timeout_ms is closed (GOAWAY)', async () => {
+    running = await startOtlp({ grpc_idle_timeout_ms: 500, http_endpoint: '' });
+    const session = http2Connect(running.grpc);
+    session.on('error', () => undefined);
+    const t0 = Date.now();
+    const ended = await new Promise<string>((resolve) => {
+      session.once('goaway', () => resolve('goaway'));
+      session.once('close', () => resolve('close'));
+      setTimeout(() => resolve('still open'), 5000);
+    });
+    session.destroy();
+    expect(ended).not.toBe('still open');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
   });
 });
