@@ -180,6 +180,8 @@ async function rawReader(
   gaps(): string[];
   /** Line identities (agent, stream, generation, offset) that came with two different bodies: the collector counts one. */
   collisions: string[];
+  /** Messages that did not decode (position: error). */
+  decodeErrors: string[];
   stop(): Promise<void>;
 }> {
   const file = new Map<string, number>();
@@ -194,6 +196,7 @@ async function rawReader(
   const seen = new Set<string>();
   const identities = new Map<string, string>();
   const collisions: string[] = [];
+  const decodeErrors: string[] = [];
   const bump = <K>(m: Map<K, number>, k: K): void => void m.set(k, (m.get(k) ?? 0) + 1);
   const consumer: Consumer = kafka.consumer({ groupId: `raw-${randomUUID()}`, sessionTimeout: 30_000, heartbeatInterval: 3000, retry: { retries: 100 } });
   await consumer.connect();
@@ -206,8 +209,14 @@ async function rawReader(
       if (seen.has(at)) return;
       seen.add(at);
       const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = v?.toString();
-      const d = decodeMessage({ headers, value: message.value });
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = Array.isArray(v) ? `[${v.length} values] ${v.map(String).join(',')}` : v?.toString();
+      let d;
+      try {
+        d = decodeMessage({ headers, value: message.value });
+      } catch (err) {
+        if (decodeErrors.length < 50) decodeErrors.push(`${at}: ${(err as Error).message} (headers ${JSON.stringify(headers)}, ${message.value.length} bytes)`);
+        return;
+      }
       if (d.type === 'logs') {
         for (const r of d.records) {
           const body = String(r.body);
@@ -253,7 +262,7 @@ async function rawReader(
     }
     return out;
   };
-  return { file, fileTimes, otlp, otlpTimes, scrape, scrapeTimes, gaps, collisions, stop: () => consumer.disconnect() };
+  return { file, fileTimes, otlp, otlpTimes, scrape, scrapeTimes, gaps, collisions, decodeErrors, stop: () => consumer.disconnect() };
 }
 
 const sum = (m: Map<unknown, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
@@ -614,6 +623,10 @@ describe('chaos: files, OTLP and scrapes through agents, 3 brokers and 2 collect
     };
     if (fileInKafka !== fileWritten) {
       const missing = workloads.flatMap((w) => w.bodies.filter((b) => !raw.file.has(b)));
+      const writtenBodies = new Set(workloads.flatMap((w) => w.bodies));
+      const foreign = [...raw.file.keys()].filter((b) => !writtenBodies.has(b));
+      console.log(`[chaos] file records in Kafka with a body never written (${foreign.length}): ${foreign.slice(0, 10).map((b) => JSON.stringify(b.slice(0, 80))).join(' | ')}`);
+      console.log(`[chaos] raw reader: ${raw.decodeErrors.length} messages it could not decode: ${raw.decodeErrors.slice(0, 5).join('; ')}`);
       console.log(`[chaos] file lines in no message kafkajs delivered (${missing.length}): ${missing.slice(0, 20).map((b) => b.slice(0, 30)).join(' | ')}; offsets kafkajs never delivered: ${raw.gaps().join('; ') || 'none'}`);
     }
     if (raw.collisions.length > 0) console.log(`[chaos] line identities sent with two different bodies: ${raw.collisions.join('; ')}`);
