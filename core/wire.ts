@@ -249,7 +249,7 @@ class BatchWriter {
 
   /** Opens group `id`: its messages start with `head` (JSON up to the array's `[`) and carry `key`. */
   open(id: string, head: string, key: string): Batch {
-    const b: Batch = { head: Buffer.from(head), key, buf: EMPTY, pos: 0, count: 0 };
+    const b: Batch = { head: Buffer.from(head), key, buf: EMPTY, view: EMPTY_VIEW, pos: 0, count: 0 };
     this.groups.set(id, b);
     return b;
   }
@@ -257,10 +257,46 @@ class BatchWriter {
   /** Appends one part (a JSON value) to the group's batch; a full batch becomes a message first. */
   add(b: Batch, part: string): void {
     this.remaining--;
-    if (b.count === 0) this.begin(b, part.length * 3 + 2, part.length + 1);
-    else this.reserve(b, part.length * 3 + 3);
-    const start = b.count === 0 ? b.pos : b.pos + 1;
-    const n = b.buf.write(part, start);
+    const start = this.room(b, part.length * 3, part.length + 1);
+    this.placed(b, start, b.buf.write(part, start));
+  }
+
+  /**
+   * Appends one log line (its JSON: see writeLogLine), written field by field into the
+   * batch's buffer: no string per line, and a string body is encoded to UTF-8 once, straight
+   * into place (bench/kafka-e2e.mjs: the agent's Kafka sink encodes every line it ships).
+   */
+  addLog(b: Batch, r: LogRecord, offset: number | undefined): void {
+    this.remaining--;
+    const mid = lineMidJson(r);
+    const rest = lineRestJson(r, offset);
+    const body = r.body;
+    let bodyJson = typeof body === 'string' ? undefined : (JSON.stringify(body) ?? 'null');
+    const fixed = LINE_FIXED_BYTES + (mid.length + rest.length) * 3;
+    for (;;) {
+      const bodyChars = bodyJson === undefined ? (body as string).length + 2 : bodyJson.length;
+      // Room for the worst case; a new buffer is sized by the likely one (numbers of 12 digits,
+      // one byte per character), so a batch's buffer is seldom grown and copied.
+      const start = this.room(b, fixed + bodyChars * 3, LINE_FIXED_BYTES - 24 + mid.length + rest.length + bodyChars);
+      const end = writeLogLine(b.buf, b.view, start, r, offset, mid, bodyJson, rest);
+      if (end >= 0) {
+        this.placed(b, start, end - start);
+        return;
+      }
+      // The body needs escaping: JSON.stringify writes it (rare in log text but for quotes).
+      bodyJson = JSON.stringify(body);
+    }
+  }
+
+  /** Where the next part of `b` starts, with room for `need` bytes (`partBytes`: the estimate for a new buffer). */
+  private room(b: Batch, need: number, partBytes: number): number {
+    if (b.buf === EMPTY) this.begin(b, need + 2, partBytes);
+    else this.reserve(b, need + 3);
+    return b.count === 0 ? b.pos : b.pos + 1;
+  }
+
+  /** The part just written at `start` (`n` bytes) joins the batch; a full batch becomes a message first. */
+  private placed(b: Batch, start: number, n: number): void {
     if (b.count > 0 && start + n + 2 > this.maxBytes) {
       // It does not fit: the message ends before it, and it opens the next one.
       const moved = Buffer.from(b.buf.subarray(start, start + n));
@@ -283,7 +319,7 @@ class BatchWriter {
   /** A fresh buffer for `b`: room for `need` bytes now, and its estimate of this and the parts to come (`partBytes` each). */
   private begin(b: Batch, need: number, partBytes: number): void {
     const estimate = b.head.length + Math.ceil((this.remaining + 1) * partBytes * 1.1) + 2;
-    b.buf = Buffer.allocUnsafe(Math.max(b.head.length + need, Math.min(this.maxBytes + 2, Math.max(estimate, MIN_BATCH_BYTES))));
+    this.setBuffer(b, Buffer.allocUnsafe(Math.max(b.head.length + need, Math.min(this.maxBytes + 2, Math.max(estimate, MIN_BATCH_BYTES)))));
     b.pos = b.head.copy(b.buf, 0);
     b.count = 0;
   }
@@ -292,7 +328,12 @@ class BatchWriter {
     if (b.pos + need <= b.buf.length) return;
     const grown = Buffer.allocUnsafe(Math.max(b.pos + need, Math.min(b.buf.length * 2, this.maxBytes + 2)));
     b.buf.copy(grown, 0, 0, b.pos);
-    b.buf = grown;
+    this.setBuffer(b, grown);
+  }
+
+  private setBuffer(b: Batch, buf: Buffer): void {
+    b.buf = buf;
+    b.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   private flush(b: Batch): void {
@@ -303,6 +344,7 @@ class BatchWriter {
     const value = b.pos * 2 < b.buf.length ? Buffer.from(b.buf.subarray(0, b.pos)) : b.buf.subarray(0, b.pos);
     this.out.push({ key: b.key, value, headers: wireHeaders(this.type) });
     b.buf = EMPTY;
+    b.view = EMPTY_VIEW;
     b.pos = 0;
     b.count = 0;
   }
@@ -312,6 +354,8 @@ interface Batch {
   readonly head: Buffer;
   readonly key: string;
   buf: Buffer;
+  /** `buf` as words, for writeLogLine's scan. */
+  view: DataView;
   /** Bytes written to `buf` (the head, then the parts and their commas). */
   pos: number;
   /** Parts in the current message. */
@@ -319,23 +363,27 @@ interface Batch {
 }
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 /** Smallest first buffer of a batch; it doubles when the estimate was short. */
 const MIN_BATCH_BYTES = 4096;
 
 /**
- * One line's JSON, written directly rather than through an intermediate object (bench/wire.mjs:
- * the agent encodes every line it ships). `offset` is the line's offset when the record has its
- * whole stream identity (the identity attributes then travel once per batch, not per line).
- * Non-finite times have no JSON form: a NaN event time is left out (as if the source had not
- * said), a NaN observed time becomes 0, so one bad record never makes its whole batch undecodable.
+ * One log line's JSON is `{"offset":N,"observed_time":T<mid>,"body":B<rest>}` (`"offset"` only
+ * when the record has its whole stream identity: the identity attributes then travel once per
+ * batch, not per line). Non-finite times have no JSON form: a NaN event time is left out (as if
+ * the source had not said), a NaN observed time becomes 0, so one bad record never makes its
+ * whole batch undecodable. `mid` and `rest` are the fields a file line does not have, as JSON.
  */
-function wireLineJson(r: LogRecord, offset: number | undefined): string {
-  let s = offset === undefined ? '{' : `{"offset":${offset},`;
-  s += `"observed_time":${Number.isFinite(r.observed_time) ? r.observed_time : 0}`;
+function lineMidJson(r: LogRecord): string {
+  let s = '';
   if (r.time !== undefined && Number.isFinite(r.time)) s += `,"time":${r.time}`;
   if (r.severity_number !== 0) s += `,"severity_number":${JSON.stringify(r.severity_number)}`;
   if (r.severity_text !== '') s += `,"severity_text":${JSON.stringify(r.severity_text)}`;
-  s += `,"body":${JSON.stringify(r.body) ?? 'null'}`;
+  return s;
+}
+
+function lineRestJson(r: LogRecord, offset: number | undefined): string {
+  let s = '';
   let attrs: Attributes | undefined;
   for (const k in r.attributes) {
     // The identity keys, compared directly (interned strings): this runs for every line.
@@ -349,7 +397,124 @@ function wireLineJson(r: LogRecord, offset: number | undefined): string {
   if (r.scope !== undefined) s += `,"scope":${JSON.stringify(r.scope)}`;
   if (r.trace_id !== undefined) s += `,"trace_id":${JSON.stringify(r.trace_id)}`;
   if (r.span_id !== undefined) s += `,"span_id":${JSON.stringify(r.span_id)}`;
-  return `${s}}`;
+  return s;
+}
+
+const OFFSET_KEY = Buffer.from('{"offset":');
+const OBSERVED_KEY = Buffer.from('"observed_time":');
+const BODY_KEY = Buffer.from(',"body":');
+/** Bytes of a line besides mid, body and rest: its keys, braces, and two numbers of up to 24 characters. */
+const LINE_FIXED_BYTES = OFFSET_KEY.length + 1 + OBSERVED_KEY.length + BODY_KEY.length + 1 + 2 * 24;
+/** Bytes a JSON string cannot hold as they are: control characters, `"` and `\`. */
+const JSON_ESCAPED = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) JSON_ESCAPED[c] = 1;
+JSON_ESCAPED[0x22] = 1;
+JSON_ESCAPED[0x5c] = 1;
+
+/**
+ * Writes one log line at `o` (room for it is there); returns its end, or -1 when the string body
+ * (`bodyJson` undefined) needs JSON escaping: the caller then passes it as `bodyJson`.
+ */
+function writeLogLine(buf: Buffer, view: DataView, o: number, r: LogRecord, offset: number | undefined, mid: string, bodyJson: string | undefined, rest: string): number {
+  if (offset === undefined) buf[o++] = 0x7b; // '{'
+  else {
+    o = copyBytes(buf, o, OFFSET_KEY);
+    o = writeNumber(buf, o, offset);
+    buf[o++] = 0x2c; // ','
+  }
+  o = copyBytes(buf, o, OBSERVED_KEY);
+  o = writeTime(buf, o, Number.isFinite(r.observed_time) ? r.observed_time : 0);
+  if (mid !== '') o += buf.write(mid, o);
+  o = copyBytes(buf, o, BODY_KEY);
+  if (bodyJson !== undefined) o += buf.write(bodyJson, o);
+  else {
+    // A string body is written as UTF-8 between quotes, then checked: JSON.stringify would have
+    // written the same bytes unless one needs escaping, or the string holds a lone surrogate
+    // (it writes \udXXX where UTF-8 has only U+FFFD). Non-ASCII text writes more bytes than it
+    // has characters, which is when surrogates are looked for.
+    const body = r.body as string;
+    buf[o++] = 0x22;
+    const n = buf.write(body, o);
+    const end = o + n;
+    if (needsEscape(buf, view, o, end)) return -1;
+    if (n !== body.length && !isWellFormed(body)) return -1;
+    o = end;
+    buf[o++] = 0x22;
+  }
+  if (rest !== '') o += buf.write(rest, o);
+  buf[o++] = 0x7d; // '}'
+  return o;
+}
+
+/**
+ * Whether `buf[from, to)` holds a byte JSON must escape. Four bytes per step: a word has a byte
+ * below 0x20, or equal to `"` or `\`, iff one of the three borrow tests sets a high bit (bytes of
+ * 0x80 and above never do). Twice as fast as a byte loop (bench/kafka-e2e.mjs: every line).
+ */
+function needsEscape(buf: Buffer, view: DataView, from: number, to: number): boolean {
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    const x = view.getInt32(i, true);
+    const q = x ^ 0x22222222;
+    const s = x ^ 0x5c5c5c5c;
+    if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) return true;
+  }
+  for (; i < to; i++) if (JSON_ESCAPED[buf[i]!] === 1) return true;
+  return false;
+}
+
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+function copyBytes(buf: Buffer, o: number, src: Buffer): number {
+  for (let i = 0; i < src.length; i++) buf[o++] = src[i]!;
+  return o;
+}
+
+/** `v` as JSON writes it (String(v) for finite numbers); digits without a string for the usual non-negative integers. */
+function writeNumber(buf: Buffer, o: number, v: number): number {
+  if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) return o + buf.write(String(v), o, 'latin1');
+  if (v < 1e9) return writeDigits(buf, o, v, digitCount(v));
+  // Two halves below 2^31, so the digit loop stays in integer arithmetic.
+  const hi = Math.floor(v / 1e9);
+  o = writeDigits(buf, o, hi, digitCount(hi));
+  return writeDigits(buf, o, v - hi * 1e9, 9);
+}
+
+/** Decimal digits of `v` (< 2^31), left-padded with zeros to `n` digits. */
+function writeDigits(buf: Buffer, o: number, v: number, n: number): number {
+  for (let i = o + n - 1; i >= o; i--) {
+    const q = (v / 10) | 0;
+    buf[i] = 48 + v - q * 10;
+    v = q;
+  }
+  return o + n;
+}
+
+function digitCount(v: number): number {
+  let n = 1;
+  for (let p = 10; v >= p && n < 10; p *= 10) n++;
+  return n;
+}
+
+/**
+ * The observed time of the last line written, as digits: a source stamps a whole batch with one
+ * time, so most lines copy it rather than format it again. Module state, like lz4.ts's table:
+ * encoding is synchronous.
+ */
+const lastTime = { value: Number.NaN, bytes: Buffer.alloc(32), length: 0 };
+
+function writeTime(buf: Buffer, o: number, v: number): number {
+  if (v === lastTime.value) {
+    const src = lastTime.bytes;
+    for (let i = 0; i < lastTime.length; i++) buf[o++] = src[i]!;
+    return o;
+  }
+  const end = writeNumber(buf, o, v);
+  if (end - o <= lastTime.bytes.length) {
+    lastTime.value = v;
+    lastTime.length = buf.copy(lastTime.bytes, 0, o, end);
+  }
+  return end;
 }
 
 /**
@@ -404,7 +569,7 @@ export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?:
       lastPath = path;
       last = b;
     }
-    w.add(b, wireLineJson(r, streamed ? off : undefined));
+    w.addLog(b, r, streamed ? off : undefined);
   }
   return w.finish();
 }

@@ -287,6 +287,54 @@ describe('wire v1: log batches', () => {
     );
   });
 
+  // The line writer writes fields straight into the batch's buffer; its bytes must stay those of
+  // JSON.stringify over the line in field order (what the encoder wrote before, and what every
+  // reader of the logs topic parses), for any text: quotes, control characters, non-ASCII, lone
+  // surrogates, and any number (large, fractional, negative).
+  it('writes each line as JSON.stringify of its fields would, byte for byte', () => {
+    const surrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+    const text = fc.oneof(
+      fc.string({ unit: fc.oneof(fc.constantFrom('a', '"', '\\', '\t', '\r', '\u0000', '\u001f', '\u007f', 'é', '€', '😀'), surrogate), maxLength: 20 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ maxLength: 200 }),
+    );
+    const number = fc.oneof(fc.nat(), fc.maxSafeNat(), fc.integer({ min: 999_999_990, max: 1_000_000_010 }), fc.constantFrom(1e9, 2 ** 31, 2 ** 53 - 1, -1, -0, 0.5, 1e21, 1.5e-7), time);
+    const rec = fc.record({ body: fc.oneof(text, json(2)), observed: fc.oneof(number, fc.constant(Number.NaN)), offset: number, base: logRecord }).map(({ body, observed, offset, base }) => {
+      const r: LogRecord = { ...base, body: body as LogRecord['body'], observed_time: observed, attributes: { ...base.attributes } };
+      if (base.attributes[AttrKeys.streamId] === '7' || base.attributes[AttrKeys.streamId] === '1' || base.attributes[AttrKeys.streamId] === 'x') r.attributes[AttrKeys.offset] = offset;
+      return r;
+    });
+    fc.assert(
+      fc.property(rec, (r) => {
+        const msgs = encodeLogBatch([r]);
+        expect(msgs).toHaveLength(1);
+        const a = r.attributes;
+        const off = a[AttrKeys.offset];
+        const streamed = typeof a[AttrKeys.streamId] === 'string' && typeof a[AttrKeys.filePath] === 'string' && Number.isSafeInteger(a[AttrKeys.generation]) && (a[AttrKeys.generation] as number) >= 0 && Number.isSafeInteger(off) && (off as number) >= 0;
+        const line: Record<string, unknown> = {};
+        if (streamed) line['offset'] = off;
+        line['observed_time'] = Number.isFinite(r.observed_time) ? r.observed_time : 0;
+        if (r.time !== undefined && Number.isFinite(r.time)) line['time'] = r.time;
+        if (r.severity_number !== 0) line['severity_number'] = r.severity_number;
+        if (r.severity_text !== '') line['severity_text'] = r.severity_text;
+        line['body'] = r.body;
+        const rest = Object.fromEntries(Object.entries(a).filter(([k]) => !streamed || ![AttrKeys.offset, AttrKeys.streamId, AttrKeys.generation, AttrKeys.filePath].includes(k as never)));
+        if (Object.keys(rest).length > 0) line['attributes'] = rest;
+        if (r.scope !== undefined) line['scope'] = r.scope;
+        if (r.trace_id !== undefined) line['trace_id'] = r.trace_id;
+        if (r.span_id !== undefined) line['span_id'] = r.span_id;
+        const head = JSON.stringify({
+          agent_id: typeof r.resource[AttrKeys.agentId] === 'string' ? r.resource[AttrKeys.agentId] : '',
+          host: typeof r.resource[AttrKeys.hostName] === 'string' ? r.resource[AttrKeys.hostName] : '',
+          ...(streamed ? { stream_id: a[AttrKeys.streamId], generation: a[AttrKeys.generation], path: a[AttrKeys.filePath] } : {}),
+          resource: r.resource,
+        });
+        expect(msgs[0]!.value.toString()).toBe(`${head.slice(0, -1)},"lines":[${JSON.stringify(line)}]}`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('splits a stream into messages under maxBytes (counted in bytes), losing nothing', () => {
     fc.assert(
       fc.property(fc.array(logRecord, { minLength: 1, maxLength: 40 }), fc.integer({ min: 200, max: 3000 }), (records, maxBytes) => {

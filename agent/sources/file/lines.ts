@@ -18,16 +18,32 @@ export interface FramerOptions {
 
 /**
  * One framed line. `offset` is the file offset of its first byte, `next` the offset just after
- * its terminator (where the following line starts: a safe checkpoint position). `bytes` is the
- * content without terminator; it may point into the chunk given to `push`, so it is valid only
- * until the caller reuses that chunk.
+ * its terminator (where the following line starts: a safe checkpoint position). Its content,
+ * without terminator, is `buf[start, end)`; `buf` may be the chunk given to `push`, so it is valid
+ * only until the caller reuses that chunk. A range rather than a view per line: the framer runs
+ * for every line the agent ships, and a Buffer view costs more than the line's own string
+ * (bench/kafka-e2e.mjs --agent-prof).
  */
-export interface Line {
-  offset: number;
-  next: number;
-  bytes: Buffer;
-  /** true when bytes beyond `maxLineBytes` were dropped (truncate) or the line was cut (split). */
-  cut: boolean;
+export class Line {
+  constructor(
+    readonly offset: number,
+    readonly next: number,
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+    /** true when bytes beyond `maxLineBytes` were dropped (truncate) or the line was cut (split). */
+    readonly cut: boolean,
+  ) {}
+
+  /** The content as a view of `buf` (same validity). */
+  get bytes(): Buffer {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  /** The content's length in bytes. */
+  get length(): number {
+    return this.end - this.start;
+  }
 }
 
 const NL = 0x0a;
@@ -88,8 +104,8 @@ export class LineFramer {
       }
       const end = nl > i && chunk[nl - 1] === CR ? nl - 1 : nl;
       if (this.carry === undefined && !this.skipping && end - i <= this.opts.maxLineBytes) {
-        // Fast path: the whole line is inside this chunk; hand out a view, no copy.
-        this.emit(chunk.subarray(i, end), base + nl + 1, false, out);
+        // Fast path: the whole line is inside this chunk; hand out its range, no copy.
+        this.emit(chunk, i, end, base + nl + 1, false, out);
       } else {
         this.append(chunk, i, nl, out);
         this.finish(base + nl + 1, out);
@@ -146,7 +162,7 @@ export class LineFramer {
     let o = 0;
     while (all.length - o > limit) {
       const piece = Buffer.from(all.subarray(o, o + this.opts.maxLineBytes));
-      this.emit(piece, this.start + piece.length, true, out);
+      this.emit(piece, 0, piece.length, this.start + piece.length, true, out);
       o += this.opts.maxLineBytes;
     }
     this.carry = Buffer.from(all.subarray(o));
@@ -167,25 +183,25 @@ export class LineFramer {
   private emitLimited(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
     if (bytes.length > this.opts.maxLineBytes) {
       if (this.opts.longLines === 'split') {
-        this.emit(bytes.subarray(0, this.opts.maxLineBytes), this.start + this.opts.maxLineBytes, true, out);
+        this.emit(bytes, 0, this.opts.maxLineBytes, this.start + this.opts.maxLineBytes, true, out);
         bytes = bytes.subarray(this.opts.maxLineBytes);
       } else {
         bytes = bytes.subarray(0, this.opts.maxLineBytes);
         cut = true;
       }
     }
-    this.emit(bytes, next, cut, out);
+    this.emit(bytes, 0, bytes.length, next, cut, out);
   }
 
-  private emit(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
+  private emit(buf: Buffer, start: number, end: number, next: number, cut: boolean, out: Line[]): void {
     const offset = this.start;
     this.start = next;
     if (this.afterFlush) {
       this.afterFlush = false;
       // The rest of a line already flushed was only its terminator: nothing new to report.
-      if (bytes.length === 0 && !cut) return;
+      if (end === start && !cut) return;
     }
     if (cut) this.cutLines++;
-    out.push({ offset, next, bytes, cut });
+    out.push(new Line(offset, next, buf, start, end, cut));
   }
 }

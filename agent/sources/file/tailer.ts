@@ -923,15 +923,15 @@ export class FileTailer implements Source {
   }
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
-    const text = l.bytes.toString('utf8'); // invalid sequences become U+FFFD, never an exception
+    const text = l.buf.toString('utf8', l.start, l.end); // invalid sequences become U+FFFD, never an exception
     if (t.ml === undefined) {
-      this.addRecord(t, text, l.offset, l.next, l.bytes.length, now, at);
+      this.addRecord(t, text, l.offset, l.next, l.length, now, at);
       return;
     }
     const out = this.pieces;
     out.length = 0;
     const before = t.ml.overflows;
-    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.bytes.length }, now, out);
+    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.length }, now, out);
     if (t.ml.overflows !== before) this.ctx.telemetry.add(C.multilineOverflow, this.labels);
     for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, at);
     out.length = 0;
@@ -1147,6 +1147,10 @@ export class FileTailer implements Source {
       now,
     );
     n.fd = t.fd;
+    // The handle's place among the open ones goes with it: the timer visits open trackers only, so
+    // without it the new generation's partial line or multiline event waited for the old one's
+    // release (copy_detect_ms) instead of its own timeout.
+    if (this.open.delete(t)) this.open.add(n);
     n.state = t.state === 'draining' ? 'draining' : 'live';
     this.note(n);
     n.drainSince = t.drainSince;

@@ -418,6 +418,21 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
     expect(new Set(d.map((x) => x.sid)).size).toBe(1);
   });
 
+  test('regression: after a truncation the new generation\'s multiline event is sent on its own timeout (waited copy_detect_ms: the timer did not visit it)', async () => {
+    const s = await setup({ multiline: { preset: 'java', timeout_ms: 200 } });
+    await writeFile(s.log, 'ERROR one\n\tat a.B(B.java:1)\nINFO two\n');
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 1, 5000, 'first event');
+    await truncate(s.log, 0);
+    await appendFile(s.log, 'INFO again\nWARN last\n');
+    // copy_detect_ms is 10 s by default: the new generation's last event must not wait for it.
+    await until(() => s.ctx.confirmedLines().some((d) => d.body === 'WARN last'), 3000, 'the new generation\'s last event');
+    expect(s.ctx.confirmedLines().filter((d) => d.gen === 1).map((d) => [d.body, d.offset])).toEqual([
+      ['INFO again', 0],
+      ['WARN last', 11],
+    ]);
+  });
+
   test('delete and recreate: the deleted file is read to its end through the open handle, the new one from its start', async () => {
     const s = await setup({ rotated_idle_ms: 200 });
     await s.src.start();
