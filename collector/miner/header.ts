@@ -139,6 +139,23 @@ function isDigitCode(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/** Where the last bareAt's bare part ends (a module slot rather than a tuple per call). */
+let bareEnd = 0;
+
+/** bare() of the word `line[s, e)` on the line: returns where it starts, bareEnd where it ends. */
+function bareAt(line: string, s: number, e: number): number {
+  let b = s;
+  let be = e;
+  while (b < be && (line.charCodeAt(b) === 91 || line.charCodeAt(b) === 40 || line.charCodeAt(b) === 60)) b++;
+  while (be > b) {
+    const c = line.charCodeAt(be - 1);
+    if (c !== 93 && c !== 41 && c !== 62 && c !== 44 && c !== 58) break;
+    be--;
+  }
+  bareEnd = be;
+  return b;
+}
+
 /**
  * isTimeWord(word i, word i + 1, first), deciding the commonest answer (no) on the word's
  * place in the line: no copy of it or of the next word, no regex, unless a pattern's necessary
@@ -148,14 +165,8 @@ function timeWordAt(line: string, i: number, first: boolean): boolean {
   const s = wordStart[i]!;
   const e = wordEnd[i]!;
   if (surelyNotTime(line, s, e)) return false;
-  let b = s;
-  let be = e;
-  while (b < be && (line.charCodeAt(b) === 91 || line.charCodeAt(b) === 40 || line.charCodeAt(b) === 60)) b++;
-  while (be > b) {
-    const c = line.charCodeAt(be - 1);
-    if (c !== 93 && c !== 41 && c !== 62 && c !== 44 && c !== 58) break;
-    be--;
-  }
+  const b = bareAt(line, s, e);
+  const be = bareEnd;
   const n = be - b;
   if (n < 3) return false;
   let c0 = line.charCodeAt(s);
@@ -204,17 +215,37 @@ function isLevelInitial(c: number): boolean {
   return c < 128 && LEVEL_INITIALS[c] === 1;
 }
 
-function isLevelWord(w: string): boolean {
-  if (w.length > 14 || w.length < 1) return false;
-  let c = w.charCodeAt(0);
-  if ((c === 91 || c === 40 || c === 60) && w.length > 1) c = w.charCodeAt(1); // [ ( <
+const LEVEL_LIST = [...LEVELS];
+
+/**
+ * Whether the word `line[s, e)` is a severity word (`INFO`, `[error]`, `Warning:`): its bare part,
+ * lower-cased, is in LEVELS. Decided on the line: no copy of the word, of its bare part or of
+ * that lower-cased (the test runs on up to 9 words of every line). Only ASCII letters
+ * lower-case into a level word's letters (the Kelvin sign, the one other character that
+ * lower-cases to ASCII, gives `k`, which no level word has), so ASCII case folding is exact.
+ */
+function isLevelAt(line: string, s: number, e: number): boolean {
+  if (e - s > 14 || e - s < 1) return false;
+  let c = line.charCodeAt(s);
+  if ((c === 91 || c === 40 || c === 60) && e - s > 1) c = line.charCodeAt(s + 1);
   if (!isLevelInitial(c | 0x20)) return false;
-  const b = bare(w);
-  // Level words have 3 to 11 letters (`err`, `information`); lower-casing never shortens.
-  return b.length >= 3 && b.length <= 11 && LEVELS.has(b.toLowerCase());
+  const b = bareAt(line, s, e);
+  const n = bareEnd - b;
+  if (n < 3 || n > 11) return false;
+  for (const l of LEVEL_LIST) {
+    if (l.length !== n) continue;
+    let k = 0;
+    while (k < n && lowerAscii(line.charCodeAt(b + k)) === l.charCodeAt(k)) k++;
+    if (k === n) return true;
+  }
+  return false;
 }
 
-/** isLevelWord's first tests on the word's place in the line: false means not a level word. */
+function lowerAscii(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+/** isLevelAt's first tests (false: not a level word), for the words most lines fail on. */
 function mayBeLevel(line: string, s: number, e: number): boolean {
   const n = e - s;
   if (n > 14 || n < 1) return false;
@@ -299,14 +330,12 @@ function findMessage(line: string): string {
   }
   // The last piece of a bracketed timestamp (`[Sun Dec 04 04:47:44 2005]`) belongs to it.
   if (cut >= 0) {
+    // Counted on the line (the spaces between words hold no brackets), copying no word.
     let depth = 0;
-    for (let k = 0; k <= cut; k++) {
-      const w = word(k);
-      for (let q = 0; q < w.length; q++) {
-        const c = w.charCodeAt(q);
-        if (c === 91) depth++;
-        else if (c === 93) depth--;
-      }
+    for (let q = wordStart[0]!; q < wordEnd[cut]!; q++) {
+      const c = line.charCodeAt(q);
+      if (c === 91) depth++;
+      else if (c === 93) depth--;
     }
     if (depth > 0) {
       let j = cut + 1;
@@ -316,7 +345,7 @@ function findMessage(line: string): string {
   }
   let level = -1;
   for (let i = Math.max(cut + 1, 1); i < Math.min(SCAN_WORDS, count - 1); i++) {
-    if (mayBeLevel(line, wordStart[i]!, wordEnd[i]!) && isLevelWord(word(i))) {
+    if (mayBeLevel(line, wordStart[i]!, wordEnd[i]!) && isLevelAt(line, wordStart[i]!, wordEnd[i]!)) {
       let ok = true;
       for (let j = cut + 1; j < i; j++) if (!isHeaderish(word(j))) ok = false;
       if (ok) level = i;

@@ -81,3 +81,41 @@ describe('tokenize: generic masks', () => {
     for (const m of MASKS) expect(section).toContain(`| ${m.name} |`);
   });
 });
+
+// The tokenizer remembers words split at delimiters by their place in the line and timestamp
+// shapes (bench/miner.mjs); a remembered word must give what it gave the first time, whatever
+// line it comes back in.
+describe('tokenize: words seen before give the same tokens', () => {
+  const again = (line: string): void => {
+    const first = tokenize(line);
+    for (let k = 0; k < 3; k++) expect(tokenize(line)).toEqual(first);
+  };
+
+  it('replays a word with delimiters, its space and its digits (which let a list collapse)', () => {
+    // `"qv/12"` holds the line's only digits: without them the three paths would stay apart.
+    expect(tpl('copy "qv/12" /a /b /c done')).toBe('copy "<*>" <*> done');
+    again('copy "qv/12" /a /b /c done');
+    expect(tpl('copy "qv/12" /a /b /c done')).toBe('copy "<*>" <*> done');
+    // The same word at the same place after a space, and glued to nothing before it.
+    expect(tokenize('copy "qv/12" /a /b /c done').space).toEqual(tokenize('copy  "qv/12"  /a /b /c done').space);
+  });
+
+  it('replays a month name inside a word, so that it is still masked next to a number', () => {
+    expect(tpl('since (Jan 5 ok')).toBe('since (<*> <*> ok');
+    again('since (Jan 5 ok');
+    expect(tpl('since (Jan 5 ok')).toBe('since (<*> <*> ok');
+    expect(tpl('since (Jan, ok')).toBe('since (Jan, ok');
+  });
+
+  it('masks timestamps of one shape alike whatever their month, day and time', () => {
+    for (const t of ['[10/Oct/2026:13:55:36', '[11/Feb/2026:01:02:03', '[28/Jan/2026:23:59:59', '[01/Oct/2026:00:00:00']) {
+      expect(tpl(`1.2.3.4 - - ${t} +0000] "GET / HTTP/1.1" 200`)).toBe('<*> - - [<*> <*>] "GET / <*>" <*>');
+    }
+  });
+
+  it('keeps a remembered word out of a longer word that starts with it', () => {
+    again('x "Gecko/1" y');
+    expect(tpl('x "Gecko/1"z y')).toBe('x "<*>"z y');
+    expect(tpl('x "Gecko/1"')).toBe('x "<*>"');
+  });
+});
