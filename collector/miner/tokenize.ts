@@ -610,26 +610,34 @@ function splitPieces(w: string, from: number, to: number, spaceBefore: number, t
       if (kc === C_DIGIT) pd++;
       continue;
     }
-    if (c === 58 /* : */ && w.charCodeAt(k + 1) === 47 && w.charCodeAt(k + 2) === 47 && k > start) {
-      start = pushUrl(w, start, k, to, sp, tokens, space);
-      sp = 0;
-      k = start - 1;
-      pd = 0;
-      continue;
-    }
-    // A drive letter path (C:\...) is one variable.
-    if (c === 58 && k === start + 1 && w.charCodeAt(k + 1) === 92) continue;
-    if (k > start) {
-      flushPiece(w, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd, UNKNOWN);
-      sp = 0;
-    }
-    tokens.push(DELIM_TOKEN[c]!);
-    space.push(sp);
+    const next = atDelimiter(w, from, to, start, k, sp, spaceBefore, pd, UNKNOWN, tokens, space);
+    if (next < 0) continue;
+    start = next;
+    k = start - 1;
     sp = 0;
-    start = k + 1;
     pd = 0;
   }
   if (to > start) flushPiece(w, start, to, sp, start === from && spaceBefore === 1, tokens, space, pd, UNKNOWN);
+}
+
+/**
+ * The delimiter at k of the word s[from, to), the current piece being s[start, k) with `pd`
+ * digits (`read`: flushPiece's): a URL's `://` takes the word's rest up to a closing bracket,
+ * quote or comma as one variable; otherwise the piece goes out, then the delimiter as a token of
+ * its own. Returns where the next piece starts, or -1 when k is a drive letter's colon (`C:\`,
+ * part of the piece). splitPieces and splitAt share it, so both split a word the same way.
+ */
+function atDelimiter(s: string, from: number, to: number, start: number, k: number, sp: number, spaceBefore: number, pd: number, read: number, tokens: string[], space: number[]): number {
+  const c = s.charCodeAt(k);
+  if (c === 58 /* : */ && s.charCodeAt(k + 1) === 47 && s.charCodeAt(k + 2) === 47 && k > start) return pushUrl(s, start, k, to, sp, tokens, space);
+  if (c === 58 && k === start + 1 && s.charCodeAt(k + 1) === 92) return -1;
+  if (k > start) {
+    flushPiece(s, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd, read);
+    sp = 0;
+  }
+  tokens.push(DELIM_TOKEN[c]!);
+  space.push(sp);
+  return k + 1;
 }
 
 /**
@@ -683,24 +691,12 @@ function splitAt(s: string, from: number, to: number, count: number, spaceBefore
     // The piece before k starts at or after start unless it began inside a URL's tail (then
     // start is k itself and the piece is empty).
     if (m === 0 || delimAt[m - 1]! >= start - 1) pd += pieceDigits[m]!;
-    const c = s.charCodeAt(k);
-    if (c === 58 /* : */ && s.charCodeAt(k + 1) === 47 && s.charCodeAt(k + 2) === 47 && k > start) {
-      start = pushUrl(s, start, k, to, sp, tokens, space);
-      sp = 0;
-      pd = 0;
-      continue;
-    }
-    if (c === 58 && k === start + 1 && s.charCodeAt(k + 1) === 92) continue;
-    if (k > start) {
-      // A piece that is exactly the text between two recorded delimiters: its scan is known.
-      const read = start === (m === 0 ? from : delimAt[m - 1]! + 1) ? pieceSlash[m]! : UNKNOWN;
-      flushPiece(s, start, k, sp, start === from && spaceBefore === 1, tokens, space, pd, read);
-      sp = 0;
-    }
-    tokens.push(DELIM_TOKEN[c]!);
-    space.push(sp);
+    // A piece that is exactly the text between two recorded delimiters: its scan is known.
+    const read = start === (m === 0 ? from : delimAt[m - 1]! + 1) ? pieceSlash[m]! : UNKNOWN;
+    const next = atDelimiter(s, from, to, start, k, sp, spaceBefore, pd, read, tokens, space);
+    if (next < 0) continue;
+    start = next;
     sp = 0;
-    start = k + 1;
     pd = 0;
   }
   if (to > start) {
