@@ -5,21 +5,18 @@
  * Now each one is closed within read_timeout_ms (garbage at once), stop() closes the ones still
  * waiting, and the official OTLP gRPC exporter still gets through, in clear and over mutual TLS.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { credentials } from '@grpc/grpc-js';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { prefaceState } from '../../agent/sources/otlp/grpc.js';
 import { startOtlp } from '../agent/sources/otlp-helpers.js';
 import type { Running } from '../agent/sources/otlp-helpers.js';
-import { makeCerts, type TestCerts } from '../security/certs.js';
+import { type TestCerts, useTempCerts } from '../security/certs.js';
 import { scale } from '../support/scale.js';
 
 const READ_TIMEOUT_MS = 300;
@@ -30,13 +27,8 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** An empty SETTINGS frame: length 0, type 4, flags 0, stream 0. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 
-let dir: string;
 let certs: TestCerts;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tw-fuzz-preface-'));
-  certs = makeCerts(dir);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+useTempCerts('tw-fuzz-preface-', (c) => (certs = c));
 
 let running: Running | undefined;
 const sockets: Socket[] = [];

@@ -3,8 +3,10 @@
  * signed by it, a client certificate signed by it (mutual TLS), and a second CA nobody trusts.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface TestCerts {
   dir: string;
@@ -57,4 +59,19 @@ export function makeCerts(dir: string): TestCerts {
     strangerCert: r('stranger.pem'),
     strangerKey: r('stranger.key'),
   };
+}
+
+/**
+ * makeCerts in a fresh temporary directory (`prefix` names it) before the file's tests, handed to
+ * `set`; the directory (certs.dir) is removed after them.
+ */
+export function useTempCerts(prefix: string, set: (certs: TestCerts) => void): void {
+  let dir: string | undefined;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    set(makeCerts(dir));
+  });
+  afterAll(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
 }

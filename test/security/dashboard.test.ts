@@ -4,22 +4,15 @@
  * a wrong CSRF value is refused like a missing one, and a cross-site form post that rides on the
  * token cookie is refused.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { buildServer } from '../../dashboard/server.js';
 import { SeriesStore } from '../../dashboard/store.js';
-import { makeCerts, type TestCerts } from './certs.js';
+import { type TestCerts, useTempCerts } from './certs.js';
 
 const TOKEN = 'dashboard-token-0123456789';
-let dir: string;
 let certs: TestCerts;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tw-sec-dash-'));
-  certs = makeCerts(dir);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+useTempCerts('tw-sec-dash-', (c) => (certs = c));
 
 function server(tls: boolean): ReturnType<typeof buildServer> {
   return buildServer({

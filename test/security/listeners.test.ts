@@ -10,12 +10,11 @@
  * Where user namespaces are not available, part 2 binds 127.0.0.1 instead (same auth and TLS).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCerts, type TestCerts } from './certs.js';
+import { describe, expect, it } from 'vitest';
+import { type TestCerts, useTempCerts } from './certs.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'tidewatch.js');
@@ -33,13 +32,8 @@ function canUnshare(): boolean {
 const NETNS = canUnshare();
 const EXPOSED_HOST = NETNS ? '0.0.0.0' : '127.0.0.1';
 
-let dir: string;
 let certs: TestCerts;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tw-sec-listen-'));
-  certs = makeCerts(dir);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+useTempCerts('tw-sec-listen-', (c) => (certs = c));
 
 function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -57,12 +51,12 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 function config(name: string, body: string): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, `data_dir: ${JSON.stringify(join(dir, name))}\n${body}`);
+  const file = join(certs.dir, `${name}.yaml`);
+  writeFileSync(file, `data_dir: ${JSON.stringify(join(certs.dir, name))}\n${body}`);
   return file;
 }
 
-const sinkAndPipeline = (sources: string): string => `sinks:\n  out: { type: file, path: ${JSON.stringify(join(dir, 'out.jsonl'))} }\npipelines:\n  p: { sources: [${sources}], sinks: [out] }\n`;
+const sinkAndPipeline = (sources: string): string => `sinks:\n  out: { type: file, path: ${JSON.stringify(join(certs.dir, 'out.jsonl'))} }\npipelines:\n  p: { sources: [${sources}], sinks: [out] }\n`;
 
 interface Outcome {
   status?: number;
