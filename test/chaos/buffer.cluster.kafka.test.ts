@@ -14,7 +14,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterBrokers, kafkaClient, uniqueTopic, waitFor } from '../kafka/harness.js';
+import { clusterBrokers, kafkaClient, uniqueTopic, waitFor, waitForTopics } from '../kafka/harness.js';
 import { freePort, logBodies, sleep } from './support.js';
 import { metricValue, scrapeMetrics, spawnAgent, writeConfig } from './agent-process.js';
 import type { Agent } from './agent-process.js';
@@ -98,13 +98,7 @@ async function drainToCluster(s: Setup, expected: (bodies: Map<string, number>) 
   const agent = track(spawnAgent(s.config(brokers)));
   await agent.logged('started', 60_000);
   const kafka = kafkaClient({ brokers });
-  await waitFor(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    const names = await admin.listTopics();
-    await admin.disconnect();
-    return names.includes(`${s.prefix}logs`) ? true : undefined;
-  }, 'logs topic', 60_000, 500);
+  await waitForTopics(kafka, [`${s.prefix}logs`], 'logs topic', 60_000);
   const reader = await logBodies(kafka, `${s.prefix}logs`);
   cleanups.push(() => reader.stop());
   await waitFor(() => (expected(reader.bodies) ? true : undefined), 'the buffer drained into Kafka', 90_000, 250).catch(() => undefined);

@@ -32,7 +32,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../core/model.js';
 import { decodeLogBatch, decodeMessage, decodeRollup } from '../../core/wire.js';
 import { scale } from '../support/scale.js';
-import { clusterBrokers, clusterControl, kafkaClient, uniqueTopic, waitFor } from '../kafka/harness.js';
+import { clusterBrokers, clusterControl, kafkaClient, uniqueTopic, waitForTopics } from '../kafka/harness.js';
 import { watchRollups } from '../collector/kafka-support.js';
 import { PartialMerger } from '../../collector/ingest/merge.js';
 import type { MergedWindow } from '../../collector/ingest/merge.js';
@@ -397,13 +397,7 @@ describe('chaos: files, OTLP and scrapes through agents, 3 brokers and 2 collect
     await Promise.all(collectors.map((c) => c.logged('started', 0, 120_000)));
 
     const kafka = kafkaClient({ brokers, config: { retry: { retries: 50, maxRetryTime: 2000 } } });
-    await waitFor(async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      const names = await admin.listTopics();
-      await admin.disconnect();
-      return [`${prefix}logs`, `${prefix}metrics`, `${prefix}rollups`].every((t) => names.includes(t)) ? true : undefined;
-    }, 'topics created by the collectors', 60_000, 500);
+    await waitForTopics(kafka, [`${prefix}logs`, `${prefix}metrics`, `${prefix}rollups`], 'topics created by the collectors', 60_000);
     const watcher = await watchRollups(kafka, `${prefix}rollups`);
     cleanups.push(() => watcher.stop());
     const raw = await rawReader(kafka, prefix);

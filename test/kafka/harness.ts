@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from '../../core/kafkajs.js';
 import type { KafkaConfig } from 'kafkajs';
 import { inject } from 'vitest';
+import { waitFor } from '../support/wait.js';
 import type { BrokerInfo, KafkaClientSettings } from '../../scripts/kafka/index.mjs';
 
 export { SCRAM_USER, startKafka } from '../../scripts/kafka/index.mjs';
@@ -93,3 +94,14 @@ export function clusterControl(): ClusterControl {
 
 /** Polls `fn` until it returns a value other than undefined, or throws after `timeoutMs`. */
 export { waitFor } from '../support/wait.js';
+
+/** Resolves once every one of `topics` exists (a component under test creates them), polling every 500 ms. */
+export async function waitForTopics(kafka: Kafka, topics: string[], what: string, timeoutMs: number): Promise<void> {
+  await waitFor(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const names = await admin.listTopics();
+    await admin.disconnect();
+    return topics.every((t) => names.includes(t)) ? true : undefined;
+  }, what, timeoutMs, 500);
+}

@@ -20,7 +20,7 @@ import { watchRollups } from '../../collector/kafka-support.js';
 import { startAgent } from '../agent-process.js';
 import type { AgentProcess } from '../agent-process.js';
 import { scale } from '../../support/scale.js';
-import { clusterBrokers, clusterControl, kafkaClient, uniqueTopic, waitFor } from '../../kafka/harness.js';
+import { clusterBrokers, clusterControl, kafkaClient, uniqueTopic, waitFor, waitForTopics } from '../../kafka/harness.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -71,13 +71,7 @@ describe('agent kafka sink: all brokers down for 60 s', () => {
     // Consumer of the logs topic: per file, the seq numbers in arrival order.
     const seen = new Map<string, number[]>();
     const kafka = kafkaClient({ brokers });
-    await waitFor(async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      const topics = await admin.listTopics();
-      await admin.disconnect();
-      return topics.includes(`${prefix}logs`) ? true : undefined;
-    }, 'logs topic created', 30_000, 500);
+    await waitForTopics(kafka, [`${prefix}logs`], 'logs topic created', 30_000);
     const consumer = kafka.consumer({ groupId: `check-${randomUUID()}`, sessionTimeout: 30_000, heartbeatInterval: 3000, retry: { retries: 100 } });
     await consumer.connect();
     await consumer.subscribe({ topics: [`${prefix}logs`], fromBeginning: true });
