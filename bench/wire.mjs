@@ -4,7 +4,8 @@
 //   npx tsc -p tsconfig.build.json && node bench/wire.mjs [--lines N] [--batch B] [--ms T]
 //
 // Input: N file-tailed LogRecords (nginx-like bodies of ~110 bytes, one stream, full line
-// identity), encoded in batches of B lines, as the agent's Kafka sink would.
+// identity), encoded in batches of B lines, as the agent's Kafka sink would; and the same lines
+// as the file source now hands them over (LineBlock: byte ranges, no record per line).
 // Baseline in the same run: "naive", JSON.stringify / JSON.parse of the LogRecord array as is
 // (what core/codec.ts does now): no grouping by stream, no validation on decode.
 // Then the Kafka sink's codecs on the encoded batches (one 4096-line batch of the file source, as
@@ -20,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { encodeLogBatch, decodeLogBatch, encodeRollup, decodeRollup } = await import(`${root}dist/core/wire.js`);
 const { lz4FrameCompress, lz4FrameDecompress } = await import(`${root}dist/core/lz4.js`);
+const { LineBlock } = await import(`${root}dist/core/line-block.js`);
+const { encodeLineBlock } = await import(`${root}dist/core/wire.js`);
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -63,12 +66,26 @@ function rate(fn) {
   return (lines / elapsed) * 1000;
 }
 
+// The same lines as the file source hands them to the Kafka sink: byte ranges of the buffers
+// they were read into (64 KiB reads), one observed time per batch (core/line-block.ts).
+const blocks = batches.map((b) => {
+  const text = Buffer.from(b.map((r) => `${r.body}\n`).join(''));
+  const blk = new LineBlock(resource, '/var/log/nginx/access.log', '7', 0, b[0].observed_time);
+  let at = 0;
+  for (const r of b) {
+    const n = Buffer.byteLength(r.body);
+    blk.addBytes(text, at, at + n, r.attributes['tidewatch.offset'], b[0].observed_time);
+    at += n + 1;
+  }
+  return blk;
+});
 const wire = batches.map((b) => encodeLogBatch(b)[0].value);
 const naive = batches.map((b) => Buffer.from(JSON.stringify(b)));
 const bytes = (bufs) => bufs.reduce((n, b) => n + b.length, 0) / LINES;
 
 const results = [
   ['encode', 'wire v1 encodeLogBatch', rate((b) => (encodeLogBatch(b), b.length))],
+  ['encode', 'wire v1 encodeLineBlock (file lines)', rate((b, i) => (encodeLineBlock(blocks[i]), b.length))],
   ['encode', 'naive JSON.stringify', rate((b) => (Buffer.from(JSON.stringify(b)), b.length))],
   ['decode', 'wire v1 decodeLogBatch (validating)', rate((b, i) => decodeLogBatch(wire[i]).length)],
   ['decode', 'naive JSON.parse (no checks)', rate((b, i) => JSON.parse(naive[i].toString('utf8')).length)],

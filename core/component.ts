@@ -8,6 +8,7 @@
  */
 import type { TSchema, Static } from '@sinclair/typebox';
 import type { Event } from './model.js';
+import type { LineBlock } from './line-block.js';
 import type { Telemetry } from './telemetry.js';
 import type { Logger } from './log.js';
 import type { Transport } from './transport.js';
@@ -44,6 +45,13 @@ export interface SourceContext extends ComponentContext {
    * is the backpressure: a source keeps a bounded number of emits in flight.
    */
   emit(events: Event[]): Promise<void>;
+  /**
+   * Hands over whole lines of one file, as `emit` does events (same resolution, same
+   * backpressure). Sinks that ship lines as they are get the block itself when nothing
+   * transforms them; everything else gets `block.records()`. Undefined where the host takes
+   * only events: a source then emits `block.records()`.
+   */
+  emitLines?(block: LineBlock): Promise<void>;
 }
 
 export interface Source extends Lifecycle {}
@@ -67,6 +75,12 @@ export interface Transform extends Lifecycle {
  */
 export interface Sink extends Lifecycle {
   write(events: Event[]): Promise<void>;
+  /**
+   * Optional: takes a file's lines as framed (core/line-block.ts), with `write`'s contract, so a
+   * sink that encodes lines can copy their bytes rather than decode and re-encode them. A sink
+   * without it gets `block.records()` through `write`.
+   */
+  writeLines?(block: LineBlock): Promise<void>;
 }
 
 export type Role = 'source' | 'transform' | 'sink';

@@ -25,6 +25,7 @@ import type {
 } from './component.js';
 import type { TidewatchConfig } from './config/load.js';
 import type { Event } from './model.js';
+import { LineBlock } from './line-block.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type { Telemetry } from './telemetry.js';
@@ -176,17 +177,30 @@ export class PipelineRunner {
       if (cfg === undefined) throw new TidewatchError('TW_CONFIG_WIRING', `a pipeline names undefined source ${sname}`);
       const f = await this.factory('source', cfg.type);
       if (f.role !== 'source') throw new TidewatchError('TW_INTERNAL', 'role mismatch');
-      const ctx: SourceContext = { ...this.context(sname), emit: (events) => this.emit(sname, wirings, events) };
+      const ctx: SourceContext = {
+        ...this.context(sname),
+        emit: (events) => this.emit(sname, wirings, events),
+        emitLines: (block) => this.emit(sname, wirings, block),
+      };
       this.sources.set(sname, f.create(cfg, ctx));
     }
   }
 
-  private async emit(source: string, wirings: PipelineWiring[], events: Event[]): Promise<void> {
+  private async emit(source: string, wirings: PipelineWiring[], events: Event[] | LineBlock): Promise<void> {
     if (this.state !== 'running' && this.state !== 'starting' && this.state !== 'stopping') {
       throw new TidewatchError('TW_STOPPED', 'runner is not running');
     }
     this.telemetry.add('tidewatch_events_received_total', { component: source }, events.length);
-    await Promise.all(wirings.map((w) => this.runFrom(w, 0, events)));
+    await Promise.all(wirings.map((w) => (events instanceof LineBlock ? this.runLines(w, events) : this.runFrom(w, 0, events))));
+  }
+
+  /**
+   * A file's lines into a pipeline: as they are when no transform needs records and every sink
+   * takes lines (writeLines), else as the LogRecords (made once for every pipeline).
+   */
+  private async runLines(w: PipelineWiring, block: LineBlock): Promise<void> {
+    if (w.transforms.length > 0 || w.sinks.some(({ s }) => s.writeLines === undefined)) return this.runFrom(w, 0, block.records());
+    await this.toSinks(w, block.length, (s) => s.writeLines!(block));
   }
 
   /** Passes events through transforms[from..] and into every sink of the pipeline. */
@@ -206,11 +220,16 @@ export class PipelineRunner {
     }
     if (batch.length === 0) return;
     const out = batch;
+    await this.toSinks(w, out.length, (s) => s.write(out));
+  }
+
+  /** Every sink of the pipeline takes `n` events through `write`; counted per sink. */
+  private async toSinks(w: PipelineWiring, n: number, write: (s: Sink) => Promise<void>): Promise<void> {
     await Promise.all(
       w.sinks.map(async ({ name, s }) => {
         try {
-          await s.write(out);
-          this.telemetry.add('tidewatch_events_sent_total', { component: name, pipeline: w.name }, out.length);
+          await write(s);
+          this.telemetry.add('tidewatch_events_sent_total', { component: name, pipeline: w.name }, n);
         } catch (err) {
           this.fail(name, err);
           throw err;

@@ -26,6 +26,8 @@ import type {
   Temporality,
 } from './model.js';
 import type { OutMessage } from './transport.js';
+import type { LineBlock } from './line-block.js';
+import { isUtf8 } from 'node:buffer';
 
 export const WIRE_VERSION = '1';
 export const WIRE_HEADER = 'tw-wire';
@@ -288,6 +290,27 @@ class BatchWriter {
     }
   }
 
+  /**
+   * Appends one file line given as bytes, `src[s, e)`, with its offset and observed time: the
+   * bytes are copied into place once, escaped where JSON needs it, never decoded to a string
+   * (encodeLineBlock). Returns false, having added nothing, when they are not valid UTF-8: the
+   * caller then adds the line as text (its invalid sequences become U+FFFD, as on every path).
+   */
+  addLineBytes(b: Batch, src: Buffer, srcView: DataView, s: number, e: number, offset: number, time: number): boolean {
+    const n = e - s;
+    // Room for the worst case (six bytes, \u00XX, per byte); a new buffer is sized by the likely one.
+    const start = this.room(b, LINE_FIXED_BYTES + n * 6 + 2, LINE_FIXED_BYTES - 24 + n + 2);
+    let o = writeLineHead(b.buf, start, offset, time);
+    o = copyEscaped(src, srcView, s, b.buf, b.view, o, n);
+    if (escapedHigh && !isUtf8(src.subarray(s, e))) return false;
+    const buf = b.buf;
+    buf[o++] = 0x22;
+    buf[o++] = 0x7d; // '}'
+    this.remaining--;
+    this.placed(b, start, o - start);
+    return true;
+  }
+
   /** Where the next part of `b` starts, with room for `need` bytes (`partBytes`: the estimate for a new buffer). */
   private room(b: Batch, need: number, partBytes: number): number {
     if (b.buf === EMPTY) this.begin(b, need + 2, partBytes);
@@ -447,20 +470,92 @@ function writeLogLine(buf: Buffer, view: DataView, o: number, r: LogRecord, offs
 }
 
 /**
- * Whether `buf[from, to)` holds a byte JSON must escape. Four bytes per step: a word has a byte
- * below 0x20, or equal to `"` or `\`, iff one of the three borrow tests sets a high bit (bytes of
- * 0x80 and above never do). Twice as fast as a byte loop (bench/kafka-e2e.mjs: every line).
+ * Whether `buf[from, to)` holds a byte JSON must escape: four bytes per step (escapeInWord),
+ * twice as fast as a byte loop (bench/kafka-e2e.mjs: every line).
  */
 function needsEscape(buf: Buffer, view: DataView, from: number, to: number): boolean {
   let i = from;
-  for (; i + 4 <= to; i += 4) {
-    const x = view.getInt32(i, true);
-    const q = x ^ 0x22222222;
-    const s = x ^ 0x5c5c5c5c;
-    if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) return true;
-  }
+  for (; i + 4 <= to; i += 4) if (escapeInWord(view.getInt32(i, true))) return true;
   for (; i < to; i++) if (JSON_ESCAPED[buf[i]!] === 1) return true;
   return false;
+}
+
+/**
+ * Whether one of the four bytes of `x` is below 0x20 or is `"` or `\`: iff one of the three
+ * borrow tests sets the high bit of a byte that is itself below 0x80 (bytes of 0x80 and above
+ * never do).
+ */
+function escapeInWord(x: number): boolean {
+  const q = x ^ 0x22222222;
+  const z = x ^ 0x5c5c5c5c;
+  return ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((z - 0x01010101) & ~z)) & 0x80808080) !== 0;
+}
+
+/** Whether copyEscaped's last bytes held one of 0x80 and above. Module state: encoding is synchronous. */
+let escapedHigh = false;
+
+/**
+ * Copies `src[s, s + n)` to `dst` at `o` as the inside of a JSON string, escaped byte for byte
+ * as JSON.stringify escapes the same text (`\"`, `\\`, `\b\f\n\r\t`, other controls as
+ * `\u00xx`); words without such a byte are copied whole. Returns the end; sets escapedHigh.
+ */
+function copyEscaped(src: Buffer, srcView: DataView, s: number, dst: Buffer, dstView: DataView, o: number, n: number): number {
+  let high = 0;
+  let i = 0;
+  while (i < n) {
+    for (; i + 4 <= n; i += 4) {
+      const x = srcView.getInt32(s + i, true);
+      if (escapeInWord(x)) break;
+      high |= x;
+      dstView.setInt32(o, x, true);
+      o += 4;
+    }
+    const stop = Math.min(n, i + 4);
+    for (; i < stop; i++) {
+      const c = src[s + i]!;
+      high |= c << 24;
+      if (JSON_ESCAPED[c] === 0) {
+        dst[o++] = c;
+        continue;
+      }
+      dst[o++] = 0x5c; // '\'
+      const short = SHORT_ESCAPE[c]!;
+      if (short !== 0) {
+        dst[o++] = short;
+      } else {
+        dst[o++] = 0x75; // 'u'
+        dst[o++] = 0x30;
+        dst[o++] = 0x30;
+        dst[o++] = HEX[c >> 4]!;
+        dst[o++] = HEX[c & 15]!;
+      }
+    }
+  }
+  escapedHigh = (high & 0x80808080) !== 0;
+  return o;
+}
+
+/** The letter after `\` where JSON.stringify escapes a byte so; 0 where it writes \u00xx. */
+const SHORT_ESCAPE = new Uint8Array(256);
+SHORT_ESCAPE[0x22] = 0x22;
+SHORT_ESCAPE[0x5c] = 0x5c;
+SHORT_ESCAPE[0x08] = 0x62; // b
+SHORT_ESCAPE[0x09] = 0x74; // t
+SHORT_ESCAPE[0x0a] = 0x6e; // n
+SHORT_ESCAPE[0x0c] = 0x66; // f
+SHORT_ESCAPE[0x0d] = 0x72; // r
+const HEX = Buffer.from('0123456789abcdef');
+
+/** `{"offset":N,"observed_time":T,"body":"` of a file line at `o`; returns its end. */
+function writeLineHead(buf: Buffer, o: number, offset: number, time: number): number {
+  o = copyBytes(buf, o, OFFSET_KEY);
+  o = writeNumber(buf, o, offset);
+  buf[o++] = 0x2c; // ','
+  o = copyBytes(buf, o, OBSERVED_KEY);
+  o = writeTime(buf, o, Number.isFinite(time) ? time : 0);
+  o = copyBytes(buf, o, BODY_KEY);
+  buf[o++] = 0x22;
+  return o;
 }
 
 const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
@@ -480,14 +575,25 @@ function writeNumber(buf: Buffer, o: number, v: number): number {
   return writeDigits(buf, o, v - hi * 1e9, 9);
 }
 
-/** Decimal digits of `v` (< 2^31), left-padded with zeros to `n` digits. */
+/** Decimal digits of `v` (< 2^31), left-padded with zeros to `n` digits; two per division (a line's offset and time are written per line). */
 function writeDigits(buf: Buffer, o: number, v: number, n: number): number {
-  for (let i = o + n - 1; i >= o; i--) {
-    const q = (v / 10) | 0;
-    buf[i] = 48 + v - q * 10;
+  let i = o + n - 1;
+  for (; i > o; i -= 2) {
+    const q = (v / 100) | 0;
+    const r = (v - q * 100) * 2;
+    buf[i] = DIGIT_PAIRS[r + 1]!;
+    buf[i - 1] = DIGIT_PAIRS[r]!;
     v = q;
   }
+  if (i === o) buf[o] = 48 + (v % 10);
   return o + n;
+}
+
+/** "00" to "99" as ASCII, two bytes each. */
+const DIGIT_PAIRS = new Uint8Array(200);
+for (let d = 0; d < 100; d++) {
+  DIGIT_PAIRS[d * 2] = 48 + Math.floor(d / 10);
+  DIGIT_PAIRS[d * 2 + 1] = 48 + (d % 10);
 }
 
 function digitCount(v: number): number {
@@ -554,14 +660,7 @@ export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?:
         resourceJson.set(r.resource, res);
       }
       const id = streamed ? `${sid}\u0000${gen}\u0000${path}\u0000${res}` : `-\u0000${res}`;
-      b = w.get(id);
-      if (b === undefined) {
-        const agentId = stringOr(r.resource[AttrKeys.agentId], '');
-        const host = stringOr(r.resource[AttrKeys.hostName], '');
-        const stream = streamed ? `,"stream_id":${JSON.stringify(sid)},"generation":${gen},"path":${JSON.stringify(path)}` : '';
-        const head = `{"agent_id":${JSON.stringify(agentId)},"host":${JSON.stringify(host)}${stream},"resource":${res},"lines":[`;
-        b = w.open(id, head, `${agentId}/${streamed ? sid : ''}`);
-      }
+      b = w.get(id) ?? openLogGroup(w, id, r.resource, res, streamed ? { sid, gen, path } : undefined);
       lastRes = r.resource;
       lastStreamed = streamed;
       lastSid = sid;
@@ -570,6 +669,46 @@ export function encodeLogBatch(records: readonly LogRecord[], opts: { maxBytes?:
       last = b;
     }
     w.addLog(b, r, streamed ? off : undefined);
+  }
+  return w.finish();
+}
+
+/** Opens the log batch `id` of `w`: one stream's lines (`stream`), or records without a stream. */
+function openLogGroup(w: BatchWriter, id: string, resource: Attributes, resourceJson: string, stream: { sid: string; gen: number; path: string } | undefined): Batch {
+  const agentId = stringOr(resource[AttrKeys.agentId], '');
+  const host = stringOr(resource[AttrKeys.hostName], '');
+  const ids = stream !== undefined ? `,"stream_id":${JSON.stringify(stream.sid)},"generation":${stream.gen},"path":${JSON.stringify(stream.path)}` : '';
+  const head = `{"agent_id":${JSON.stringify(agentId)},"host":${JSON.stringify(host)}${ids},"resource":${resourceJson},"lines":[`;
+  return w.open(id, head, `${agentId}/${stream !== undefined ? stream.sid : ''}`);
+}
+
+/**
+ * The messages encodeLogBatch makes of `block.records()`, byte for byte, written from the
+ * lines' bytes: a line is copied from the buffer it was read into straight into its batch,
+ * and only a line JSON cannot hold as it is (a quote, a tab, invalid UTF-8) goes through a
+ * string. The agent's Kafka and bus sinks ship file lines this way (bench/kafka-e2e.mjs).
+ */
+export function encodeLineBlock(block: LineBlock, opts: { maxBytes?: number } = {}): OutMessage[] {
+  const w = new BatchWriter('logs', opts.maxBytes ?? DEFAULT_MAX_BATCH_BYTES, block.length);
+  const stream = { sid: block.streamId, gen: block.generation, path: block.path };
+  const b = openLogGroup(w, '', block.resource, JSON.stringify(block.resource), stream);
+  // Lines of a block lie in a few read buffers: each is viewed as words once.
+  let src: Buffer | undefined;
+  let srcView: DataView = EMPTY_VIEW;
+  for (let i = 0; i < block.length; i++) {
+    const p = block.part(i);
+    const offset = block.offset(i);
+    const time = block.observed(i);
+    if (typeof p !== 'string') {
+      if (p !== src) {
+        src = p;
+        srcView = new DataView(p.buffer, p.byteOffset, p.byteLength);
+      }
+      if (w.addLineBytes(b, p, srcView, block.start(i), block.end(i), offset, time)) continue;
+    }
+    // As text: the identity attributes are the batch's, so a line needs none of its own.
+    const body = typeof p === 'string' ? p : p.toString('utf8', block.start(i), block.end(i));
+    w.addLog(b, { kind: 'log', observed_time: time, severity_number: 0, severity_text: '', body, attributes: {}, resource: block.resource }, offset);
   }
   return w.finish();
 }

@@ -28,7 +28,8 @@ import type { OutMessage } from '../../core/transport.js';
 import { KafkaTransport } from '../../core/transports/kafka.js';
 import { KafkaCommonOptions, layoutOf, topicName, topicSpecs, transportOptions } from '../../core/transports/kafka-config.js';
 import type { TopicKind } from '../../core/transports/kafka-config.js';
-import { encodeHeartbeat } from '../../core/wire.js';
+import { encodeHeartbeat, encodeLineBlock } from '../../core/wire.js';
+import type { LineBlock } from '../../core/line-block.js';
 import { DiskBuffer } from './kafka/buffer.js';
 import type { BufferedGroup } from './kafka/buffer.js';
 import { encodeOtlpLogs, encodeOtlpMetrics } from './kafka/otlp.js';
@@ -88,11 +89,15 @@ const FRAMING_BYTES = 1024;
 /** Start waits for Kafka at most connection_timeout_ms plus this (topic creation included). */
 const START_GRACE_MS = 2000;
 
-interface Entry {
+/** One topic's encoded messages, of `events` events. */
+interface Group {
   topic: string;
   messages: OutMessage[];
   bytes: number;
   events: number;
+}
+
+interface Entry extends Group {
   done: () => void;
   fail: (err: unknown) => void;
 }
@@ -205,7 +210,25 @@ export class KafkaSink implements Sink {
 
   async write(events: Event[]): Promise<void> {
     if (this.stopping || this.transport === undefined) throw new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} is stopped`);
-    const groups = this.encode(events);
+    return this.ship(this.encode(events));
+  }
+
+  /**
+   * A file's lines, written from their bytes into wire batches (core/wire.ts encodeLineBlock):
+   * the agent's main path. OTLP encoding, and a line beyond a message (truncated here), take
+   * the records path.
+   */
+  async writeLines(block: LineBlock): Promise<void> {
+    if (this.stopping || this.transport === undefined) throw new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} is stopped`);
+    const lineLimit = this.limit - FRAMING_BYTES * 2;
+    if (this.config.encoding === 'otlp_proto' || block.longestLine > lineLimit) return this.write(block.records());
+    const out: Group[] = [];
+    this.group(out, this.topics.logs, encodeLineBlock(block, { maxBytes: lineLimit }), block.length);
+    return this.ship(out);
+  }
+
+  /** Encoded groups into the disk buffer or the send queue; resolves once Kafka has them all. */
+  private async ship(groups: Group[]): Promise<void> {
     if (this.buffer !== undefined) {
       // Durable once fsynced in the buffer; the drain loop ships it in order.
       for (const g of groups) await this.buffer.append(g.topic, g.messages, g.events);
@@ -230,7 +253,7 @@ export class KafkaSink implements Sink {
   }
 
   /** Events → messages per topic, each under the size limit. */
-  private encode(events: Event[]): { topic: string; messages: OutMessage[]; bytes: number; events: number }[] {
+  private encode(events: Event[]): Group[] {
     const logs: LogRecord[] = [];
     const beats: LogRecord[] = [];
     const metrics: Event[] = [];
@@ -247,23 +270,8 @@ export class KafkaSink implements Sink {
         logs.push(e);
       }
     }
-    const out: { topic: string; messages: OutMessage[]; bytes: number; events: number }[] = [];
-    const add = (topic: string, msgs: OutMessage[], n: number): void => {
-      const kept: OutMessage[] = [];
-      let bytes = 0;
-      for (const m of msgs) {
-        const size = m.value.length + (typeof m.key === 'string' ? Buffer.byteLength(m.key) : (m.key?.length ?? 0));
-        if (size > this.limit) {
-          // Still too large after truncating bodies (huge attributes): dropped and counted,
-          // never sent to be refused forever.
-          this.ctx.telemetry.add('tidewatch_events_dropped_total', { component: this.ctx.name, reason: 'too_large' });
-          continue;
-        }
-        kept.push(m);
-        bytes += size;
-      }
-      if (kept.length > 0) out.push({ topic, messages: kept, bytes, events: n });
-    };
+    const out: Group[] = [];
+    const add = (topic: string, msgs: OutMessage[], n: number): void => this.group(out, topic, msgs, n);
     if (logs.length > 0) add(this.topics.logs, this.config.encoding === 'otlp_proto' ? encodeOtlpLogs(logs, lineLimit) : encodeEvents(logs, { maxBytes: lineLimit }), logs.length);
     if (metrics.length > 0) {
       const enc = this.config.encoding === 'otlp_proto' ? encodeOtlpMetrics(metrics as MetricPoint[], lineLimit) : encodeEvents(metrics, { maxBytes: lineLimit });
@@ -271,6 +279,24 @@ export class KafkaSink implements Sink {
     }
     if (beats.length > 0) add(this.topics.agents, beats.map(heartbeatMessage), beats.length);
     return out;
+  }
+
+  /** Appends the messages of `n` events for `topic` to `out`, without any a broker would refuse. */
+  private group(out: Group[], topic: string, msgs: OutMessage[], n: number): void {
+    const kept: OutMessage[] = [];
+    let bytes = 0;
+    for (const m of msgs) {
+      const size = m.value.length + (typeof m.key === 'string' ? Buffer.byteLength(m.key) : (m.key?.length ?? 0));
+      if (size > this.limit) {
+        // Still too large after truncating bodies (huge attributes): dropped and counted,
+        // never sent to be refused forever.
+        this.ctx.telemetry.add('tidewatch_events_dropped_total', { component: this.ctx.name, reason: 'too_large' });
+        continue;
+      }
+      kept.push(m);
+      bytes += size;
+    }
+    if (kept.length > 0) out.push({ topic, messages: kept, bytes, events: n });
   }
 
   private kick(now: boolean): void {

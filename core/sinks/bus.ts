@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { TidewatchError } from '../errors.js';
 import type { Sink, SinkFactory } from '../component.js';
 import { encodeEvents } from '../codec.js';
+import { encodeLineBlock } from '../wire.js';
 
 export const BusSinkSchema = Type.Object(
   {
@@ -28,6 +29,11 @@ export const busSink: SinkFactory<typeof BusSinkSchema> = {
       async write(events) {
         if (bus === undefined) throw new TidewatchError('TW_STOPPED', 'no bus');
         await bus.publish(config.topic, encodeEvents(events));
+      },
+      async writeLines(block) {
+        // The same messages as encodeEvents(block.records()), from the lines' bytes.
+        if (bus === undefined) throw new TidewatchError('TW_STOPPED', 'no bus');
+        await bus.publish(config.topic, encodeLineBlock(block));
       },
       async stop() {},
     };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TidewatchError } from '../../core/errors.js';
 import { PipelineRunner } from '../../core/runner.js';
+import { LineBlock } from '../../core/line-block.js';
 import { MemoryTelemetry } from '../../core/telemetry.js';
 import { Harness, config, line } from '../support/memory-components.js';
 
@@ -99,5 +100,51 @@ describe('PipelineRunner', () => {
       hostName: 'h',
     });
     await expect(r.start()).rejects.toMatchObject({ code: 'TW_COMPONENT_UNKNOWN' });
+  });
+
+  it('hands a file\'s lines to a sink as they are only where nothing needs records, and as the same records everywhere else', async () => {
+    const h = new Harness();
+    const telemetry = new MemoryTelemetry();
+    const r = new PipelineRunner({
+      config: config({
+        sources: { a: { type: 'test' } },
+        transforms: { c: { type: 'count_per_tick' } },
+        sinks: { x: { type: 'test' }, z: { type: 'lines' }, w: { type: 'lines' } },
+        pipelines: {
+          direct: { sources: ['a'], transforms: [], sinks: ['z'] },
+          transformed: { sources: ['a'], transforms: ['c'], sinks: ['w'] },
+          mixed: { sources: ['a'], transforms: [], sinks: ['x', 'w'] },
+        },
+      }),
+      components: h.components(),
+      agentId: 'agent-1',
+      hostName: 'host-1',
+      telemetry,
+      tickMs: 10_000,
+    });
+    await r.start();
+    const block = new LineBlock({ 'host.name': 'host-1' }, '/var/log/app.log', 's1', 0, 1000);
+    const data = Buffer.from('first\nsecond\n');
+    block.addBytes(data, 0, 5, 0, 1000);
+    block.addBytes(data, 6, 12, 6, 1000);
+    await h.sourceCtx.get('a')!.emitLines!(block);
+    expect(h.blocks.get('z')).toEqual([block]);
+    expect(h.written.get('z')).toBeUndefined();
+    // A transform, or a sink without writeLines beside it: records, made once for all of them.
+    expect(h.blocks.get('w')).toBeUndefined();
+    const w = h.written.get('w')!;
+    expect(w.map((e) => (e.kind === 'log' ? [e.body, e.attributes['tidewatch.offset']] : e.name))).toEqual([
+      ['first', 0],
+      ['second', 6],
+      ['first', 0],
+      ['second', 6],
+    ]);
+    expect(h.written.get('x')).toEqual(w.slice(2));
+    expect(w[0]).toBe(w[2]);
+    expect(telemetry.value('tidewatch_events_received_total', { component: 'a' })).toBe(2);
+    expect(telemetry.value('tidewatch_events_sent_total', { component: 'z', pipeline: 'direct' })).toBe(2);
+    expect(telemetry.value('tidewatch_events_sent_total', { component: 'w', pipeline: 'transformed' })).toBe(2);
+    expect(telemetry.value('tidewatch_events_sent_total', { component: 'x', pipeline: 'mixed' })).toBe(2);
+    await r.stop();
   });
 });

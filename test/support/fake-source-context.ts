@@ -2,13 +2,19 @@
  * A SourceContext for testing sources without the runner: collects what was emitted, and acks
  * each batch at once, after a delay, never (held until released) or with a rejection, as the
  * test decides. A fake of our own contract only; files, clocks and processes stay real.
+ *
+ * Lines a source hands over as a LineBlock (emitLines) are turned into records only when the
+ * batch is acknowledged or inspected, as late as a real sink may encode them: a source that
+ * reused a buffer the block still holds shows up as wrong lines.
  */
 import type { SourceContext } from '../../core/component.js';
 import type { Event, LogRecord } from '../../core/model.js';
+import { LineBlock } from '../../core/line-block.js';
 import { MemoryTelemetry } from '../../core/telemetry.js';
 import { silentLogger } from '../../core/log.js';
 
-export type AckPolicy = (batch: Event[], index: number) => 'ok' | 'reject' | 'hold' | number;
+/** `batch()` gives the batch's events (decoding a LineBlock then and there). */
+export type AckPolicy = (batch: () => Event[], index: number) => 'ok' | 'reject' | 'hold' | number;
 
 export interface Delivered {
   body: string;
@@ -26,12 +32,12 @@ export class FakeSourceContext implements SourceContext {
   readonly agentId = 'agent-test';
   readonly hostName = 'host-test';
   readonly bus = undefined;
-  /** Every batch handed to emit, in call order, whatever its fate. */
-  readonly batches: Event[][] = [];
+  /** Every batch handed to emit or emitLines, in call order, whatever its fate. */
+  private readonly entries: (Event[] | LineBlock)[] = [];
   /** Records of batches that were acknowledged, in ack order. */
   readonly confirmed: LogRecord[] = [];
   policy: AckPolicy = () => 'ok';
-  private readonly held: { resolve: () => void; reject: (e: Error) => void; batch: Event[] }[] = [];
+  private readonly held: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private nowFn: () => number = Date.now;
 
   constructor(opts: { name?: string; dataDir: string }) {
@@ -47,22 +53,38 @@ export class FakeSourceContext implements SourceContext {
     this.nowFn = fn;
   }
 
+  /** Every batch handed to emit or emitLines, in call order, whatever its fate. */
+  get batches(): Event[][] {
+    return this.entries.map(recordsOf);
+  }
+
   emit(events: Event[]): Promise<void> {
-    const index = this.batches.length;
-    this.batches.push(events);
-    const p = this.policy(events, index);
+    return this.take(events);
+  }
+
+  emitLines(block: LineBlock): Promise<void> {
+    return this.take(block);
+  }
+
+  private take(entry: Event[] | LineBlock): Promise<void> {
+    const index = this.entries.length;
+    this.entries.push(entry);
+    const p = this.policy(() => recordsOf(entry), index);
+    const done = (): void => {
+      this.confirmed.push(...(recordsOf(entry) as LogRecord[]));
+    };
     if (p === 'ok') {
-      this.confirmed.push(...(events as LogRecord[]));
+      done();
       return Promise.resolve();
     }
     if (p === 'reject') return Promise.reject(new Error('sink down'));
     return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        this.confirmed.push(...(events as LogRecord[]));
+      const ack = (): void => {
+        done();
         resolve();
       };
-      if (p === 'hold') this.held.push({ resolve: done, reject, batch: events });
-      else setTimeout(done, p);
+      if (p === 'hold') this.held.push({ resolve: ack, reject });
+      else setTimeout(ack, p);
     });
   }
 
@@ -88,6 +110,10 @@ export class FakeSourceContext implements SourceContext {
   confirmedLines(): Delivered[] {
     return this.confirmed.map(toDelivered);
   }
+}
+
+function recordsOf(entry: Event[] | LineBlock): Event[] {
+  return entry instanceof LineBlock ? entry.records() : entry;
 }
 
 export function toDelivered(e: Event): Delivered {

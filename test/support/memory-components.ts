@@ -7,12 +7,15 @@ import { Type } from '@sinclair/typebox';
 import type { ComponentEntry, SinkFactory, SourceContext, SourceFactory, TransformFactory } from '../../core/component.js';
 import type { TidewatchConfig } from '../../core/config/load.js';
 import type { Event, LogRecord } from '../../core/model.js';
+import type { LineBlock } from '../../core/line-block.js';
 
 export const Any = Type.Object({}, { additionalProperties: true });
 
 export class Harness {
   readonly sourceCtx = new Map<string, SourceContext>();
   readonly written = new Map<string, Event[]>();
+  /** Line blocks a `lines` sink took through writeLines, per sink. */
+  readonly blocks = new Map<string, LineBlock[]>();
   readonly order: string[] = [];
   failSink: ((name: string, events: Event[]) => Error | undefined) | undefined;
   sinkDelayMs = 0;
@@ -49,6 +52,21 @@ export class Harness {
         };
       },
     };
+    // A test sink that also takes line blocks as they are (as the Kafka and bus sinks do).
+    const linesSink: SinkFactory<typeof Any> = {
+      ...sink,
+      type: 'lines',
+      create(c, ctx) {
+        return {
+          ...sink.create(c, ctx),
+          async writeLines(block) {
+            const list = h.blocks.get(ctx.name) ?? [];
+            list.push(block);
+            h.blocks.set(ctx.name, list);
+          },
+        };
+      },
+    };
     const counter: TransformFactory<typeof Any> = {
       type: 'count_per_tick',
       role: 'transform',
@@ -75,6 +93,7 @@ export class Harness {
     return [
       { role: 'source', type: 'test', load: async () => source },
       { role: 'sink', type: 'test', load: async () => sink },
+      { role: 'sink', type: 'lines', load: async () => linesSink },
       { role: 'transform', type: 'count_per_tick', load: async () => counter },
     ];
   }

@@ -26,7 +26,8 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { SourceContext, Source } from '../../../core/component.js';
-import type { Attributes, LogRecord } from '../../../core/model.js';
+import type { Attributes } from '../../../core/model.js';
+import { LineBlock } from '../../../core/line-block.js';
 import { AttrKeys } from '../../../core/model.js';
 import { TidewatchError, errorCodeOf } from '../../../core/errors.js';
 import { LineFramer } from './lines.js';
@@ -115,10 +116,10 @@ class Tracker {
   confirmedTail: Buffer | undefined;
   framer: LineFramer;
   ml: Multiline | undefined;
-  batch: LogRecord[] = [];
+  /** Lines framed and not yet handed on (one block: one message downstream). */
+  batch: LineBlock | undefined;
   batchBytes = 0;
   batchEnd = 0;
-  batchSince = 0;
   inflight: Inflight[] = [];
   failed = false;
   retryAt = 0;
@@ -164,7 +165,7 @@ class Tracker {
 
   /** Holds bytes not yet handed out (a partial line, an open multiline event, an unsent batch). */
   get holding(): boolean {
-    return this.framer.pendingBytes > 0 || this.ml?.heldFrom !== undefined || this.batch.length > 0;
+    return this.framer.pendingBytes > 0 || this.ml?.heldFrom !== undefined || this.batch !== undefined;
   }
 
   get idle(): boolean {
@@ -226,7 +227,9 @@ export class FileTailer implements Source {
   private lagPaths = new Set<string>();
   private readonly resource: Attributes;
   private readonly labels: Record<string, string>;
-  private readonly buf: Buffer;
+  /** Where files are read into; replaced, not reused, once a batch holds lines of it (bufTaken). */
+  private buf: Buffer;
+  private bufTaken = false;
   private readonly lines: Line[] = [];
   private readonly pieces: Piece[] = [];
   private watcher: FSWatcher | undefined;
@@ -505,7 +508,7 @@ export class FileTailer implements Source {
   }
 
   private dueFlush(t: Tracker, now: number): boolean {
-    if (t.batch.length > 0 && now - t.batchSince >= this.opts.batchLingerMs) return true;
+    if (t.batch !== undefined && now - t.batch.observedTime >= this.opts.batchLingerMs) return true;
     const d = t.ml?.deadline();
     if (d !== undefined && now >= d) return true;
     return t.eof && t.framer.pendingBytes > 0 && now - t.lastGrowthAt >= this.opts.partialLineFlushMs;
@@ -870,7 +873,11 @@ export class FileTailer implements Source {
         t.eof = true;
         break;
       }
-      const chunk = this.buf.subarray(tailLen, n);
+      // Lines stay ranges of the buffer they were read into until a sink copies them out
+      // (LineBlock). A full read fills this.buf with lines, so the batch keeps it and the next
+      // read gets a new one (bufTaken); a short read (a file being tailed live) is copied out to
+      // its own small buffer, so a few new lines never pin a whole read buffer.
+      const chunk = got === this.opts.readBufferBytes ? this.buf.subarray(tailLen, n) : Buffer.from(this.buf.subarray(tailLen, n));
       // The fingerprint was read when the file was found, perhaps long before this read (the
       // identity is checkpointed first). Bytes read within it must be those bytes: otherwise the
       // file was truncated and rewritten in between, which the 32 bytes before a read position
@@ -888,6 +895,11 @@ export class FileTailer implements Source {
       this.frame(t, chunk, now, n);
       t.readOffset += got;
       t.tail = Buffer.from(this.buf.subarray(Math.max(0, n - TAIL), n));
+      if (this.bufTaken) {
+        // Lines of this read wait in a batch as ranges of this.buf: the next read goes elsewhere.
+        this.buf = Buffer.allocUnsafe(this.buf.length);
+        this.bufTaken = false;
+      }
       t.size = Math.max(t.size, t.readOffset);
       t.maxSize = Math.max(t.maxSize, t.size);
       t.lastGrowthAt = now;
@@ -923,44 +935,45 @@ export class FileTailer implements Source {
   }
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
-    const text = l.buf.toString('utf8', l.start, l.end); // invalid sequences become U+FFFD, never an exception
     if (t.ml === undefined) {
-      this.addRecord(t, text, l.offset, l.next, l.length, now, at);
+      // The line stays bytes: a sink that ships lines copies them from this buffer (LineBlock).
+      this.batchFor(t, now).addBytes(l.buf, l.start, l.end, l.offset, now);
+      if (l.buf.buffer === this.buf.buffer) this.bufTaken = true;
+      this.added(t, l.next, l.length, at);
       return;
     }
+    const text = l.buf.toString('utf8', l.start, l.end); // invalid sequences become U+FFFD, never an exception
     const out = this.pieces;
     out.length = 0;
     const before = t.ml.overflows;
     t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.length }, now, out);
     if (t.ml.overflows !== before) this.ctx.telemetry.add(C.multilineOverflow, this.labels);
-    for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, at);
+    for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, at);
     out.length = 0;
   }
 
-  private addRecord(t: Tracker, text: string, offset: number, next: number, bytes: number, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
-    if (t.batch.length === 0) t.batchSince = now;
-    t.batch.push({
-      kind: 'log',
-      observed_time: now,
-      severity_number: 0,
-      severity_text: '',
-      body: text,
-      attributes: {
-        [AttrKeys.filePath]: t.path,
-        [AttrKeys.streamId]: t.sid,
-        [AttrKeys.generation]: t.gen,
-        [AttrKeys.offset]: offset,
-      },
-      resource: this.resource,
-    });
+  private addText(t: Tracker, text: string, offset: number, next: number, bytes: number, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
+    this.batchFor(t, now).addText(text, offset, now);
+    this.added(t, next, bytes, at);
+  }
+
+  /** The tracker's open batch; a batch holds one path and generation (a rename or truncation in between starts another). */
+  private batchFor(t: Tracker, now: number): LineBlock {
+    if (t.batch !== undefined && (t.batch.path !== t.path || t.batch.generation !== t.gen)) this.emitBatch(t);
+    t.batch ??= new LineBlock(this.resource, t.path, t.sid, t.gen, now);
+    return t.batch;
+  }
+
+  /** A line (or multiline event) of `bytes` bytes, ending before file offset `next`, joined the batch. */
+  private added(t: Tracker, next: number, bytes: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
     t.batchBytes += bytes;
     t.batchEnd = next;
-    if (t.batch.length >= this.opts.maxBatchLines || t.batchBytes >= this.opts.maxBatchBytes) this.emitBatch(t, at);
+    if (t.batch!.length >= this.opts.maxBatchLines || t.batchBytes >= this.opts.maxBatchBytes) this.emitBatch(t, at);
   }
 
   private emitBatch(t: Tracker, at?: { fileEnd: number; bufEnd: number }): void {
-    if (t.batch.length === 0) return;
-    const records = t.batch;
+    const block = t.batch;
+    if (block === undefined) return;
     const end = t.batchEnd;
     let tail: Buffer | undefined;
     if (end === t.readOffset) tail = t.tail;
@@ -970,13 +983,13 @@ export class FileTailer implements Source {
       if (tail !== undefined && tail.length < Math.min(TAIL, end)) tail = undefined;
     }
     const entry: Inflight = { end, bytes: t.batchBytes, tail, settled: false, ok: false };
-    t.batch = [];
+    t.batch = undefined;
     t.batchBytes = 0;
     t.inflight.push(entry);
     this.inflightBytes += entry.bytes;
     let p: Promise<void>;
     try {
-      p = this.ctx.emit(records);
+      p = this.ctx.emitLines !== undefined ? this.ctx.emitLines(block) : this.ctx.emit(block.records());
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -1032,7 +1045,7 @@ export class FileTailer implements Source {
     t.readOffset = t.confirmed;
     t.framer = new LineFramer({ maxLineBytes: this.opts.maxLineBytes, longLines: this.opts.longLines }, t.confirmed);
     t.ml?.reset();
-    t.batch = [];
+    t.batch = undefined;
     t.batchBytes = 0;
     t.eof = false;
     if (t.confirmedTail !== undefined) {
@@ -1059,9 +1072,9 @@ export class FileTailer implements Source {
     if (ml !== undefined && d !== undefined && now >= d) {
       const out: Piece[] = [];
       ml.flush(now, false, out);
-      for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, undefined);
+      for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, undefined);
     }
-    if (t.batch.length > 0 && (t.eof || now - t.batchSince >= this.opts.batchLingerMs) && now - t.batchSince >= this.opts.batchLingerMs) this.emitBatch(t);
+    if (t.batch !== undefined && now - t.batch.observedTime >= this.opts.batchLingerMs) this.emitBatch(t);
   }
 
   private flushPartial(t: Tracker, now: number): void {
@@ -1093,7 +1106,7 @@ export class FileTailer implements Source {
       this.flushPartial(t, now);
       const out: Piece[] = [];
       t.ml?.flush(now, true, out);
-      for (const p of out) this.addRecord(t, p.text, p.offset, p.next, p.bytes, now, undefined);
+      for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, undefined);
       this.emitBatch(t);
     }
     if (t.inflight.length > 0) return; // an acknowledgement (or its rejection) brings it back

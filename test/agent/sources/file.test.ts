@@ -194,7 +194,7 @@ describe('file source: checkpoints', () => {
     let checked = 0;
     s.ctx.policy = (batch) => {
       const text = readFileSync(ck, 'utf8');
-      for (const r of batch) {
+      for (const r of batch()) {
         const a = (r as { attributes: Record<string, unknown> }).attributes;
         const needle = `"sid":"${String(a['tidewatch.stream_id'])}","gen":${String(a['tidewatch.generation'])},`;
         if (!text.includes(needle)) problems.push(needle);
