@@ -14,6 +14,7 @@
  * require's cache before kafkajs loads, which core/kafkajs.ts guarantees.
  */
 import { createRequire } from 'node:module';
+import { replaceKafkajsModule } from './kafkajs-mend.js';
 
 const require = createRequire(import.meta.url);
 
@@ -172,13 +173,4 @@ export function createSendMessages({ logger, cluster, partitioner, eosManager, r
   };
 }
 
-const MENDED = Symbol.for('tidewatch.kafkajs.sendMessages');
-const sendPath = require.resolve('kafkajs/src/producer/sendMessages.js');
-const producerPath = require.resolve('kafkajs/src/producer/messageProducer.js');
-if (require.cache[producerPath] === undefined) {
-  require(sendPath);
-  require.cache[sendPath]!.exports = Object.assign(createSendMessages, { [MENDED]: true });
-}
-if ((require.cache[sendPath]?.exports as Record<symbol, unknown> | undefined)?.[MENDED] !== true) {
-  throw new Error('kafkajs was loaded before core/kafkajs-produce.ts, so its produce retries are not mended: import kafkajs through core/kafkajs.ts only');
-}
+replaceKafkajsModule('producer/sendMessages.js', 'producer/messageProducer.js', createSendMessages, 'its produce retries are not mended');

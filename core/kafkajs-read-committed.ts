@@ -16,6 +16,7 @@
  * from a crafted fetch proves the mend took, or this module throws at load.
  */
 import { createRequire } from 'node:module';
+import { replaceKafkajsModule } from './kafkajs-mend.js';
 
 /** The part of a kafkajs fetched record the filter reads. */
 export interface FetchedRecord {
@@ -62,13 +63,13 @@ export function dropAborted<T extends FetchedRecord>(records: T[], aborted: read
 }
 
 const require = createRequire(import.meta.url);
-const filterPath = require.resolve('kafkajs/src/consumer/filterAbortedMessages.js');
 const batchPath = require.resolve('kafkajs/src/consumer/batch.js');
-if (require.cache[batchPath] === undefined) {
-  require(filterPath);
-  require.cache[filterPath]!.exports = ({ messages, abortedTransactions }: { messages: FetchedRecord[]; abortedTransactions?: AbortedTransaction[] }) =>
-    dropAborted(messages, abortedTransactions);
-}
+replaceKafkajsModule(
+  'consumer/filterAbortedMessages.js',
+  'consumer/batch.js',
+  ({ messages, abortedTransactions }: { messages: FetchedRecord[]; abortedTransactions?: AbortedTransaction[] }) => dropAborted(messages, abortedTransactions),
+  'its read_committed filter is not mended',
+);
 
 /** Producer 1's transaction began first and was aborted last: kafkajs 2.2.4 keeps its record 0. */
 function mendTook(): boolean {
