@@ -300,7 +300,7 @@ class BatchWriter {
     const n = e - s;
     // Room for the worst case (six bytes, \u00XX, per byte); a new buffer is sized by the likely one.
     const start = this.room(b, LINE_FIXED_BYTES + n * 6 + 2, LINE_FIXED_BYTES - 24 + n + 2);
-    let o = writeLineHead(b.buf, start, offset, time);
+    let o = writeLineHead(b.buf, b.view, start, offset, time);
     o = copyEscaped(src, srcView, s, b.buf, b.view, o, n);
     if (escapedHigh && !isUtf8(src.subarray(s, e))) return false;
     const buf = b.buf;
@@ -546,16 +546,39 @@ SHORT_ESCAPE[0x0c] = 0x66; // f
 SHORT_ESCAPE[0x0d] = 0x72; // r
 const HEX = Buffer.from('0123456789abcdef');
 
-/** `{"offset":N,"observed_time":T,"body":"` of a file line at `o`; returns its end. */
-function writeLineHead(buf: Buffer, o: number, offset: number, time: number): number {
-  o = copyBytes(buf, o, OFFSET_KEY);
+/**
+ * `{"offset":N,"observed_time":T,"body":"` of a file line at `o`; returns its end. Everything
+ * after N is the same for the lines of a batch (one observed time), so it is kept as bytes and
+ * copied four at a time (lineMid).
+ */
+function writeLineHead(buf: Buffer, view: DataView, o: number, offset: number, time: number): number {
+  o = copyWords(view, o, OFFSET_KEY_VIEW, OFFSET_KEY.length);
   o = writeNumber(buf, o, offset);
-  buf[o++] = 0x2c; // ','
-  o = copyBytes(buf, o, OBSERVED_KEY);
-  o = writeTime(buf, o, Number.isFinite(time) ? time : 0);
-  o = copyBytes(buf, o, BODY_KEY);
-  buf[o++] = 0x22;
-  return o;
+  const t = Number.isFinite(time) ? time : 0;
+  if (t !== lineMid.time) {
+    let k = copyBytes(lineMid.bytes, 0, MID_KEY);
+    k = writeNumber(lineMid.bytes, k, t);
+    lineMid.length = copyBytes(lineMid.bytes, k, BODY_OPEN);
+    lineMid.time = t;
+  }
+  return copyWords(view, o, lineMid.view, lineMid.length);
+}
+
+const OFFSET_KEY_VIEW = new DataView(OFFSET_KEY.buffer, OFFSET_KEY.byteOffset, OFFSET_KEY.length);
+const MID_KEY = Buffer.from(',"observed_time":');
+const BODY_OPEN = Buffer.from(',"body":"');
+/** `,"observed_time":T,"body":"` for the last T written by writeLineHead (module state: encoding is synchronous). */
+const lineMid = (() => {
+  const bytes = Buffer.alloc(64);
+  return { time: Number.NaN, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length), length: 0 };
+})();
+
+/** Copies `n` bytes from `src` (its start) to `dst` at `o`, four at a time; returns the end. */
+function copyWords(dst: DataView, o: number, src: DataView, n: number): number {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) dst.setInt32(o + i, src.getInt32(i));
+  for (; i < n; i++) dst.setUint8(o + i, src.getUint8(i));
+  return o + n;
 }
 
 const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();

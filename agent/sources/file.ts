@@ -66,7 +66,12 @@ export const FileSourceSchema = Type.Object(
     max_open_files: Type.Integer({ default: 1024, minimum: 4, description: 'Cap on open file handles; idle files are closed first, rotated files being drained are never evicted.' }),
     close_idle_ms: Type.Integer({ default: 60_000, minimum: 0, description: 'A file read to its end and unchanged this long has its handle closed; a write reopens it.' }),
     // maximum: the buffer is allocated at create, a larger value failed there with a raw RangeError (test/fuzz/config.test.ts).
-    read_buffer_bytes: Type.Integer({ default: 65_536, minimum: 1024, maximum: 16_777_216, description: 'Bytes read from a file per read call.' }),
+    read_buffer_bytes: Type.Integer({
+      default: 262_144,
+      minimum: 1024,
+      maximum: 16_777_216,
+      description: 'Bytes read from a file per read call. A file being caught up on is read in reads this large (each read is a thread-pool round trip); lines of a full read are shipped from its buffer without a copy, a short read is copied out.',
+    }),
     max_batch_bytes: Type.Integer({ default: 524_288, minimum: 1, description: 'A batch (one Kafka message downstream) is sent at this many bytes of lines.' }),
     max_batch_lines: Type.Integer({ default: 4096, minimum: 1, description: 'A batch is sent at this many lines.' }),
     batch_linger_ms: Type.Integer({
@@ -74,7 +79,11 @@ export const FileSourceSchema = Type.Object(
       minimum: 0,
       description: 'How long a partial batch waits for more lines once the file is read to its end; 0 sends at once (lowest latency).',
     }),
-    max_inflight_batches: Type.Integer({ default: 4, minimum: 1, description: 'Batches per file handed on and not yet confirmed; reading pauses beyond it.' }),
+    max_inflight_batches: Type.Integer({
+      default: 16,
+      minimum: 1,
+      description: 'Batches per file handed on and not yet confirmed; reading pauses beyond it. Enough to keep reading while the sink waits for Kafka (one produce request holds several batches); max_inflight_bytes bounds the memory.',
+    }),
     max_inflight_bytes: Type.Integer({ default: 16_777_216, minimum: 1024, description: 'Bytes handed on and not yet confirmed, all files together; reading pauses beyond it (bounded memory).' }),
     rotated_idle_ms: Type.Integer({ default: 5000, minimum: 0, description: 'A rotated-away or deleted file, read to its end, is let go after this long without growth.' }),
     rotate_drain_timeout_ms: Type.Integer({
