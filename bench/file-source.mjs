@@ -1,8 +1,10 @@
 // Benchmark of the agent's `file` source (agent/sources/file.ts), run against dist/:
 //   npx tsc -p tsconfig.build.json && node bench/file-source.mjs [scenario...]
 // Scenarios, each in its own child process (so CPU and peak RSS are its own):
-//   throughput  N lines from one file to a null sink: lines/s, MB/s, CPU, peak RSS;
-//               beside it, the naive baseline: readline over a read stream, one record per line.
+//   throughput  N lines from one file to a null sink: lines/s, MB/s, CPU, peak RSS; handed over
+//               as LineBlocks (the Kafka/bus sinks' path), as LogRecords, and as LineBlocks
+//               encoded to wire v1 batches; beside it, the naive baseline: readline over a read
+//               stream, one record per line.
 //   idle        one followed file, no writes, 5 s: CPU and RSS.
 //   rate10k     a writer process appends 10,000 lines/s for 5 s: CPU, RSS, write-to-emit latency.
 //   files10k    10,000 idle files in one directory: time to take them in, then 12 s idle (one
@@ -51,7 +53,7 @@ async function loadSource() {
   const { Value } = await import('@sinclair/typebox/value');
   const { MemoryTelemetry } = await import(join(root, 'dist/core/telemetry.js'));
   const { silentLogger } = await import(join(root, 'dist/core/log.js'));
-  return (opts, dir, emit) => {
+  return (opts, dir, emit, emitLines) => {
     const cfg = Value.Default(FileSourceSchema, structuredClone(opts));
     const ctx = {
       name: 'bench',
@@ -63,6 +65,7 @@ async function loadSource() {
       hostName: 'bench',
       bus: undefined,
       emit,
+      ...(emitLines === undefined ? {} : { emitLines }),
     };
     return fileSource.create(cfg, ctx);
   };
@@ -95,21 +98,35 @@ const scenarios = {
     const path = join(dir, 'logs', 'big.log');
     const bytes = writeLines(path, n);
     const make = await loadSource();
-    let got = 0;
-    let done;
-    const finished = new Promise((r) => (done = r));
-    const src = make({ include: [path], start_at: 'beginning' }, dir, async (events) => {
-      got += events.length;
-      if (got >= n) done();
-    });
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await src.start();
-    await finished;
-    const ms = performance.now() - t0;
-    const cpu = cpuMs(c0);
-    await src.stop();
+    const { encodeLineBlock } = await import(join(root, 'dist/core/wire.js'));
+    /** One pass over the file; `lines` true: the source hands LineBlocks (as to the Kafka sink), which `encode` makes wire v1 batches of. */
+    const pass = async (name, lines, encode) => {
+      let got = 0;
+      let done;
+      const finished = new Promise((r) => (done = r));
+      const count = (k) => {
+        got += k;
+        if (got >= n) done();
+      };
+      const src = make(
+        { include: [path], start_at: 'beginning' },
+        join(dir, name),
+        async (events) => count(events.length),
+        lines ? async (block) => count(encode ? (encodeLineBlock(block), block.length) : block.length) : undefined,
+      );
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await src.start();
+      await finished;
+      const ms = performance.now() - t0;
+      const cpu = cpuMs(c0);
+      await src.stop();
+      return { lines_per_s: n / (ms / 1000), mb_per_s: bytes / 2 ** 20 / (ms / 1000), cpu_ms: cpu, wall_ms: ms };
+    };
+    const asLines = await pass('lines', true, false);
     const peak = peakRssMb();
+    const asRecords = await pass('records', false, false);
+    const toWire = await pass('wire', true, true);
     // Naive baseline, same process afterwards (its peak RSS is not separable; CPU and time are).
     const c1 = process.cpuUsage();
     const t1 = performance.now();
@@ -125,7 +142,9 @@ const scenarios = {
     return {
       lines: n,
       mb: bytes / 2 ** 20,
-      tidewatch: { lines_per_s: n / (ms / 1000), mb_per_s: bytes / 2 ** 20 / (ms / 1000), cpu_ms: cpu, wall_ms: ms, peak_rss_mb: peak },
+      tidewatch: { ...asLines, peak_rss_mb: peak },
+      tidewatch_records: asRecords,
+      tidewatch_wire: toWire,
       naive_readline: { lines_per_s: m / (ms2 / 1000), mb_per_s: bytes / 2 ** 20 / (ms2 / 1000), cpu_ms: cpuMs(c1), wall_ms: ms2 },
     };
   },
@@ -310,7 +329,9 @@ if (process.argv[2] === '--child') {
     const t = results.throughput;
     console.log(`\nthroughput, ${fmt(t.lines, 0)} lines (${fmt(t.mb)} MB), one file -> null sink`);
     console.log(`| reader | lines/s | MB/s | CPU ms | peak RSS MB |`);
-    console.log(`| tidewatch file source | ${fmt(t.tidewatch.lines_per_s, 0)} | ${fmt(t.tidewatch.mb_per_s)} | ${fmt(t.tidewatch.cpu_ms, 0)} | ${fmt(t.tidewatch.peak_rss_mb)} |`);
+    console.log(`| tidewatch file source, lines as LineBlocks (what the Kafka and bus sinks take) | ${fmt(t.tidewatch.lines_per_s, 0)} | ${fmt(t.tidewatch.mb_per_s)} | ${fmt(t.tidewatch.cpu_ms, 0)} | ${fmt(t.tidewatch.peak_rss_mb)} |`);
+    console.log(`| tidewatch file source, lines as LogRecords (what transforms and other sinks take) | ${fmt(t.tidewatch_records.lines_per_s, 0)} | ${fmt(t.tidewatch_records.mb_per_s)} | ${fmt(t.tidewatch_records.cpu_ms, 0)} | (same process) |`);
+    console.log(`| tidewatch file source + wire v1 encoding (the Kafka sink's work before kafkajs) | ${fmt(t.tidewatch_wire.lines_per_s, 0)} | ${fmt(t.tidewatch_wire.mb_per_s)} | ${fmt(t.tidewatch_wire.cpu_ms, 0)} | (same process) |`);
     console.log(`| naive readline | ${fmt(t.naive_readline.lines_per_s, 0)} | ${fmt(t.naive_readline.mb_per_s)} | ${fmt(t.naive_readline.cpu_ms, 0)} | (same process) |`);
   }
   if (results.idle) console.log(`\nidle (1 file, 5 s): CPU ${fmt(results.idle.cpu_pct, 2)} %, RSS ${fmt(results.idle.rss_mb)} MB, inotify watches ${results.idle.inotify_watches}`);
