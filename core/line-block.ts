@@ -16,7 +16,6 @@ import type { Attributes, LogRecord } from './model.js';
 import { AttrKeys } from './model.js';
 
 export class LineBlock {
-  readonly kind = 'lines';
   /** Per line: the buffer holding its bytes, or its text (a multiline event, a joined piece). */
   private readonly parts: (Buffer | string)[] = [];
   private readonly starts: number[] = [];
