@@ -28,6 +28,12 @@ const LINES = 3000;
 const MAX_BYTES = 65_536;
 const SEGMENT = 8192;
 const BATCH_LINES = 20;
+/**
+ * Reads far smaller than the file (~160 KB): the lines of one read are handed on whole, so with
+ * the default read size (256 KiB) the whole file would be read before the buffer blocks, and
+ * "the source waits" would not show as bytes left unread.
+ */
+const READ_BYTES = 16_384;
 
 interface Setup {
   dir: string;
@@ -54,7 +60,7 @@ async function setup(whenFull: 'block' | 'drop_oldest', maxBytes: number): Promi
       writeConfig(dir, [
         `data_dir: ${join(dir, 'data')}`,
         'sources:',
-        `  app: { type: file, include: ["${dir}/logs/*.log"], start_at: beginning, max_batch_lines: ${BATCH_LINES}, checkpoint_interval_ms: 100 }`,
+        `  app: { type: file, include: ["${dir}/logs/*.log"], start_at: beginning, max_batch_lines: ${BATCH_LINES}, read_buffer_bytes: ${READ_BYTES}, checkpoint_interval_ms: 100 }`,
         `  self: { type: internal_metrics, listen: "127.0.0.1:${metricsPort}", emit: false }`,
         'sinks:',
         `  k: { type: kafka, brokers: ${JSON.stringify(brokers)}, topic_prefix: "${prefix}", compression: none, request_timeout_ms: 3000, retry_backoff_max_ms: 1000, buffer: { type: disk, max_bytes: ${maxBytes}, segment_bytes: ${SEGMENT}, when_full: ${whenFull} } }`,
