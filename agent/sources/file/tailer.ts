@@ -227,9 +227,8 @@ export class FileTailer implements Source {
   private lagPaths = new Set<string>();
   private readonly resource: Attributes;
   private readonly labels: Record<string, string>;
-  /** Where files are read into; replaced, not reused, once a batch holds lines of it (bufTaken). */
+  /** Where files are read into; replaced, not reused, after a full read (its lines may wait in a batch). */
   private buf: Buffer;
-  private bufTaken = false;
   private readonly lines: Line[] = [];
   private readonly pieces: Piece[] = [];
   private watcher: FSWatcher | undefined;
@@ -875,9 +874,10 @@ export class FileTailer implements Source {
       }
       // Lines stay ranges of the buffer they were read into until a sink copies them out
       // (LineBlock). A full read fills this.buf with lines, so the batch keeps it and the next
-      // read gets a new one (bufTaken); a short read (a file being tailed live) is copied out to
-      // its own small buffer, so a few new lines never pin a whole read buffer.
-      const chunk = got === this.opts.readBufferBytes ? this.buf.subarray(tailLen, n) : Buffer.from(this.buf.subarray(tailLen, n));
+      // read gets a new one; a short read (a file being tailed live) is copied out to its own
+      // small buffer, so a few new lines never pin a whole read buffer.
+      const full = got === this.opts.readBufferBytes;
+      const chunk = full ? this.buf.subarray(tailLen, n) : Buffer.from(this.buf.subarray(tailLen, n));
       // The fingerprint was read when the file was found, perhaps long before this read (the
       // identity is checkpointed first). Bytes read within it must be those bytes: otherwise the
       // file was truncated and rewritten in between, which the 32 bytes before a read position
@@ -895,11 +895,7 @@ export class FileTailer implements Source {
       this.frame(t, chunk, now, n);
       t.readOffset += got;
       t.tail = Buffer.from(this.buf.subarray(Math.max(0, n - TAIL), n));
-      if (this.bufTaken) {
-        // Lines of this read wait in a batch as ranges of this.buf: the next read goes elsewhere.
-        this.buf = Buffer.allocUnsafe(this.buf.length);
-        this.bufTaken = false;
-      }
+      if (full) this.buf = Buffer.allocUnsafe(this.buf.length);
       t.size = Math.max(t.size, t.readOffset);
       t.maxSize = Math.max(t.maxSize, t.size);
       t.lastGrowthAt = now;
@@ -938,7 +934,6 @@ export class FileTailer implements Source {
     if (t.ml === undefined) {
       // The line stays bytes: a sink that ships lines copies them from this buffer (LineBlock).
       this.batchFor(t, now).addBytes(l.buf, l.start, l.end, l.offset, now);
-      if (l.buf.buffer === this.buf.buffer) this.bufTaken = true;
       this.added(t, l.next, l.length, at);
       return;
     }
