@@ -14,7 +14,9 @@
  *   sink stops (errors counted in tidewatch_kafka_sink_errors_total by code). Nothing becomes a
  *   poison pill: every message is sized against the broker's limit for the topic before it is
  *   sent; batches are split to fit, and a single line longer than the limit is truncated
- *   (tidewatch_kafka_truncated_total) so that the rest of its stream goes on.
+ *   (tidewatch_kafka_truncated_total) so that the rest of its stream goes on. A request's record
+ *   batches fit too: uncompressed, or when a compressed one was refused, a topic's messages go in
+ *   sends of at most the limit.
  */
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -73,7 +75,7 @@ export const KafkaSinkSchema = Type.Object(
     }),
     batch_bytes: Type.Integer({ default: 1_048_576, minimum: 1, description: 'A produce request is sent once this many bytes wait (many messages per request).' }),
     linger_ms: Type.Integer({ default: 5, minimum: 0, description: 'Longest wait for more writes before a produce request goes out; trades a little latency for fewer requests.' }),
-    max_request_bytes: Type.Integer({ default: 4_194_304, minimum: 4096, description: 'Most bytes in one produce request (several requests when more wait).' }),
+    max_request_bytes: Type.Integer({ default: 4_194_304, minimum: 4096, description: 'Most bytes in one produce request (several requests when more wait); uncompressed, a topic\'s part of it also fits the broker\'s max.message.bytes.' }),
     max_pending_bytes: Type.Integer({ default: 16_777_216, minimum: 65_536, description: 'Bytes accepted and not yet acknowledged; writes wait beyond it (backpressure, bounded memory).' }),
     ack_timeout_ms: Type.Integer({ default: 30_000, minimum: 1000, description: 'How long a broker may wait for the in-sync replicas (acks=all) before failing a request.' }),
     retry_backoff_ms: Type.Integer({ default: 200, minimum: 1, description: 'First pause after a failed request; doubles up to retry_backoff_max_ms. Retries never stop.' }),
@@ -86,6 +88,10 @@ export type KafkaSinkConfig = Static<typeof KafkaSinkSchema>;
 
 /** Bytes kept free under the broker's limit for the record batch's own framing and headers. */
 const FRAMING_BYTES = 1024;
+/** Beyond its key, value and headers, a record in a v2 record batch takes at most this many bytes (length, attributes, time and offset deltas, varint sizes). */
+const RECORD_OVERHEAD = 48;
+/** How long requests stay split to fit uncompressed after the broker refused a compressed one as too large. */
+const FIT_MS = 60_000;
 /** Start waits for Kafka at most connection_timeout_ms plus this (topic creation included). */
 const START_GRACE_MS = 2000;
 
@@ -114,6 +120,8 @@ export class KafkaSink implements Sink {
   private lingerTimer: NodeJS.Timeout | undefined;
   private limit: number;
   private limitKnown = false;
+  /** Until then, requests are split to fit the broker's limit uncompressed (see publishGroups). */
+  private fitUntil = 0;
   private topicsReady = false;
   private stopping = false;
   private wakeBackoff: (() => void) | undefined;
@@ -347,7 +355,17 @@ export class KafkaSink implements Sink {
             // this request are dropped and counted rather than retried forever.
             this.limitKnown = false;
             await this.prepare().catch(() => undefined);
-            for (const g of batch) g.messages = g.messages.filter((m) => m.value.length <= this.limit);
+            for (const g of batch) {
+              const kept = g.messages.filter((m) => m.value.length <= this.limit);
+              if (kept.length < g.messages.length) this.ctx.telemetry.add('tidewatch_events_dropped_total', { component: this.ctx.name, reason: 'too_large' }, g.messages.length - kept.length);
+              g.messages = kept;
+            }
+            // A compressed request can pass the limit too (data that does not compress): sends
+            // fit uncompressed for a while, then large requests are tried again.
+            if (this.config.compression !== 'none') {
+              if (Date.now() >= this.fitUntil) this.ctx.log.warn('a compressed produce request passed the broker\'s max.message.bytes; requests are split to fit for a minute', { limit: this.limit });
+              this.fitUntil = Date.now() + FIT_MS;
+            }
           }
           if (this.stopping) {
             if (this.buffer === undefined) for (const e of batch as Entry[]) e.fail(new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} stopped before Kafka acknowledged`, {}, { cause: err }));
@@ -385,20 +403,50 @@ export class KafkaSink implements Sink {
     return out;
   }
 
-  /** Publishes the groups topic by topic, each topic's messages in their order; a group done is not sent again on retry. */
-  private async publishGroups(batch: { topic: string; messages: OutMessage[]; sent?: boolean }[]): Promise<void> {
-    const byTopic = new Map<string, { topic: string; messages: OutMessage[]; sent?: boolean }[]>();
+  /**
+   * Publishes the groups topic by topic, each topic's messages in their order. A broker refuses a
+   * partition's record batch beyond max.message.bytes, and a request's messages for one partition
+   * become one batch: uncompressed (or after the broker refused a compressed one), a topic's
+   * messages go in sends of at most `limit` bytes. Acknowledged messages leave their group, so a
+   * retry sends only the rest.
+   */
+  private async publishGroups(batch: { topic: string; messages: OutMessage[] }[]): Promise<void> {
+    const byTopic = new Map<string, { topic: string; messages: OutMessage[] }[]>();
     for (const g of batch) {
-      if (g.sent === true || g.messages.length === 0) continue;
+      if (g.messages.length === 0) continue;
       const l = byTopic.get(g.topic) ?? [];
       l.push(g);
       byTopic.set(g.topic, l);
     }
+    const cap = this.config.compression === 'none' || Date.now() < this.fitUntil ? this.limit - (this.limit >> 10) : Number.POSITIVE_INFINITY;
     for (const [topic, groups] of byTopic) {
-      const messages = groups.length === 1 ? groups[0]!.messages : groups.flatMap((g) => g.messages);
-      await this.producer!.send([{ topic, messages }]);
-      for (const g of groups) g.sent = true;
-      this.ctx.telemetry.add('tidewatch_kafka_messages_sent_total', { component: this.ctx.name, topic }, messages.length);
+      let first = 0;
+      while (first < groups.length) {
+        const messages: OutMessage[] = [];
+        const taken: number[] = [];
+        let bytes = 0;
+        for (let j = first; j < groups.length && bytes <= cap; j++) {
+          const msgs = groups[j]!.messages;
+          let k = 0;
+          for (; k < msgs.length; k++) {
+            const size = cap === Number.POSITIVE_INFINITY ? 0 : recordBytes(msgs[k]!);
+            if (messages.length > 0 && bytes + size > cap) {
+              bytes = Number.POSITIVE_INFINITY;
+              break;
+            }
+            messages.push(msgs[k]!);
+            bytes += size;
+          }
+          taken.push(k);
+        }
+        await this.producer!.send([{ topic, messages }]);
+        for (let j = 0; j < taken.length; j++) {
+          const g = groups[first + j]!;
+          g.messages = taken[j] === g.messages.length ? [] : g.messages.slice(taken[j]);
+        }
+        while (first < groups.length && groups[first]!.messages.length === 0) first++;
+        this.ctx.telemetry.add('tidewatch_kafka_messages_sent_total', { component: this.ctx.name, topic }, messages.length);
+      }
     }
   }
 
@@ -443,6 +491,14 @@ export class KafkaSink implements Sink {
     await this.producer?.stop().catch(() => undefined);
     await this.transport.stop().catch(() => undefined);
   }
+}
+
+/** What a message takes in a record batch, uncompressed. */
+function recordBytes(m: OutMessage): number {
+  let n = m.value.length + RECORD_OVERHEAD;
+  if (m.key !== undefined) n += typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.length;
+  if (m.headers !== undefined) for (const k in m.headers) n += Buffer.byteLength(k) + Buffer.byteLength(m.headers[k]!) + 10;
+  return n;
 }
 
 function heartbeatMessage(r: LogRecord): OutMessage {

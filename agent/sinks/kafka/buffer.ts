@@ -43,8 +43,7 @@ export interface BufferedGroup {
   topic: string;
   messages: OutMessage[];
   events: number;
-  /** Set by the sender once the group reached Kafka (a retry skips it). */
-  sent?: boolean;
+  /** The sender removes the messages Kafka acknowledged (a retry sends only the rest). */
 }
 
 interface Segment {

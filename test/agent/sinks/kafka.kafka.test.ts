@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,30 @@ describe('kafka sink', () => {
     expect(String(big.body).length).toBeGreaterThan(5000);
     expect(String(big.body)).toMatch(/^é+$/); // cut on a character boundary
     expect(ctx.telemetry.snapshot().find((s) => s.name === 'tidewatch_kafka_truncated_total')?.value).toBe(1);
+  });
+
+  it('a request larger than the topic limit goes in parts that fit: uncompressed, and compressed data that does not compress', async () => {
+    for (const compression of ['none', 'lz4'] as const) {
+      const prefix = `${uniqueTopic('twf')}.`;
+      const kafka = kafkaClient();
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: `${prefix}logs`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
+      await admin.disconnect();
+      const ctx = new FakeSourceContext({ name: 'k', dataDir: dir() });
+      const sink = new KafkaSink(Value.Default(KafkaSinkSchema, { brokers: kafkaBrokers(), topic_prefix: prefix, compression }) as KafkaSinkConfig, ctx);
+      cleanups.push(() => sink.stop());
+      await sink.start();
+      // About 120 KB of one stream, random bytes that no codec shrinks much: six times the limit,
+      // one request (batch_bytes and max_request_bytes are far larger), one partition.
+      const batch = lines('ag', 's1', 0, 0, 400).map((r, i) => ({ ...r, body: `${i} ${randomBytes(150).toString('base64')}` }));
+      await sink.write(batch);
+      const msgs = await readAll(kafka, `${prefix}logs`, (m) => m.reduce((n, x) => n + decodeLogBatch(x.value!).length, 0) >= batch.length);
+      const got = msgs.flatMap((m) => decodeLogBatch(m.value!)).map((r) => r.body);
+      expect(got, compression).toEqual(batch.map((r) => r.body)); // all, once, in order
+      expect(ctx.telemetry.snapshot().filter((x) => x.name === 'tidewatch_events_dropped_total'), compression).toEqual([]);
+      await sink.stop();
+    }
   });
 
   it('otlp_proto: logs as OTLP requests, read back by the ingest stage with exact rollups (replays dropped)', async () => {
