@@ -12,9 +12,11 @@
  *   megabytes again, per copy, gone.
  * - CRC32C (Castagnoli) eight bytes per step (slicing-by-8 tables) instead of one: the same
  *   checksum (test/core/kafkajs-encoder.test.ts checks it against kafkajs's own function).
+ * - Records and record batches (kafkajs's Record and RecordBatch modules replaced): the same
+ *   bytes, each record's value copied once instead of twice (see below).
  *
- * Imported by core/kafkajs.ts before kafkajs: the CRC module is replaced in require's cache
- * before the record batch encoder that takes it is loaded.
+ * Imported by core/kafkajs.ts before kafkajs: the CRC, Record and RecordBatch modules are
+ * replaced in require's cache before the modules that take them load.
  */
 import { createRequire } from 'node:module';
 import { replaceKafkajsModule } from './kafkajs-mend.js';
@@ -81,3 +83,170 @@ function ensureAvailable(this: KafkajsEncoder, length: number): void {
 replaceKafkajsModule('protocol/recordBatch/crc32C/index.js', 'protocol/recordBatch/v0/index.js', crc32c, 'its record batches\' CRC32C is the slow one');
 const Encoder = require('kafkajs/src/protocol/encoder.js') as EncoderClass;
 Encoder.prototype.ensureAvailable = ensureAvailable;
+
+// ---------------------------------------------------------------------------------------------
+// Records and record batches: each value copied once.
+//
+// kafkajs encodes every record into an Encoder of its own (the value copied in, the buffer
+// grown by doubling), then copies all records again into one Encoder for the codec or the
+// batch. The agent's records are whole wire batches of about a megabyte: two copies and a
+// doubling of every byte it ships, and as many large buffers for the collector to free. Here a
+// record keeps its value aside, framed by the bytes kafkajs would write before and after it
+// (kafkajs's own Encoder writes those), and the batch copies each value once, into the buffer
+// the codec reads or into the batch itself.
+
+interface EncoderInstance extends KafkajsEncoder {
+  buffer: Buffer;
+  writeVarInt(v: number): EncoderInstance;
+  writeInt8(v: number): EncoderInstance;
+  writeInt16(v: number): EncoderInstance;
+  writeInt32(v: number): EncoderInstance;
+  writeUInt32(v: number): EncoderInstance;
+  writeInt64(v: unknown): EncoderInstance;
+  writeVarLong(v: unknown): EncoderInstance;
+  writeVarIntBytes(v: unknown): EncoderInstance;
+  writeVarIntArray(v: unknown[]): EncoderInstance;
+}
+interface EncoderStatics {
+  new (initialSize?: number): EncoderInstance;
+  sizeOfVarInt(v: number): number;
+  sizeOfVarLong(v: unknown): number;
+  sizeOfVarIntBytes(v: unknown): number;
+}
+
+/** A record as kafkajs would encode it: `head`, then `value` (when it is a Buffer), then `tail`. */
+interface FramedRecord {
+  head: Buffer;
+  value: Buffer | undefined;
+  tail: Buffer;
+}
+
+interface RecordInput {
+  offsetDelta?: number;
+  timestampDelta?: unknown;
+  key?: unknown;
+  value?: unknown;
+  headers?: Record<string, unknown>;
+}
+
+const KafkaEncoder = require('kafkajs/src/protocol/encoder.js') as EncoderStatics;
+const Header = require('kafkajs/src/protocol/recordBatch/header/v0/index.js') as (h: { key: string; value: unknown }) => unknown;
+const Long = require('kafkajs/src/utils/long.js') as { fromInt(n: number): unknown; fromValue(v: unknown): unknown };
+const compression = require('kafkajs/src/protocol/message/compression/index.js') as {
+  Types: { None: number };
+  lookupCodec(type: number): { compress(encoder: { buffer: Buffer }): Promise<Buffer> } | null;
+  COMPRESSION_CODEC_MASK: number;
+};
+
+/** kafkajs's Record (protocol/recordBatch/record/v0): the same bytes, the value left uncopied. */
+export function frameRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordInput): FramedRecord {
+  const headersArray = Object.keys(headers).flatMap((k) => {
+    const v = headers[k];
+    return Array.isArray(v) ? v.map((x: unknown) => ({ key: k, value: x })) : [{ key: k, value: v }];
+  });
+  let headersSize = KafkaEncoder.sizeOfVarInt(headersArray.length);
+  for (const h of headersArray) {
+    const keySize = Buffer.byteLength(h.key);
+    headersSize += KafkaEncoder.sizeOfVarInt(keySize) + keySize;
+    if (h.value === null) headersSize += KafkaEncoder.sizeOfVarInt(-1);
+    else {
+      const valueSize = Buffer.byteLength(h.value as string);
+      headersSize += KafkaEncoder.sizeOfVarInt(valueSize) + valueSize;
+    }
+  }
+  const sizeOfBody =
+    1 + KafkaEncoder.sizeOfVarLong(timestampDelta) + KafkaEncoder.sizeOfVarInt(offsetDelta) + KafkaEncoder.sizeOfVarIntBytes(key) + KafkaEncoder.sizeOfVarIntBytes(value) + headersSize;
+  const head = new KafkaEncoder().writeVarInt(sizeOfBody).writeInt8(0).writeVarLong(timestampDelta).writeVarInt(offsetDelta).writeVarIntBytes(key);
+  let aside: Buffer | undefined;
+  if (Buffer.isBuffer(value)) {
+    head.writeVarInt(value.length);
+    aside = value;
+  } else head.writeVarIntBytes(value);
+  const tail = new KafkaEncoder().writeVarIntArray(headersArray.map(Header));
+  return { head: head.buffer, value: aside, tail: tail.buffer };
+}
+
+function recordsSize(records: readonly FramedRecord[]): number {
+  let n = 0;
+  for (const r of records) n += r.head.length + (r.value?.length ?? 0) + r.tail.length;
+  return n;
+}
+
+function writeRecords(records: readonly FramedRecord[], out: Buffer, at: number): number {
+  let o = at;
+  for (const r of records) {
+    o += r.head.copy(out, o);
+    if (r.value !== undefined) o += r.value.copy(out, o);
+    o += r.tail.copy(out, o);
+  }
+  return o;
+}
+
+/** Head of a v2 record batch up to its CRC: base offset, length, partition leader epoch, magic, CRC. */
+const BATCH_PREFIX = 8 + 4 + 4 + 1 + 4;
+const MAGIC_BYTE = 2;
+const TRANSACTIONAL_MASK = 16;
+
+interface RecordBatchInput {
+  compression?: number;
+  firstOffset?: unknown;
+  firstTimestamp?: unknown;
+  maxTimestamp?: unknown;
+  partitionLeaderEpoch?: number;
+  lastOffsetDelta?: number;
+  transactional?: boolean;
+  producerId?: unknown;
+  producerEpoch?: number;
+  firstSequence?: number;
+  records?: FramedRecord[];
+}
+
+/** kafkajs's RecordBatch (protocol/recordBatch/v0): the same bytes, as one Encoder, each value copied once. */
+export async function recordBatch({
+  compression: codecType = compression.Types.None,
+  firstOffset = Long.fromInt(0),
+  firstTimestamp = Date.now(),
+  maxTimestamp = Date.now(),
+  partitionLeaderEpoch = 0,
+  lastOffsetDelta = 0,
+  transactional = false,
+  producerId = Long.fromValue(-1),
+  producerEpoch = 0,
+  firstSequence = 0,
+  records = [],
+}: RecordBatchInput): Promise<EncoderInstance> {
+  const attributes = (codecType & compression.COMPRESSION_CODEC_MASK) | (transactional ? TRANSACTIONAL_MASK : 0);
+  const fields = new KafkaEncoder()
+    .writeInt16(attributes)
+    .writeInt32(lastOffsetDelta)
+    .writeInt64(firstTimestamp)
+    .writeInt64(maxTimestamp)
+    .writeInt64(producerId)
+    .writeInt16(producerEpoch)
+    .writeInt32(firstSequence)
+    .writeInt32(records.length).buffer;
+  let out: Buffer;
+  if (codecType === compression.Types.None) {
+    out = Buffer.allocUnsafe(BATCH_PREFIX + fields.length + recordsSize(records));
+    writeRecords(records, out, BATCH_PREFIX + fields.copy(out, BATCH_PREFIX));
+  } else {
+    const plain = Buffer.allocUnsafe(recordsSize(records));
+    writeRecords(records, plain, 0);
+    const codec = compression.lookupCodec(codecType);
+    if (codec === null) throw new Error(`kafkajs has no codec for compression type ${codecType}`);
+    const packed = await codec.compress({ buffer: plain });
+    out = Buffer.allocUnsafe(BATCH_PREFIX + fields.length + packed.length);
+    packed.copy(out, BATCH_PREFIX + fields.copy(out, BATCH_PREFIX));
+  }
+  // Base offset, then the length of what follows it, as kafkajs's writeInt64 and writeBytes do.
+  const lead = new KafkaEncoder(16).writeInt64(firstOffset).writeInt32(out.length - 12).writeInt32(partitionLeaderEpoch).writeInt8(MAGIC_BYTE).buffer;
+  lead.copy(out, 0);
+  out.writeUInt32BE(crc32c(out.subarray(BATCH_PREFIX)), BATCH_PREFIX - 4);
+  const batch = new KafkaEncoder(0);
+  batch.buf = out;
+  batch.offset = out.length;
+  return batch;
+}
+
+replaceKafkajsModule('protocol/recordBatch/record/v0/index.js', 'protocol/requests/produce/v3/request.js', frameRecord, 'its records are copied twice');
+replaceKafkajsModule('protocol/recordBatch/v0/index.js', 'protocol/requests/produce/v3/request.js', { RecordBatch: recordBatch, MAGIC_BYTE }, 'its record batches are copied twice');

@@ -2,9 +2,13 @@
  * kafkajs's produce encoding as core/kafkajs-encoder.ts leaves it: the same bytes on the wire.
  * The CRC32C is checked against kafkajs's own byte-at-a-time function and the standard check
  * value; record batches (plain and compressed) against batches encoded with kafkajs's own growth
- * (zero-filled), restored for the comparison, and read back by kafkajs's decoder.
+ * (zero-filled), restored for the comparison, and read back by kafkajs's decoder; and the
+ * records and batches of core/kafkajs-encoder.ts against kafkajs's own Record and RecordBatch
+ * modules, compiled afresh from kafkajs's files (require's cache holds the replacements).
  */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import '../../core/kafkajs.js';
@@ -21,6 +25,17 @@ const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') 
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (o: Record<string, unknown>) => unknown;
 const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (d: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null }[] }>;
 const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown;
+
+/** A kafkajs module as kafkajs ships it, compiled from its file (its own requires come from the cache). */
+function stockModule<T>(rel: string): T {
+  const file = require.resolve(`kafkajs/src/${rel}`);
+  const M = Module as unknown as { new (id: string): { filename: string; paths: string[]; exports: T; _compile(src: string, f: string): void }; _nodeModulePaths(d: string): string[] };
+  const m = new M(file);
+  m.filename = file;
+  m.paths = M._nodeModulePaths(dirname(file));
+  m._compile(readFileSync(file, 'utf8'), file);
+  return m.exports;
+}
 
 /** kafkajs's own growth: a zero-filled buffer of the next power of two. */
 function stockEnsureAvailable(this: { buf: Buffer; offset: number }, length: number): void {
@@ -72,6 +87,49 @@ describe('kafkajs produce encoding (core/kafkajs-encoder.ts)', () => {
         expect(back.records.map((r) => [r.key?.toString('hex'), r.value?.toString('hex')])).toEqual(recs.map((r) => [r.key.toString('hex'), r.value.toString('hex')]));
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('writes records and record batches as kafkajs\'s own Record and RecordBatch do, each value copied once', async () => {
+    registerKafkaCodecs();
+    expect(Record).not.toBe(stockModule('protocol/recordBatch/record/v0/index.js')); // the replacement is in place
+    const stockRecord = stockModule<(o: Record<string, unknown>) => unknown>('protocol/recordBatch/record/v0/index.js');
+    const stockBatch = stockModule<{ RecordBatch: (o: Record<string, unknown>) => Promise<{ buffer: Buffer; size(): number }>; MAGIC_BYTE: number }>('protocol/recordBatch/v0/index.js');
+    expect(require('kafkajs/src/protocol/recordBatch/v0/index.js').MAGIC_BYTE).toBe(stockBatch.MAGIC_BYTE); // the fetch decoder reads it
+    const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((b) => Buffer.from(b));
+    const record = fc.record({
+      key: fc.oneof(bytes(40), fc.string({ maxLength: 20 }), fc.constant(null)),
+      value: fc.oneof(bytes(3000), fc.string({ maxLength: 200 }), fc.constant(null)),
+      headers: fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 10 }), bytes(10), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 })), { maxKeys: 3 }),
+      timestampDelta: fc.oneof(fc.integer({ min: -5000, max: 5000 }), fc.constant(2 ** 40 + 3)),
+    });
+    const batch = fc.record({
+      records: fc.array(record, { maxLength: 20 }),
+      compression: fc.constantFrom(0, 1, 3),
+      transactional: fc.boolean(),
+      producerId: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 2 ** 31 - 1 })),
+      producerEpoch: fc.integer({ min: 0, max: 32767 }),
+      firstSequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(batch, async (b) => {
+        const args = (rec: (o: Record<string, unknown>) => unknown) => ({
+          compression: b.compression,
+          records: b.records.map((r, i) => rec({ ...r, offsetDelta: i })),
+          firstTimestamp: 1_764_000_000_000,
+          maxTimestamp: 1_764_000_000_123,
+          lastOffsetDelta: b.records.length - 1,
+          transactional: b.transactional,
+          producerId: b.producerId,
+          producerEpoch: b.producerEpoch,
+          firstSequence: b.firstSequence,
+        });
+        const ours = await RecordBatch(args(Record));
+        const theirs = await stockBatch.RecordBatch(args(stockRecord));
+        expect(Buffer.from(ours.buffer).toString('hex')).toBe(Buffer.from(theirs.buffer).toString('hex'));
+        expect((ours as unknown as { size(): number }).size()).toBe(theirs.size());
+      }),
+      { numRuns: 150 },
     );
   });
 });
