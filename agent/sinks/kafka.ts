@@ -172,10 +172,8 @@ export class KafkaSink implements Sink {
     // then the attempt goes on in the background, the send loop keeps trying, and lines wait in
     // the buffer meanwhile.
     const producer = this.producer;
-    const attempt = (async () => {
-      await producer.connect();
-      await this.prepare();
-    })();
+    // The producer's connection and the admin requests are independent: both at once.
+    const attempt = Promise.all([producer.connect(), this.prepare()]);
     attempt.catch((err: unknown) => {
       if (!this.stopping) this.ctx.log.warn('kafka not reachable at start; will keep trying', { err: errorCodeOf(err), message: (err as Error).message });
     });
@@ -209,8 +207,7 @@ export class KafkaSink implements Sink {
       this.topicsReady = true;
     }
     if (!this.limitKnown) {
-      let broker = Number.POSITIVE_INFINITY;
-      for (const topic of [this.topics.logs, this.topics.metrics]) broker = Math.min(broker, await t.maxMessageBytes(topic));
+      const broker = Math.min(...(await Promise.all([this.topics.logs, this.topics.metrics].map((topic) => t.maxMessageBytes(topic)))));
       this.limit = Math.max(4096, Math.min(this.config.max_message_bytes, broker - FRAMING_BYTES));
       this.limitKnown = true;
     }

@@ -336,7 +336,7 @@ export class FileTailer implements Source {
       }
     }
     await this.kickAndWait();
-    const tick = Math.max(10, Math.min(200, this.opts.partialLineFlushMs / 2, this.opts.batchLingerMs || 200, this.opts.multiline?.timeoutMs ?? 200));
+    const tick = Math.max(10, Math.min(200, this.opts.partialLineFlushMs / 2, this.opts.batchLingerMs || 200, this.opts.multiline?.timeoutMs ?? 200, this.opts.checkpointIntervalMs));
     this.timer = setInterval(() => this.tick(), tick);
     this.timer.unref();
   }
@@ -1008,6 +1008,11 @@ export class FileTailer implements Source {
     if (moved) {
       t.entry = undefined;
       this.ckDirty = true;
+      // Written once the interval allows, not at the next tick (up to 200 ms later).
+      if (!this.ckUrgent && this.ctx.now() - this.lastCkAt >= this.opts.checkpointIntervalMs) {
+        this.ckUrgent = true;
+        this.kick();
+      }
     }
     this.wakeBlocked(t);
   }
