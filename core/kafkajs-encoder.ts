@@ -90,7 +90,7 @@ Encoder.prototype.ensureAvailable = ensureAvailable;
 // kafkajs encodes every record into an Encoder of its own (the value copied in, the buffer
 // grown by doubling), then copies all records again into one Encoder for the codec or the
 // batch. The agent's records are whole wire batches of about a megabyte: two copies and a
-// doubling of every byte it ships, and as many large buffers for the collector to free. Here a
+// doubling of every byte it ships, and as many large buffers for the garbage collector. Here a
 // record keeps its value aside, framed by the bytes kafkajs would write before and after it
 // (kafkajs's own Encoder writes those), and the batch copies each value once, into the buffer
 // the codec reads or into the batch itself.
@@ -129,7 +129,7 @@ interface RecordInput {
   headers?: Record<string, unknown>;
 }
 
-const KafkaEncoder = require('kafkajs/src/protocol/encoder.js') as EncoderStatics;
+const KafkaEncoder = Encoder as unknown as EncoderStatics;
 const Header = require('kafkajs/src/protocol/recordBatch/header/v0/index.js') as (h: { key: string; value: unknown }) => unknown;
 const Long = require('kafkajs/src/utils/long.js') as { fromInt(n: number): unknown; fromValue(v: unknown): unknown };
 const compression = require('kafkajs/src/protocol/message/compression/index.js') as {
