@@ -126,10 +126,23 @@ export async function runRole(role: string, argv: string[], io: CommandIO, compo
     return new PipelineRunner({ config: c, components, agentId, hostName, log: l, telemetry });
   };
   let runner = await makeRunner(config, log);
-  // waitForStop holds the event loop open, so it is called only once start succeeded: a failed
-  // start must let the process exit with its error.
-  await runner.start();
-  const stop = io.waitForStop();
+  // Signals are caught from before the start: one that arrives while the components start stops
+  // them in order once they have (exit 0), instead of killing the process mid-start; a start that
+  // then outlasts the stop timeout exits 1. The event loop is held open only once the start
+  // succeeded: a failed start must let the process exit with its error.
+  const stop = io.waitForStop({ hold: false });
+  const starting = runner.start();
+  if (await Promise.race([starting.then(() => false), stop.then(() => true)])) {
+    let startTimer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([starting.then(() => true), new Promise<false>((r) => (startTimer = setTimeout(() => r(false), stopTimeoutMs)))]);
+    clearTimeout(startTimer);
+    if (!done) {
+      log.error('stop timed out: the start had not finished', { code: 'TW_STOP_TIMEOUT', stop_timeout_ms: stopTimeoutMs });
+      exitBackstop(1, (n) => log.error('a file system call does not return; killing the process', { code: 'TW_STOP_TIMEOUT', fs_calls_pending: n }));
+      return 1;
+    }
+  }
+  io.waitForStop();
 
   const startedAt = new Date().toISOString();
   let state: StatusSnapshot['state'] = 'running';

@@ -233,6 +233,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
 
   // Stopped in reverse: upstream first, so every stage drains into one that is still running.
   const started: Stoppable[] = [];
+  // From here a SIGTERM or Ctrl-C waits for the start to finish, then stops in order (exit 0).
+  void io.waitForStop({ hold: false });
   let feed: Subscription | undefined;
   try {
     try {
@@ -262,9 +264,9 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     throw err;
   }
 
-  // Only now: waitForStop holds the event loop open, so a failed start must not have called it
-  // (the process would hang instead of exiting with the error). A signal during the start
-  // ends the process the default way; checkpoints are at-least-once through that too.
+  // Only now is the event loop held open: a failed start must let the process exit with its
+  // error. Signals were caught from before the start, so one that came during it stops
+  // everything in order now.
   const stop = io.waitForStop();
   const { port: actual } = server.server.address() as AddressInfo;
   const url = `http://${HOST}:${actual}/`;

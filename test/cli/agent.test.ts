@@ -74,3 +74,37 @@ describe('tidewatch agent --config, failing start', () => {
     expect(stderr).toMatch(/file sink out: cannot open .*blocker.*\[TW_SINK_WRITE\]/);
   }, 30_000);
 });
+
+describe('tidewatch agent --config, SIGTERM during the start', () => {
+  it('stops in order once the start is done and exits 0 (regression: the signal killed it, exit 143)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-agent-early-'));
+    const data = join(dir, 'data');
+    const config = join(dir, 'agent.yaml');
+    // Nothing listens on port 1: the kafka sink's start waits connection_timeout_ms + 2 s for it,
+    // then runs without it. The signal comes in the middle of that wait.
+    await writeFile(
+      config,
+      [
+        `data_dir: ${data}`,
+        'sources:',
+        `  app: { type: file, include: ["${dir}/*.log"] }`,
+        'sinks:',
+        '  k: { type: kafka, brokers: ["127.0.0.1:1"], connection_timeout_ms: 1500 }',
+        'pipelines:',
+        '  logs: { sources: [app], sinks: [k] }',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // The agent id is written just before the components start.
+    await waitFor(async () => ((await readFile(join(data, 'agent-id'), 'utf8').catch(() => '')) !== '' ? true : undefined), 'agent id', 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stderr).not.toMatch(/"msg":"started"/);
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toMatch(/"msg":"started"[\s\S]*"msg":"stopping"[\s\S]*"msg":"stopped"/);
+  }, 30_000);
+});
