@@ -13,6 +13,16 @@ import { waitFor } from '../support/wait.js';
 
 const BIN = new URL('../../bin/tidewatch.js', import.meta.url).pathname;
 
+/** Writes an agent config of one source `app` and one sink `out` (YAML lines), and runs it. */
+async function startAgent(config: string, data: string, source: string, sink: string) {
+  await writeFile(config, [`data_dir: ${data}`, 'sources:', source, 'sinks:', sink, 'pipelines:', '  logs: { sources: [app], sinks: [out] }', ''].join('\n'));
+  const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, stderr: () => err, exited };
+}
+
 describe('tidewatch agent --config (DESIGN.md smallest config)', () => {
   it('writes one schema-valid JSON line per log line to the file sink and exits 0 on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-agent-'));
@@ -22,29 +32,13 @@ describe('tidewatch agent --config (DESIGN.md smallest config)', () => {
     const lines = Array.from({ length: 500 }, (_, i) => `2026-11-25T10:00:00Z INFO request ${i} served in ${i % 17} ms`);
     await writeFile(join(logs, 'a.log'), `${lines.slice(0, 300).join('\n')}\n`);
     const config = join(dir, 'agent.yaml');
-    await writeFile(
-      config,
-      [
-        `data_dir: ${join(dir, 'data')}`,
-        'sources:',
-        `  app: { type: file, include: ["${logs}/*.log"], start_at: beginning }`,
-        'sinks:',
-        `  out: { type: file, path: ${out} }`,
-        'pipelines:',
-        '  logs: { sources: [app], sinks: [out] }',
-        '',
-      ].join('\n'),
-    );
-    const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const { child, stderr, exited } = await startAgent(config, join(dir, 'data'), `  app: { type: file, include: ["${logs}/*.log"], start_at: beginning }`, `  out: { type: file, path: ${out} }`);
     const count = async () => (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
     await waitFor(async () => ((await count()) === 300 ? true : undefined), '300 lines', 15_000);
     await appendFile(join(logs, 'a.log'), `${lines.slice(300).join('\n')}\n`);
     await waitFor(async () => ((await count()) === 500 ? true : undefined), '500 lines', 15_000);
     child.kill('SIGTERM');
-    expect(await exited, stderr).toBe(0);
+    expect(await exited, stderr()).toBe(0);
 
     const records = (await readFile(out, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.map((r) => r['body'])).toEqual(lines);
@@ -62,16 +56,9 @@ describe('tidewatch agent --config, failing start', () => {
     const config = join(dir, 'agent.yaml');
     // A sink whose parent path is a file cannot be opened: start fails after config validation.
     await writeFile(join(dir, 'blocker'), 'x');
-    await writeFile(
-      config,
-      [`data_dir: ${join(dir, 'data')}`, 'sources:', `  app: { type: file, include: ["${dir}/*.log"] }`, 'sinks:', `  out: { type: file, path: ${join(dir, 'blocker', 'out.jsonl')} }`, 'pipelines:', '  logs: { sources: [app], sinks: [out] }', ''].join('\n'),
-    );
-    const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    expect(code).not.toBe(0);
-    expect(stderr).toMatch(/file sink out: cannot open .*blocker.*\[TW_SINK_WRITE\]/);
+    const { stderr, exited } = await startAgent(config, join(dir, 'data'), `  app: { type: file, include: ["${dir}/*.log"] }`, `  out: { type: file, path: ${join(dir, 'blocker', 'out.jsonl')} }`);
+    expect(await exited).not.toBe(0);
+    expect(stderr()).toMatch(/file sink out: cannot open .*blocker.*\[TW_SINK_WRITE\]/);
   }, 30_000);
 });
 
@@ -82,29 +69,13 @@ describe('tidewatch agent --config, SIGTERM during the start', () => {
     const config = join(dir, 'agent.yaml');
     // Nothing listens on port 1: the kafka sink's start waits connection_timeout_ms + 2 s for it,
     // then runs without it. The signal comes in the middle of that wait.
-    await writeFile(
-      config,
-      [
-        `data_dir: ${data}`,
-        'sources:',
-        `  app: { type: file, include: ["${dir}/*.log"] }`,
-        'sinks:',
-        '  k: { type: kafka, brokers: ["127.0.0.1:1"], connection_timeout_ms: 1500 }',
-        'pipelines:',
-        '  logs: { sources: [app], sinks: [k] }',
-        '',
-      ].join('\n'),
-    );
-    const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const { child, stderr, exited } = await startAgent(config, data, `  app: { type: file, include: ["${dir}/*.log"] }`, '  out: { type: kafka, brokers: ["127.0.0.1:1"], connection_timeout_ms: 1500 }');
     // The agent id is written just before the components start.
     await waitFor(async () => ((await readFile(join(data, 'agent-id'), 'utf8').catch(() => '')) !== '' ? true : undefined), 'agent id', 15_000);
     await new Promise((r) => setTimeout(r, 300));
-    expect(stderr).not.toMatch(/"msg":"started"/);
+    expect(stderr()).not.toMatch(/"msg":"started"/);
     child.kill('SIGTERM');
-    expect(await exited, stderr).toBe(0);
-    expect(stderr).toMatch(/"msg":"started"[\s\S]*"msg":"stopping"[\s\S]*"msg":"stopped"/);
+    expect(await exited, stderr()).toBe(0);
+    expect(stderr()).toMatch(/"msg":"started"[\s\S]*"msg":"stopping"[\s\S]*"msg":"stopped"/);
   }, 30_000);
 });
