@@ -76,13 +76,67 @@ export function kafkaRetry(opts: KafkaTransportOptions): KafkaRetry {
  * partitioner, named so kafkajs does not warn about it: a key's messages always go to one
  * partition, in order. One request in flight: with idempotence kafkajs serialises them anyway.
  */
-export async function connectIdempotentProducer(kafka: Kafka, retry: KafkaRetry): Promise<Producer> {
+async function connectIdempotentProducer(kafka: Kafka, retry: KafkaRetry): Promise<Producer> {
   try {
     const p = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry });
     await p.connect();
     return p;
   } catch (err) {
     throw mapError(err, 'connect the producer');
+  }
+}
+
+/**
+ * One idempotent producer, connected on first use (callers share the connect in progress) and
+ * dropped after a send that gave up: its sequence numbers may disagree with the broker's (the
+ * request may have landed), so the next use connects a fresh one (new producer id). Shared by
+ * the transport and the agent's kafka sink.
+ */
+export class ProducerSlot {
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly retry: KafkaRetry,
+  ) {}
+
+  get(): Promise<Producer> {
+    if (this.producer !== undefined) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      let p: Producer;
+      try {
+        p = await connectIdempotentProducer(this.kafka, this.retry);
+      } catch (err) {
+        this.connecting = undefined;
+        throw err;
+      }
+      this.producer = p;
+      return p;
+    })();
+    return this.connecting;
+  }
+
+  /** Disconnects `p` and forgets it, unless another producer already took its place. */
+  drop(p: Producer): void {
+    if (this.producer !== p) return;
+    this.producer = undefined;
+    this.connecting = undefined;
+    void p.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Disconnects the producer. A connect still retrying (brokers away) is not waited for: it can
+   * outlast the stop timeout; whatever it yields is disconnected once it settles.
+   */
+  async stop(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer === undefined) {
+      void this.connecting?.then((p) => p.disconnect()).catch(() => undefined);
+      return;
+    }
+    await producer.disconnect().catch(() => undefined);
   }
 }
 
@@ -115,16 +169,14 @@ export function createKafkaTransport(opts: KafkaTransportOptions): KafkaTranspor
 
 export class KafkaTransport implements Transport {
   private readonly kafka: Kafka;
-  private producer: Producer | undefined;
-  private connecting: Promise<Producer> | undefined;
+  private readonly producers: ProducerSlot;
   private readonly subs = new Set<KafkaSubscription>();
   private stopped = false;
 
-  private readonly retry: KafkaRetry;
-
   constructor(private readonly opts: KafkaTransportOptions) {
-    this.retry = kafkaRetry(opts);
-    this.kafka = createKafkaClient(opts, this.retry);
+    const retry = kafkaRetry(opts);
+    this.kafka = createKafkaClient(opts, retry);
+    this.producers = new ProducerSlot(this.kafka, retry);
   }
 
   /**
@@ -233,7 +285,7 @@ export class KafkaTransport implements Transport {
       this.opts.telemetry?.add('tidewatch_transport_publish_errors_total', { transport: 'kafka', topic, code: mapped.code });
       // After a send that gave up, the idempotent producer's sequence numbers may disagree with
       // the broker's (the request may have landed): a fresh producer (new producer id) starts clean.
-      if (mapped.retriable) this.dropProducer(producer);
+      if (mapped.retriable) this.producers.drop(producer);
       throw mapped;
     }
     this.opts.telemetry?.add('tidewatch_transport_published_total', { transport: 'kafka', topic }, messages.length);
@@ -268,43 +320,16 @@ export class KafkaTransport implements Transport {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all([...this.subs].map((s) => s.close()));
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer === undefined) {
-      // A connect still retrying (brokers away) is not waited for: it can outlast the stop
-      // timeout. Whatever it yields is disconnected once it settles.
-      void this.connecting?.then((p) => p.disconnect()).catch(() => undefined);
-      return;
-    }
-    await producer.disconnect().catch(() => undefined);
+    await this.producers.stop();
   }
 
   private assertRunning(): void {
     if (this.stopped) throw new TidewatchError('TW_STOPPED', 'kafka transport is stopped');
   }
 
-  private dropProducer(p: Producer): void {
-    if (this.producer !== p) return;
-    this.producer = undefined;
-    this.connecting = undefined;
-    void p.disconnect().catch(() => undefined);
-  }
-
   private getProducer(): Promise<Producer> {
     this.assertRunning();
-    if (this.producer !== undefined) return Promise.resolve(this.producer);
-    this.connecting ??= (async () => {
-      let p: Producer;
-      try {
-        p = await connectIdempotentProducer(this.kafka, this.retry);
-      } catch (err) {
-        this.connecting = undefined;
-        throw err;
-      }
-      this.producer = p;
-      return p;
-    })();
-    return this.connecting;
+    return this.producers.get();
   }
 }
 

@@ -5,7 +5,8 @@
  * Why the sink has its own rather than KafkaTransport.publish: the sink is the agent's hot path
  * and needs what the shared transport does not offer: the LZ4 codec, a faster gzip, and one
  * produce request for several topics. Connection, TLS, SASL, retries and logging come from the
- * same createKafkaClient, and failures map to the same TidewatchErrors (mapError), so the
+ * same createKafkaClient, the producer's lifecycle from the same ProducerSlot, and failures map
+ * to the same TidewatchErrors (mapError), so the
  * sink's contract is the transport's: `send` resolves only when the brokers acknowledged
  * every message, rejects with TW_TRANSPORT_UNAVAILABLE (retriable: the caller keeps its data
  * and tries again) or TW_TRANSPORT_REJECTED.
@@ -15,12 +16,12 @@
  * the pipe full by sending large requests while the next ones are being framed and encoded.
  */
 import { CompressionTypes } from '../../../core/kafkajs.js';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
 import { TidewatchError } from '../../../core/errors.js';
 import type { Telemetry } from '../../../core/telemetry.js';
 import type { OutMessage } from '../../../core/transport.js';
-import { connectIdempotentProducer, createKafkaClient, kafkaRetry, mapError } from '../../../core/transports/kafka.js';
-import type { KafkaRetry, KafkaTransportOptions } from '../../../core/transports/kafka.js';
+import { ProducerSlot, createKafkaClient, kafkaRetry, mapError } from '../../../core/transports/kafka.js';
+import type { KafkaTransportOptions } from '../../../core/transports/kafka.js';
 
 export type SinkCompression = 'lz4' | 'gzip' | 'none';
 
@@ -35,18 +36,15 @@ export interface SinkProducerOptions {
 }
 
 export class SinkProducer {
-  private readonly kafka: Kafka;
-  private producer: Producer | undefined;
-  private connecting: Promise<Producer> | undefined;
+  private readonly producers: ProducerSlot;
   private stopped = false;
-  private readonly retry: KafkaRetry;
 
   constructor(private readonly opts: SinkProducerOptions) {
     // Bounded like the transport's (8 retries, about half a minute): `send` rejects while the
     // brokers are away and the sink retries with its own backoff, forever. The client registers
     // the LZ4 and level-1 gzip codecs (core/kafka-codecs.ts).
-    this.retry = kafkaRetry(opts.client);
-    this.kafka = createKafkaClient(opts.client, this.retry);
+    const retry = kafkaRetry(opts.client);
+    this.producers = new ProducerSlot(createKafkaClient(opts.client, retry), retry);
   }
 
   /** Connects, so a wrong broker list shows at start; rejects with TW_TRANSPORT_UNAVAILABLE (then `send` connects again). */
@@ -70,9 +68,8 @@ export class SinkProducer {
       const topics = topicMessages.map((t) => t.topic).join(', ');
       const mapped = mapError(err, `publish to ${topics}`);
       for (const t of topicMessages) this.opts.telemetry?.add('tidewatch_transport_publish_errors_total', { transport: 'kafka', topic: t.topic, code: mapped.code });
-      // After a send that gave up, the idempotent producer's sequence numbers may disagree with
-      // the broker's (the request may have landed): a fresh producer (new producer id) starts clean.
-      if (mapped.retriable) this.drop(producer);
+      // After a send that gave up, a fresh producer (new producer id) starts clean.
+      if (mapped.retriable) this.producers.drop(producer);
       throw mapped;
     }
     for (const t of topicMessages) this.opts.telemetry?.add('tidewatch_transport_published_total', { transport: 'kafka', topic: t.topic }, t.messages.length);
@@ -81,39 +78,12 @@ export class SinkProducer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer === undefined) {
-      // A connect still retrying (brokers away) is not waited for: it can outlast the stop
-      // timeout. Whatever it yields is disconnected once it settles.
-      void this.connecting?.then((p) => p.disconnect()).catch(() => undefined);
-      return;
-    }
-    await producer.disconnect().catch(() => undefined);
-  }
-
-  private drop(p: Producer): void {
-    if (this.producer !== p) return;
-    this.producer = undefined;
-    this.connecting = undefined;
-    void p.disconnect().catch(() => undefined);
+    await this.producers.stop();
   }
 
   private get(): Promise<Producer> {
     if (this.stopped) return Promise.reject(new TidewatchError('TW_STOPPED', 'kafka sink producer is stopped'));
-    if (this.producer !== undefined) return Promise.resolve(this.producer);
-    this.connecting ??= (async () => {
-      let p: Producer;
-      try {
-        p = await connectIdempotentProducer(this.kafka, this.retry);
-      } catch (err) {
-        this.connecting = undefined;
-        throw err;
-      }
-      this.producer = p;
-      return p;
-    })();
-    return this.connecting;
+    return this.producers.get();
   }
 }
 
