@@ -2,7 +2,8 @@
 // 1. file → Kafka throughput: our agent (the real CLI: file source → kafka sink, defaults) beside
 //    kcat -P -l (librdkafka) plain and tuned, same file, same broker, same run, with each side's
 //    user+sys CPU (kcat under /usr/bin/time, the agent's /proc/<pid>/stat when its checkpoint,
-//    which only Kafka's acknowledgements advance, reaches the file's end);
+//    which only Kafka's acknowledgements advance, reaches the file's end), and the brokers' JVM CPU
+//    over each run (they share the two cores);
 // 2. end-to-end lines/s, file → committed rollups (agent + one collector ingest stage), and
 // 3. freshness: from a line's write returning to its count being visible in the open 1 s
 //    window to a read_committed rollups reader, p50/p99.
@@ -66,6 +67,20 @@ function peakRssMb(pid) {
   } catch {
     return NaN;
   }
+}
+/** The harness brokers' JVMs (their command lines name the cluster's directory). */
+function brokerPids(cluster) {
+  const out = spawnSync('pgrep', ['-f', cluster.dir]).stdout?.toString() ?? '';
+  return out.split('\n').filter((x) => x !== '').map(Number).filter((pid) => pid !== process.pid);
+}
+/** CPU seconds (user + sys) the brokers have used so far. */
+function brokerCpu(cluster) {
+  let s = 0;
+  for (const pid of brokerPids(cluster)) {
+    const c = procCpu(pid);
+    if (c !== undefined) s += c.user + c.sys;
+  }
+  return s;
 }
 const cpuText = (c) => (c ? `CPU ${c.user.toFixed(2)} s user + ${c.sys.toFixed(2)} s sys = ${((c.user + c.sys) / (LINES / 100_000)).toFixed(2)} s per 100k lines` : 'CPU ?');
 
@@ -132,20 +147,22 @@ async function watchRollups(kafka, topic, onUpdate) {
 }
 
 /** kcat -P -l into a fresh topic (6 partitions, rf); lines/s and kcat's own CPU. */
-async function kcatRun(kafka, b, rf, file, label, extra) {
+async function kcatRun(kafka, cluster, b, rf, file, label, extra) {
   const topic = `kcat-${randomUUID()}`;
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: rf }] });
   await admin.disconnect();
+  const b0 = brokerCpu(cluster);
   const t0 = performance.now();
   // /usr/bin/time (Debian `time`) reports the kcat process's own user+sys CPU on stderr.
   const r = spawnSync('/usr/bin/time', ['-f', 'TWCPU %U %S', 'kcat', '-P', '-b', b, '-t', topic, '-l', ...extra, file]);
   const ms = performance.now() - t0;
   const m = /TWCPU ([\d.]+) ([\d.]+)/.exec(r.stderr?.toString() ?? '');
   const cpu = m ? { user: Number(m[1]), sys: Number(m[2]) } : undefined;
+  const b1 = brokerCpu(cluster);
   const n = await topicCount(kafka, topic);
-  out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status}); ${cpuText(cpu)}`);
+  out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status}); ${cpuText(cpu)}; broker CPU ${(b1 - b0).toFixed(2)} s`);
 }
 
 /**
@@ -188,11 +205,13 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
     '',
   ].join('\n');
   const nodeArgs = [...(AGENT_PROF === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', AGENT_PROF]), ...AGENT_NODE_ARGS];
+  const b0 = brokerCpu(cluster);
   const a0 = performance.now();
   const a2 = startRole('agent', cfg, dir, [], nodeArgs, root === '' ? BIN : path.join(root, 'bin', 'tidewatch.js'));
   let doneAt = 0;
   let agentCpu;
   let agentRss = NaN;
+  let brokerUsed = NaN;
   const checkpoint = path.join(dir, `d-${p2}`, 'source', 'app', 'checkpoint');
   const fileEnd = `"offset":${statSync(file).size},`;
   for (let i = 0; i < 6000 && doneAt === 0; i++) {
@@ -205,6 +224,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
       doneAt = performance.now();
       agentCpu = procCpu(a2.child.pid);
       agentRss = peakRssMb(a2.child.pid);
+      brokerUsed = brokerCpu(cluster) - b0;
     }
   }
   const s = (doneAt - a0) / 1000;
@@ -219,7 +239,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   });
   for (let i = 0; i < 600 && doneAt !== 0 && !inTopic; i++) await sleep(50);
   out(
-    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at its checkpoint${inTopic ? ', last line read back from the topic' : ', LAST LINE NOT FOUND IN THE TOPIC'})`}; ${cpuText(agentCpu)} (incl. Node start), peak RSS ${agentRss.toFixed(0)} MB${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
+    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at its checkpoint${inTopic ? ', last line read back from the topic' : ', LAST LINE NOT FOUND IN THE TOPIC'})`}; ${cpuText(agentCpu)} (incl. Node start), peak RSS ${agentRss.toFixed(0)} MB; broker CPU ${brokerUsed.toFixed(2)} s${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
   );
   await c.disconnect();
   await a2.stop();
@@ -244,7 +264,7 @@ for (const nb of BROKERS) {
     const rf = Math.min(3, nb);
     for (let run = 1; run <= (ONLY === 'throughput' ? RUNS : 1); run++) {
       if (ONLY === 'throughput') out(`### run ${run}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-      for (const [label, extra] of KCAT_RUNS) await kcatRun(kafka, b, rf, file, label, extra);
+      for (const [label, extra] of KCAT_RUNS) await kcatRun(kafka, cluster, b, rf, file, label, extra);
       for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim());
       if (BASELINE_ROOT !== '') await agentAlone(kafka, cluster, dir, file, '', BASELINE_ROOT);
     }
