@@ -23,13 +23,28 @@ import { replaceKafkajsModule } from './kafkajs-mend.js';
 
 const require = createRequire(import.meta.url);
 
+/** kafkajs's Encoder (protocol/encoder.js), the parts used here. */
 interface KafkajsEncoder {
   buf: Buffer;
   offset: number;
+  readonly buffer: Buffer;
+  ensureAvailable(length: number): void;
+  writeVarInt(v: number): KafkajsEncoder;
+  writeInt8(v: number): KafkajsEncoder;
+  writeInt16(v: number): KafkajsEncoder;
+  writeInt32(v: number): KafkajsEncoder;
+  writeInt64(v: unknown): KafkajsEncoder;
+  writeVarLong(v: unknown): KafkajsEncoder;
+  writeVarIntBytes(v: unknown): KafkajsEncoder;
+  writeVarIntArray(v: unknown[]): KafkajsEncoder;
 }
 interface EncoderClass {
-  prototype: KafkajsEncoder & { ensureAvailable(length: number): void };
+  new (initialSize?: number): KafkajsEncoder;
+  prototype: KafkajsEncoder;
   nextPowerOfTwo(value: number): number;
+  sizeOfVarInt(v: number): number;
+  sizeOfVarLong(v: unknown): number;
+  sizeOfVarIntBytes(v: unknown): number;
 }
 
 /** CRC32C lookup tables for slicing-by-8: TABLES[k][b] is the CRC of byte b followed by k zero bytes. */
@@ -95,25 +110,6 @@ Encoder.prototype.ensureAvailable = ensureAvailable;
 // (kafkajs's own Encoder writes those), and the batch copies each value once, into the buffer
 // the codec reads or into the batch itself.
 
-interface EncoderInstance extends KafkajsEncoder {
-  buffer: Buffer;
-  writeVarInt(v: number): EncoderInstance;
-  writeInt8(v: number): EncoderInstance;
-  writeInt16(v: number): EncoderInstance;
-  writeInt32(v: number): EncoderInstance;
-  writeUInt32(v: number): EncoderInstance;
-  writeInt64(v: unknown): EncoderInstance;
-  writeVarLong(v: unknown): EncoderInstance;
-  writeVarIntBytes(v: unknown): EncoderInstance;
-  writeVarIntArray(v: unknown[]): EncoderInstance;
-}
-interface EncoderStatics {
-  new (initialSize?: number): EncoderInstance;
-  sizeOfVarInt(v: number): number;
-  sizeOfVarLong(v: unknown): number;
-  sizeOfVarIntBytes(v: unknown): number;
-}
-
 /** A record as kafkajs would encode it: `head`, then `value` (when it is a Buffer), then `tail`. */
 interface FramedRecord {
   head: Buffer;
@@ -129,7 +125,6 @@ interface RecordInput {
   headers?: Record<string, unknown>;
 }
 
-const KafkaEncoder = Encoder as unknown as EncoderStatics;
 const Header = require('kafkajs/src/protocol/recordBatch/header/v0/index.js') as (h: { key: string; value: unknown }) => unknown;
 const Long = require('kafkajs/src/utils/long.js') as { fromInt(n: number): unknown; fromValue(v: unknown): unknown };
 const compression = require('kafkajs/src/protocol/message/compression/index.js') as {
@@ -144,25 +139,25 @@ export function frameRecord({ offsetDelta = 0, timestampDelta = 0, key, value, h
     const v = headers[k];
     return Array.isArray(v) ? v.map((x: unknown) => ({ key: k, value: x })) : [{ key: k, value: v }];
   });
-  let headersSize = KafkaEncoder.sizeOfVarInt(headersArray.length);
+  let headersSize = Encoder.sizeOfVarInt(headersArray.length);
   for (const h of headersArray) {
     const keySize = Buffer.byteLength(h.key);
-    headersSize += KafkaEncoder.sizeOfVarInt(keySize) + keySize;
-    if (h.value === null) headersSize += KafkaEncoder.sizeOfVarInt(-1);
+    headersSize += Encoder.sizeOfVarInt(keySize) + keySize;
+    if (h.value === null) headersSize += Encoder.sizeOfVarInt(-1);
     else {
       const valueSize = Buffer.byteLength(h.value as string);
-      headersSize += KafkaEncoder.sizeOfVarInt(valueSize) + valueSize;
+      headersSize += Encoder.sizeOfVarInt(valueSize) + valueSize;
     }
   }
   const sizeOfBody =
-    1 + KafkaEncoder.sizeOfVarLong(timestampDelta) + KafkaEncoder.sizeOfVarInt(offsetDelta) + KafkaEncoder.sizeOfVarIntBytes(key) + KafkaEncoder.sizeOfVarIntBytes(value) + headersSize;
-  const head = new KafkaEncoder().writeVarInt(sizeOfBody).writeInt8(0).writeVarLong(timestampDelta).writeVarInt(offsetDelta).writeVarIntBytes(key);
+    1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) + Encoder.sizeOfVarIntBytes(key) + Encoder.sizeOfVarIntBytes(value) + headersSize;
+  const head = new Encoder().writeVarInt(sizeOfBody).writeInt8(0).writeVarLong(timestampDelta).writeVarInt(offsetDelta).writeVarIntBytes(key);
   let aside: Buffer | undefined;
   if (Buffer.isBuffer(value)) {
     head.writeVarInt(value.length);
     aside = value;
   } else head.writeVarIntBytes(value);
-  const tail = new KafkaEncoder().writeVarIntArray(headersArray.map(Header));
+  const tail = new Encoder().writeVarIntArray(headersArray.map(Header));
   return { head: head.buffer, value: aside, tail: tail.buffer };
 }
 
@@ -214,9 +209,9 @@ export async function recordBatch({
   producerEpoch = 0,
   firstSequence = 0,
   records = [],
-}: RecordBatchInput): Promise<EncoderInstance> {
+}: RecordBatchInput): Promise<KafkajsEncoder> {
   const attributes = (codecType & compression.COMPRESSION_CODEC_MASK) | (transactional ? TRANSACTIONAL_MASK : 0);
-  const fields = new KafkaEncoder()
+  const fields = new Encoder()
     .writeInt16(attributes)
     .writeInt32(lastOffsetDelta)
     .writeInt64(firstTimestamp)
@@ -239,10 +234,10 @@ export async function recordBatch({
     packed.copy(out, BATCH_PREFIX + fields.copy(out, BATCH_PREFIX));
   }
   // Base offset, then the length of what follows it, as kafkajs's writeInt64 and writeBytes do.
-  const lead = new KafkaEncoder(16).writeInt64(firstOffset).writeInt32(out.length - 12).writeInt32(partitionLeaderEpoch).writeInt8(MAGIC_BYTE).buffer;
+  const lead = new Encoder(16).writeInt64(firstOffset).writeInt32(out.length - 12).writeInt32(partitionLeaderEpoch).writeInt8(MAGIC_BYTE).buffer;
   lead.copy(out, 0);
   out.writeUInt32BE(crc32c(out.subarray(BATCH_PREFIX)), BATCH_PREFIX - 4);
-  const batch = new KafkaEncoder(0);
+  const batch = new Encoder(0);
   batch.buf = out;
   batch.offset = out.length;
   return batch;

@@ -225,11 +225,16 @@ export class KafkaSink implements Sink {
    */
   async writeLines(block: LineBlock): Promise<void> {
     if (this.stopping || this.transport === undefined) throw new TidewatchError('TW_STOPPED', `sink ${this.ctx.name} is stopped`);
-    const lineLimit = this.limit - FRAMING_BYTES * 2;
+    const lineLimit = this.lineLimit();
     if (this.config.encoding === 'otlp_proto' || block.longestLine > lineLimit) return this.write(block.records());
     const out: Group[] = [];
     this.group(out, this.topics.logs, encodeLineBlock(block, { maxBytes: lineLimit }), block.length);
     return this.ship(out);
+  }
+
+  /** Largest wire batch (and so largest line) a message may hold: the limit less room for the record's framing and headers. */
+  private lineLimit(): number {
+    return this.limit - FRAMING_BYTES * 2;
   }
 
   /** Encoded groups into the disk buffer or the send queue; resolves once Kafka has them all. */
@@ -262,7 +267,7 @@ export class KafkaSink implements Sink {
     const logs: LogRecord[] = [];
     const beats: LogRecord[] = [];
     const metrics: Event[] = [];
-    const lineLimit = this.limit - FRAMING_BYTES * 2;
+    const lineLimit = this.lineLimit();
     for (const e of events) {
       if (e.kind === 'metric') metrics.push(e);
       else if (e.attributes['event.name'] === 'tidewatch.agent.heartbeat') beats.push(e);

@@ -6,10 +6,10 @@
  * and needs what the shared transport does not offer: the LZ4 codec, a faster gzip, and one
  * produce request for several topics. Connection, TLS, SASL, retries and logging come from the
  * same createKafkaClient, the producer's lifecycle from the same ProducerSlot, and failures map
- * to the same TidewatchErrors (mapError), so the
- * sink's contract is the transport's: `send` resolves only when the brokers acknowledged
- * every message, rejects with TW_TRANSPORT_UNAVAILABLE (retriable: the caller keeps its data
- * and tries again) or TW_TRANSPORT_REJECTED.
+ * to the same TidewatchErrors (mapError), so the sink's contract is the transport's: `send`
+ * resolves only when the brokers acknowledged every message, rejects with
+ * TW_TRANSPORT_UNAVAILABLE (retriable: the caller keeps its data and tries again) or
+ * TW_TRANSPORT_REJECTED.
  *
  * kafkajs serialises an idempotent producer's requests to one broker (a lock held until the
  * answer), so more than one request in flight per broker is not possible here; the sink keeps

@@ -45,19 +45,27 @@ async function readAll(kafka: ReturnType<typeof kafkaClient>, topic: string, unt
   return msgs;
 }
 
+/**
+ * A started sink on `<prefix>logs`, created with an operator's small limit (max.message.bytes
+ * 20000) that the sink must learn from the broker.
+ */
+async function limitedSink(prefix: string, partitions: number, options: Partial<KafkaSinkConfig>): Promise<{ ctx: FakeSourceContext; sink: KafkaSink }> {
+  const admin = kafkaClient().admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: `${prefix}logs`, numPartitions: partitions, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
+  await admin.disconnect();
+  const ctx = new FakeSourceContext({ name: 'k', dataDir: dir() });
+  const sink = new KafkaSink(Value.Default(KafkaSinkSchema, { brokers: kafkaBrokers(), topic_prefix: prefix, ...options }) as KafkaSinkConfig, ctx);
+  cleanups.push(() => sink.stop());
+  await sink.start();
+  return { ctx, sink };
+}
+
 describe('kafka sink', () => {
   it('keeps every message under the topic limit: splits batches, truncates and counts a single oversized line', async () => {
     const prefix = `${uniqueTopic('tws')}.`;
     const kafka = kafkaClient();
-    const admin = kafka.admin();
-    await admin.connect();
-    // An operator's small limit on the logs topic; the sink must learn it from the broker.
-    await admin.createTopics({ topics: [{ topic: `${prefix}logs`, numPartitions: 2, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
-    await admin.disconnect();
-    const ctx = new FakeSourceContext({ name: 'k', dataDir: dir() });
-    const sink = new KafkaSink(Value.Default(KafkaSinkSchema, { brokers: kafkaBrokers(), topic_prefix: prefix }) as KafkaSinkConfig, ctx);
-    cleanups.push(() => sink.stop());
-    await sink.start();
+    const { ctx, sink } = await limitedSink(prefix, 2, {});
 
     const batch = lines('ag', 's1', 0, 0, 200).map((r, i) => ({ ...r, body: `${i} ${'x'.repeat(300)}` }));
     const huge = lines('ag', 's2', 0, 0, 1)[0]!;
@@ -85,14 +93,7 @@ describe('kafka sink', () => {
     for (const compression of ['none', 'lz4'] as const) {
       const prefix = `${uniqueTopic('twf')}.`;
       const kafka = kafkaClient();
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic: `${prefix}logs`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
-      await admin.disconnect();
-      const ctx = new FakeSourceContext({ name: 'k', dataDir: dir() });
-      const sink = new KafkaSink(Value.Default(KafkaSinkSchema, { brokers: kafkaBrokers(), topic_prefix: prefix, compression }) as KafkaSinkConfig, ctx);
-      cleanups.push(() => sink.stop());
-      await sink.start();
+      const { ctx, sink } = await limitedSink(prefix, 1, { compression });
       // About 120 KB of one stream, random bytes that no codec shrinks much: six times the limit,
       // one request (batch_bytes and max_request_bytes are far larger), one partition.
       const batch = lines('ag', 's1', 0, 0, 400).map((r, i) => ({ ...r, body: `${i} ${randomBytes(150).toString('base64')}` }));
