@@ -12,7 +12,7 @@
 // --only throughput: part 1 only (kcat beside the agent), R times per cluster; --sinks runs the agent
 // once per '|'-separated variant, each adding options to its kafka sink (YAML flow-map entries; an
 // empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR;
-// --baseline-root DIR also runs, with defaults, the agent of another built checkout (before/after).
+// --baseline-root DIR also runs the agent of another built checkout with the same variants (before/after).
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -266,7 +266,7 @@ for (const nb of BROKERS) {
       if (ONLY === 'throughput') out(`### run ${run}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       for (const [label, extra] of KCAT_RUNS) await kcatRun(kafka, cluster, b, rf, file, label, extra);
       for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim());
-      if (BASELINE_ROOT !== '') await agentAlone(kafka, cluster, dir, file, '', BASELINE_ROOT);
+      if (BASELINE_ROOT !== '') for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim(), BASELINE_ROOT);
     }
     if (ONLY === 'throughput') continue;
 

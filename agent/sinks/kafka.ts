@@ -66,7 +66,7 @@ export const KafkaSinkSchema = Type.Object(
     compression: Type.Union([Type.Literal('lz4'), Type.Literal('gzip'), Type.Literal('none')], {
       default: 'gzip',
       description:
-        'Codec of produce requests. gzip (level 1) is read by every Kafka client; lz4 (tidewatch\'s own LZ4 frame codec) needs consumers with an LZ4 codec (librdkafka, Java clients, kafkajs with core/kafka-codecs.ts registered); snappy and zstd are not offered (native codecs).',
+        'Codec of produce requests. gzip (level 1) is read by every Kafka client; lz4 (lz4-napi, compressing off the main thread; tidewatch\'s own LZ4 frame codec where its addon does not load) needs consumers with an LZ4 codec (librdkafka, Java clients, kafkajs with core/kafka-codecs.ts registered); snappy and zstd are not offered (native codecs).',
     }),
     max_message_bytes: Type.Integer({
       default: 900_000,
