@@ -209,6 +209,10 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   const a0 = performance.now();
   const a2 = startRole('agent', cfg, dir, [], nodeArgs, root === '' ? BIN : path.join(root, 'bin', 'tidewatch.js'));
   let doneAt = 0;
+  // The first checkpoint past offset 0: from there on, the rate the agent sustains (start-up
+  // excluded; kcat has no such figure, its start takes milliseconds).
+  let firstAt = 0;
+  let firstOffset = 0;
   let agentCpu;
   let agentRss = NaN;
   let brokerUsed = NaN;
@@ -220,6 +224,11 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
     try {
       text = readFileSync(checkpoint, 'utf8');
     } catch {}
+    const off = Number(/"offset":(\d+)/.exec(text)?.[1] ?? 0);
+    if (firstAt === 0 && off > 0 && !text.includes(fileEnd)) {
+      firstAt = performance.now();
+      firstOffset = off;
+    }
     if (text.includes(fileEnd)) {
       doneAt = performance.now();
       agentCpu = procCpu(a2.child.pid);
@@ -228,6 +237,8 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
     }
   }
   const s = (doneAt - a0) / 1000;
+  const fileBytes = statSync(file).size;
+  const steady = firstAt === 0 ? '' : `; after its first acknowledgement (${((firstAt - a0) / 1000).toFixed(2)} s, ${((100 * firstOffset) / fileBytes).toFixed(0)} % of the file) ${Math.round((LINES * (1 - firstOffset / fileBytes)) / ((doneAt - firstAt) / 1000))} lines/s`;
   let inTopic = false;
   const c = kafka.consumer({ groupId: `bench-${randomUUID()}` });
   await c.connect();
@@ -239,7 +250,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   });
   for (let i = 0; i < 600 && doneAt !== 0 && !inTopic; i++) await sleep(50);
   out(
-    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at its checkpoint${inTopic ? ', last line read back from the topic' : ', LAST LINE NOT FOUND IN THE TOPIC'})`}; ${cpuText(agentCpu)} (incl. Node start), peak RSS ${agentRss.toFixed(0)} MB; broker CPU ${brokerUsed.toFixed(2)} s${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
+    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at its checkpoint${inTopic ? ', last line read back from the topic' : ', LAST LINE NOT FOUND IN THE TOPIC'})${steady}`}; ${cpuText(agentCpu)} (incl. Node start), peak RSS ${agentRss.toFixed(0)} MB; broker CPU ${brokerUsed.toFixed(2)} s${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
   );
   await c.disconnect();
   await a2.stop();

@@ -6,17 +6,7 @@
  *
  * Level 1 gzip is standard gzip that every consumer reads; on log batches it is 2.2x faster
  * than level 6 for 12 % more bytes (bench/wire.mjs, "codecs").
- *
- * LZ4 compresses with lz4-napi (LZ4 in Rust, a prebuilt addon per platform, no install script)
- * where it loads: its `compressFrame` runs on libuv's threads, so a request's compression leaves
- * the main thread (which the agent's file → Kafka path is bound by: bench/RESULTS.md, issue 5),
- * as gzip's already does. Its frames have independent 4 MiB blocks and no checksums, which every
- * Kafka client reads (Java's KafkaLZ4BlockInputStream takes 64 KiB to 4 MiB blocks). Where it
- * does not load (a platform without a prebuilt addon), core/lz4.ts compresses on the main thread.
- * Decompression is always core/lz4.ts: it caps the output, which a record batch from the network
- * needs.
  */
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { CompressionTypes, kafkajsExports } from './kafkajs.js';
@@ -31,29 +21,8 @@ interface KafkajsCodec {
   decompress(buffer: Buffer): Promise<Buffer>;
 }
 
-interface NativeLz4 {
-  compressFrame(data: Uint8Array): Promise<Buffer>;
-}
-
-let native: NativeLz4 | null | undefined;
-
-/** lz4-napi, loaded on first use; null where it does not load. */
-export function nativeLz4(): NativeLz4 | null {
-  if (native === undefined) {
-    try {
-      native = createRequire(import.meta.url)('lz4-napi') as NativeLz4;
-    } catch {
-      native = null;
-    }
-  }
-  return native;
-}
-
 const lz4Codec: KafkajsCodec = {
-  compress: async (encoder) => {
-    const n = nativeLz4();
-    return n === null ? lz4FrameCompress(encoder.buffer) : n.compressFrame(encoder.buffer);
-  },
+  compress: async (encoder) => lz4FrameCompress(encoder.buffer),
   decompress: async (buffer) => lz4FrameDecompress(buffer),
 };
 

@@ -30,6 +30,7 @@ import type { OutMessage } from '../../core/transport.js';
 import { KafkaTransport } from '../../core/transports/kafka.js';
 import { KafkaCommonOptions, layoutOf, topicName, topicSpecs, transportOptions } from '../../core/transports/kafka-config.js';
 import type { TopicKind } from '../../core/transports/kafka-config.js';
+import type { TopicSpec } from '../../core/transport.js';
 import { encodeHeartbeat, encodeLineBlock } from '../../core/wire.js';
 import type { LineBlock } from '../../core/line-block.js';
 import { DiskBuffer } from './kafka/buffer.js';
@@ -66,7 +67,7 @@ export const KafkaSinkSchema = Type.Object(
     compression: Type.Union([Type.Literal('lz4'), Type.Literal('gzip'), Type.Literal('none')], {
       default: 'gzip',
       description:
-        'Codec of produce requests. gzip (level 1) is read by every Kafka client; lz4 (lz4-napi, compressing off the main thread; tidewatch\'s own LZ4 frame codec where its addon does not load) needs consumers with an LZ4 codec (librdkafka, Java clients, kafkajs with core/kafka-codecs.ts registered); snappy and zstd are not offered (native codecs).',
+        'Codec of produce requests. gzip (level 1) is read by every Kafka client; lz4 (tidewatch\'s own LZ4 frame codec) needs consumers with an LZ4 codec (librdkafka, Java clients, kafkajs with core/kafka-codecs.ts registered); snappy and zstd are not offered (native codecs).',
     }),
     max_message_bytes: Type.Integer({
       default: 900_000,
@@ -191,23 +192,21 @@ export class KafkaSink implements Sink {
     if (this.buffer !== undefined && this.buffer.pendingRecords > 0) this.kick(true);
   }
 
-  /** Topics exist and the size limit is known; retried by the send loop until it succeeds. */
+  /** Topics exist and the size limit is known (one admin session); retried by the send loop until it succeeds. */
   private async prepare(): Promise<void> {
-    const t = this.transport!;
     const layout = layoutOf(this.config);
-    if (!this.topicsReady) {
-      if (layout.create) {
-        const brokers = await t.brokerCount();
-        const specs = topicSpecs(this.config.topic_prefix, layout, ['logs', 'metrics', 'agents'] satisfies TopicKind[], brokers);
-        specs[0]!.name = this.topics.logs;
-        specs[1]!.name = this.topics.metrics;
-        specs[2]!.name = this.topics.agents;
-        await t.ensureTopics(specs);
-      }
-      this.topicsReady = true;
-    }
+    const create = !this.topicsReady && layout.create;
+    const specs = (brokers: number): TopicSpec[] => {
+      const specs = topicSpecs(this.config.topic_prefix, layout, ['logs', 'metrics', 'agents'] satisfies TopicKind[], brokers);
+      specs[0]!.name = this.topics.logs;
+      specs[1]!.name = this.topics.metrics;
+      specs[2]!.name = this.topics.agents;
+      return specs;
+    };
+    const limits = await this.transport!.prepare(create ? specs : undefined, this.limitKnown ? [] : [this.topics.logs, this.topics.metrics]);
+    this.topicsReady = true;
     if (!this.limitKnown) {
-      const broker = Math.min(...(await Promise.all([this.topics.logs, this.topics.metrics].map((topic) => t.maxMessageBytes(topic)))));
+      const broker = Math.min(...limits.values());
       this.limit = Math.max(4096, Math.min(this.config.max_message_bytes, broker - FRAMING_BYTES));
       this.limitKnown = true;
     }

@@ -115,13 +115,15 @@ export class KafkaSource implements Source {
     let catalogPartitions = layout.partitions;
     try {
       if (layout.create) {
-        const specs = topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, await t.brokerCount());
-        // Configured names of the input topics (an OpenTelemetry Collector's otlp_logs, say).
-        specs[TOPIC_KINDS.indexOf('logs')]!.name = logsTopic;
-        specs[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
-        // Deltas, read by the catalog stage: the logs retention is ample.
-        if (runCatalog) specs.push({ ...specs[TOPIC_KINDS.indexOf('logs')]!, name: observationsTopic });
-        await t.ensureTopics(specs);
+        await t.prepare((brokers) => {
+          const specs = topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, brokers);
+          // Configured names of the input topics (an OpenTelemetry Collector's otlp_logs, say).
+          specs[TOPIC_KINDS.indexOf('logs')]!.name = logsTopic;
+          specs[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
+          // Deltas, read by the catalog stage: the logs retention is ample.
+          if (runCatalog) specs.push({ ...specs[TOPIC_KINDS.indexOf('logs')]!, name: observationsTopic });
+          return specs;
+        }, []);
       }
       statePartitions = await partitionCount(topicName(c.topic_prefix, 'state'), opts);
       if (runCatalog) catalogPartitions = await partitionCount(topicName(c.topic_prefix, 'patterns'), opts);

@@ -163,6 +163,19 @@ export function createKafkaClient(opts: KafkaTransportOptions, retry?: KafkaRetr
   });
 }
 
+/** Each topic's `max.message.bytes` (the broker's default where the topic sets none), in one DescribeConfigs request. */
+async function describeLimits(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const res = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configNames: ['max.message.bytes'] })) });
+  const out = new Map<string, number>();
+  for (const topic of topics) {
+    const v = res.resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new TidewatchError('TW_TRANSPORT_REJECTED', `kafka: topic ${topic} has no max.message.bytes`);
+    out.set(topic, n);
+  }
+  return out;
+}
+
 export function createKafkaTransport(opts: KafkaTransportOptions): KafkaTransport {
   return new KafkaTransport(opts);
 }
@@ -180,39 +193,20 @@ export class KafkaTransport implements Transport {
   }
 
   /**
-   * The broker's limit on one message (record batch), for `topic`: the topic's
-   * `max.message.bytes`, else the broker's `message.max.bytes`. Rejects with a TidewatchError
-   * when no broker answers; the caller then keeps its own default.
+   * What a component needs of the cluster before it starts, in one admin session (one
+   * connection and its handshake, where separate calls made one each, in turn: the agent's start
+   * waited on four): the topics `specs(brokers)` lists (`brokers`: how many the cluster has now,
+   * which caps replication factors), made where missing (none when `specs` is undefined), and
+   * the message limit of each topic in `limitsOf` (the topic's `max.message.bytes`, else the
+   * broker's `message.max.bytes`), asked in one request. Rejects with a TidewatchError when no
+   * broker answers; the caller then keeps its own defaults and tries again later.
    */
-  async maxMessageBytes(topic: string): Promise<number> {
-    this.assertRunning();
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-      const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: topic, configNames: ['max.message.bytes'] }] });
-      const v = res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n <= 0) throw new TidewatchError('TW_TRANSPORT_REJECTED', `kafka: topic ${topic} has no max.message.bytes`);
-      return n;
-    } catch (err) {
-      throw mapError(err, `describe ${topic}`);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-
-  /** Number of brokers the cluster lists now (replication factors are capped by it). */
-  async brokerCount(): Promise<number> {
-    this.assertRunning();
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-      return (await admin.describeCluster()).brokers.length;
-    } catch (err) {
-      throw mapError(err, 'describe cluster');
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+  async prepare(specs: ((brokers: number) => TopicSpec[]) | undefined, limitsOf: readonly string[]): Promise<Map<string, number>> {
+    if (specs === undefined && limitsOf.length === 0) return new Map();
+    return this.withAdmin('prepare topics', async (a) => {
+      if (specs !== undefined) await this.createMissing(a, specs((await a.describeCluster()).brokers.length));
+      return limitsOf.length === 0 ? new Map<string, number>() : describeLimits(a, limitsOf);
+    });
   }
 
   /**
@@ -226,29 +220,40 @@ export class KafkaTransport implements Transport {
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
     if (topics.length === 0) return;
+    await this.withAdmin(`ensure topics ${topics.map((t) => t.name).join(', ')}`, (a) => this.createMissing(a, topics));
+  }
+
+  /** Runs `fn` with a connected admin client, disconnected after; errors mapped (`what` names the call). */
+  private async withAdmin<T>(what: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
     this.assertRunning();
     const admin = this.kafka.admin();
     try {
       await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !existing.has(t.name));
-      if (missing.length > 0) {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((t) => ({
-            topic: t.name,
-            numPartitions: t.partitions,
-            replicationFactor: t.replicationFactor,
-            configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-          })),
-        });
-      }
-      await this.warnOnDrift(admin, topics.filter((t) => existing.has(t.name)));
+      return await fn(admin);
     } catch (err) {
-      throw mapError(err, `ensure topics ${topics.map((t) => t.name).join(', ')}`);
+      throw mapError(err, what);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
+  }
+
+  /** Creates those of `topics` that do not exist (existing ones are left as they are). */
+  private async createMissing(admin: Admin, topics: TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: t.replicationFactor,
+          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    await this.warnOnDrift(admin, topics.filter((t) => existing.has(t.name)));
   }
 
   /** Existing topics are left as they are (DESIGN.md), but a partition count that differs from the config is worth a line. */

@@ -58,16 +58,14 @@ describe('npm pack + npm install -g of the tarball', () => {
       maxBuffer: 64 << 20,
     });
     expect(`${installed.stdout}${installed.stderr}`).not.toMatch(/gyp|prebuild|g\+\+|make: /i);
-    // No compiler needed: nothing in the installed tree builds a native addon, the one addon is
-    // lz4-napi's prebuilt one for this platform (an optional dependency: the kafka sink's lz4
-    // falls back to core/lz4.ts without it), and the only install-time scripts are plain `node`
-    // scripts (protobufjs' postinstall prints a notice; tidewatch's own `prepare` sees no sources
-    // and does nothing).
+    // No compiler needed: nothing in the installed tree is a native addon or builds one, and the
+    // only install-time scripts are plain `node` scripts (protobufjs' postinstall prints a notice;
+    // tidewatch's own `prepare` sees no sources and does nothing).
     const pkgRoot = join(prefix, 'lib', 'node_modules', 'tidewatch');
     const native: string[] = [];
     const scripts: string[] = [];
     for (const f of await readdir(join(prefix, 'lib', 'node_modules'), { recursive: true })) {
-      if (f.endsWith('binding.gyp') || (f.endsWith('.node') && !/^tidewatch\/node_modules\/@antoniomuso\/lz4-napi-linux-x64-gnu\/[\w.-]+\.node$/.test(f))) native.push(f);
+      if (f.endsWith('binding.gyp') || f.endsWith('.node')) native.push(f);
       if (!f.endsWith('package.json') || !/(^|\/)node_modules\/(@[^/]+\/)?[^/]+\/package\.json$|^tidewatch\/package\.json$/.test(f)) continue;
       const meta = JSON.parse(await readFile(join(prefix, 'lib', 'node_modules', f), 'utf8')) as { name?: string; gypfile?: boolean; scripts?: Record<string, string> };
       if (meta.gypfile === true) native.push(f);

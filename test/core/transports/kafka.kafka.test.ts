@@ -8,6 +8,7 @@ import { createKafkaTransport } from '../../../core/transports/kafka.js';
 import type { KafkaTransportOptions } from '../../../core/transports/kafka.js';
 import type { ConsumedBatch } from '../../../core/transport.js';
 import { MemoryTelemetry } from '../../../core/telemetry.js';
+import { TidewatchError } from '../../../core/errors.js';
 import { kafkaBrokers, kafkaClient, uniqueTopic } from '../../kafka/harness.js';
 import { scale } from '../../support/scale.js';
 import { restartContract, transportContract } from './transport-contract.js';
@@ -72,6 +73,40 @@ describe('kafka transport', () => {
         configs.resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === name)?.configValue;
       expect(value(compacted, 'cleanup.policy')).toBe('compact');
       expect(value(retained, 'retention.ms')).toBe('3600000');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('prepare: makes the missing topics for the broker count and reads each topic\'s message limit, in one call', async () => {
+    const t = make();
+    const existing = uniqueTopic('tw-prep-small');
+    const fresh = uniqueTopic('tw-prep-new');
+    try {
+      await a.createTopics({ waitForLeaders: true, topics: [{ topic: existing, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
+      const seen: number[] = [];
+      const limits = await t.prepare(
+        (brokers) => {
+          seen.push(brokers);
+          return [
+            { name: existing, partitions: 5, replicationFactor: brokers },
+            { name: fresh, partitions: 3, replicationFactor: brokers },
+          ];
+        },
+        [existing, fresh],
+      );
+      expect(seen).toEqual([kafkaBrokers().length]);
+      // The existing topic is left as it is; the new one is made as specified.
+      const meta = await a.fetchTopicMetadata({ topics: [existing, fresh] });
+      expect(Object.fromEntries(meta.topics.map((x) => [x.name, x.partitions.length]))).toEqual({ [existing]: 1, [fresh]: 3 });
+      // The topic's own limit, and the broker's default where the topic sets none.
+      const broker = await a.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajsExports.ConfigResourceTypes.TOPIC, name: fresh, configNames: ['max.message.bytes'] }] });
+      expect(Object.fromEntries(limits)).toEqual({ [existing]: 20000, [fresh]: Number(broker.resources[0]!.configEntries[0]!.configValue) });
+      // Limits alone; nothing asked, nothing done.
+      expect(Object.fromEntries(await t.prepare(undefined, [existing]))).toEqual({ [existing]: 20000 });
+      expect((await t.prepare(undefined, [])).size).toBe(0);
+      // A topic that does not exist has no limit to read: a TidewatchError, which the sink retries.
+      await expect(t.prepare(undefined, [uniqueTopic('tw-prep-absent')])).rejects.toBeInstanceOf(TidewatchError);
     } finally {
       await t.stop();
     }

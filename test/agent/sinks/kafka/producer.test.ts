@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { SinkProducer } from '../../../../agent/sinks/kafka/producer.js';
 import { TidewatchError } from '../../../../core/errors.js';
 import { CompressionTypes, kafkajsExports } from '../../../../core/kafkajs.js';
-import { nativeLz4, registerKafkaCodecs } from '../../../../core/kafka-codecs.js';
+import { registerKafkaCodecs } from '../../../../core/kafka-codecs.js';
 import { lz4FrameCompress, lz4FrameDecompress } from '../../../../core/lz4.js';
 
 const { CompressionCodecs } = kafkajsExports;
@@ -33,48 +31,6 @@ describe('kafka sink codecs', () => {
     expect(gunzipSync(gz).equals(batch)).toBe(true);
     expect(gz.length).toBe(gzipSync(batch, { level: 1 }).length);
     expect((await gzip.decompress(gzipSync(batch, { level: 9 }))).equals(batch)).toBe(true);
-  });
-
-  it('compresses LZ4 with lz4-napi off the main thread here (linux x64 has its prebuilt addon), in frames Kafka clients read', async () => {
-    registerKafkaCodecs();
-    expect(nativeLz4()).not.toBeNull();
-    const lz4 = codec(CompressionTypes.LZ4);
-    // 5 MiB of log lines: more than one block of the largest size Kafka's Java reader takes.
-    const big = Buffer.concat(Array.from({ length: 40 }, () => batch)).subarray(0, 5 << 20);
-    expect(big.length).toBe(5 << 20);
-    for (const input of [batch, big, Buffer.alloc(0), batch.subarray(17, 4000)]) {
-      const frame = await lz4.compress({ buffer: input });
-      expect(frame.readUInt32LE(0)).toBe(0x184d2204);
-      const flg = frame[4]!;
-      expect(flg >> 6).toBe(1); // frame version 01
-      expect(flg & 0x20).toBe(0x20); // independent blocks, as Kafka's Java producer writes them
-      expect((frame[5]! >> 4) & 7).toBeGreaterThanOrEqual(4); // block size 64 KiB .. 4 MiB
-      expect(lz4FrameDecompress(frame).equals(input)).toBe(true);
-    }
-    // The frame is lz4-napi's, not core/lz4.ts's (whose blocks are 64 KiB).
-    expect((await lz4.compress({ buffer: big })).equals(lz4FrameCompress(big))).toBe(false);
-  });
-
-  it('compresses LZ4 with core/lz4.ts where lz4-napi does not load (an optional dependency)', async () => {
-    // A process in which requiring lz4-napi fails, as on a platform without its prebuilt addon.
-    const script = `
-      const Module = require('node:module');
-      const resolve = Module._resolveFilename;
-      Module._resolveFilename = function (request, ...rest) {
-        if (request === 'lz4-napi') throw Object.assign(new Error('no addon here'), { code: 'MODULE_NOT_FOUND' });
-        return resolve.call(this, request, ...rest);
-      };
-      (async () => {
-        const codecs = await import(${JSON.stringify(new URL('../../../../dist/core/kafka-codecs.js', import.meta.url).href)});
-        const lz4 = await import(${JSON.stringify(new URL('../../../../dist/core/lz4.js', import.meta.url).href)});
-        const { kafkajsExports, CompressionTypes } = await import(${JSON.stringify(new URL('../../../../dist/core/kafkajs.js', import.meta.url).href)});
-        codecs.registerKafkaCodecs();
-        const input = Buffer.from('GET /cart 200\\n'.repeat(5000));
-        const frame = await kafkajsExports.CompressionCodecs[CompressionTypes.LZ4]().compress({ buffer: input });
-        console.log(JSON.stringify({ native: codecs.nativeLz4() !== null, same: frame.equals(lz4.lz4FrameCompress(input)) }));
-      })();`;
-    const out = await promisify(execFile)(process.execPath, ['-e', script]);
-    expect(JSON.parse(out.stdout)).toEqual({ native: false, same: true });
   });
 
   it('rejects a send with TW_TRANSPORT_UNAVAILABLE while no broker answers, and TW_STOPPED once stopped', async () => {
