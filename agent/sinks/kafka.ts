@@ -197,11 +197,11 @@ export class KafkaSink implements Sink {
     const layout = layoutOf(this.config);
     const create = !this.topicsReady && layout.create;
     const specs = (brokers: number): TopicSpec[] => {
-      const specs = topicSpecs(this.config.topic_prefix, layout, ['logs', 'metrics', 'agents'] satisfies TopicKind[], brokers);
-      specs[0]!.name = this.topics.logs;
-      specs[1]!.name = this.topics.metrics;
-      specs[2]!.name = this.topics.agents;
-      return specs;
+      const out = topicSpecs(this.config.topic_prefix, layout, ['logs', 'metrics', 'agents'] satisfies TopicKind[], brokers);
+      out[0]!.name = this.topics.logs;
+      out[1]!.name = this.topics.metrics;
+      out[2]!.name = this.topics.agents;
+      return out;
     };
     const limits = await this.transport!.prepare(create ? specs : undefined, this.limitKnown ? [] : [this.topics.logs, this.topics.metrics]);
     this.topicsReady = true;
