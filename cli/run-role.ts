@@ -133,10 +133,7 @@ export async function runRole(role: string, argv: string[], io: CommandIO, compo
   const stop = io.waitForStop({ hold: false });
   const starting = runner.start();
   if (await Promise.race([starting.then(() => false), stop.then(() => true)])) {
-    let startTimer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([starting.then(() => true), new Promise<false>((r) => (startTimer = setTimeout(() => r(false), stopTimeoutMs)))]);
-    clearTimeout(startTimer);
-    if (!done) {
+    if (!(await within(starting.then(() => true), stopTimeoutMs))) {
       log.error('stop timed out: the start had not finished', { code: 'TW_STOP_TIMEOUT', stop_timeout_ms: stopTimeoutMs });
       exitBackstop(1, (n) => log.error('a file system call does not return; killing the process', { code: 'TW_STOP_TIMEOUT', fs_calls_pending: n }));
       return 1;
@@ -239,19 +236,15 @@ export async function runRole(role: string, argv: string[], io: CommandIO, compo
   log.info('started', { config: file, data_dir: config.data_dir, pipelines: Object.keys(config.pipelines), stop_timeout_ms: stopTimeoutMs });
   const signal = await stop;
   log.info('stopping', { signal, stop_timeout_ms: stopTimeoutMs });
-  let timer: NodeJS.Timeout | undefined;
-  const drained = await Promise.race([
+  const drained = await within(
     (async () => {
       await reloading;
       state = 'stopping';
       await runner.stop();
       return true;
     })(),
-    new Promise<false>((r) => {
-      timer = setTimeout(() => r(false), stopTimeoutMs);
-    }),
-  ]);
-  clearTimeout(timer);
+    stopTimeoutMs,
+  );
   process.off('SIGHUP', onHup);
   clearInterval(statusTimer);
   if (!drained) {
@@ -272,4 +265,14 @@ export async function runRole(role: string, argv: string[], io: CommandIO, compo
   if (reloadFailure !== undefined) return 1;
   log.info('stopped');
   return 0;
+}
+
+/** What `p` settles to, or false when it has not settled within `ms` (the timer is cleared either way). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | false> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
