@@ -8,11 +8,15 @@
 // 3. freshness: from a line's write returning to its count being visible in the open 1 s
 //    window to a read_committed rollups reader, p50/p99.
 // Run after `npm run build`: node bench/kafka-e2e.mjs [--lines N] [--brokers 1,3] [--only throughput]
-//   [--runs R] [--sinks 'compression: gzip|compression: lz4'] [--agent-prof DIR]
+//   [--runs R] [--warmup W] [--sinks 'compression: gzip|compression: lz4'] [--agent-prof DIR]
 // --only throughput: part 1 only (kcat beside the agent), R times per cluster; --sinks runs the agent
 // once per '|'-separated variant, each adding options to its kafka sink (YAML flow-map entries; an
 // empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR;
 // --baseline-root DIR also runs the agent of another built checkout with the same variants (before/after).
+// --warmup W (throughput only; default 1): W whole rounds first, printed but left out of the medians,
+// so that no side pays for the broker's cold JVM (a fresh broker serves the first round up to 2x
+// slower than the third; a production broker is warm). With R > 1 the run ends with each side's
+// median and the agent's ratios to kcat.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -40,6 +44,7 @@ const LINES = Number(arg('lines', '200000'));
 const BROKERS = arg('brokers', '1,3').split(',').map(Number);
 const ONLY = arg('only', 'all');
 const RUNS = Number(arg('runs', '1'));
+const WARMUP = Number(arg('warmup', '1'));
 const SINK_VARIANTS = arg('sinks', '').split('|');
 const AGENT_PROF = arg('agent-prof', '');
 const BASELINE_ROOT = arg('baseline-root', '');
@@ -163,6 +168,7 @@ async function kcatRun(kafka, cluster, b, rf, file, label, extra) {
   const b1 = brokerCpu(cluster);
   const n = await topicCount(kafka, topic);
   out(`- ${label}: ${Math.round(LINES / (ms / 1000))} lines/s (${(ms / 1000).toFixed(2)} s, ${n} messages in topic, exit ${r.status}); ${cpuText(cpu)}; broker CPU ${(b1 - b0).toFixed(2)} s`);
+  return r.status === 0 && n === LINES ? { rate: LINES / (ms / 1000) } : undefined;
 }
 
 /**
@@ -238,7 +244,8 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   }
   const s = (doneAt - a0) / 1000;
   const fileBytes = statSync(file).size;
-  const steady = firstAt === 0 ? '' : `; after its first acknowledgement (${((firstAt - a0) / 1000).toFixed(2)} s, ${((100 * firstOffset) / fileBytes).toFixed(0)} % of the file) ${Math.round((LINES * (1 - firstOffset / fileBytes)) / ((doneAt - firstAt) / 1000))} lines/s`;
+  const steadyRate = firstAt === 0 ? undefined : (LINES * (1 - firstOffset / fileBytes)) / ((doneAt - firstAt) / 1000);
+  const steady = steadyRate === undefined ? '' : `; after its first acknowledgement (${((firstAt - a0) / 1000).toFixed(2)} s, ${((100 * firstOffset) / fileBytes).toFixed(0)} % of the file) ${Math.round(steadyRate)} lines/s`;
   let inTopic = false;
   const c = kafka.consumer({ groupId: `bench-${randomUUID()}` });
   await c.connect();
@@ -254,6 +261,38 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   );
   await c.disconnect();
   await a2.stop();
+  if (doneAt === 0 || !inTopic) return undefined;
+  return { rate: LINES / s, steady: steadyRate };
+}
+
+/**
+ * Medians of the measured runs, lines/s: each side's total, the agent's rate after its first
+ * acknowledgement, and the agent's ratios to kcat's message-per-line run (issue 5: beyond it) and
+ * to its tuned run (issue 5: within 2x). A run that failed (kcat's count short, the agent not
+ * finished) is left out and said so.
+ */
+function summarize(figures) {
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const med = new Map();
+  out(`### medians of ${RUNS} runs (lines/s)`);
+  out('| side | runs | total | after the first acknowledgement |');
+  out('|---|---|---|---|');
+  for (const [label, fs] of figures) {
+    const ok = fs.filter((f) => f !== undefined);
+    const m = median(ok.map((f) => f.rate));
+    med.set(label, m);
+    const steady = ok.map((f) => f.steady).filter((x) => x !== undefined);
+    out(`| ${label} | ${ok.length}${ok.length < fs.length ? ` (${fs.length - ok.length} failed)` : ''} | ${Math.round(m)} | ${steady.length === 0 ? '' : Math.round(median(steady))} |`);
+  }
+  const perLine = med.get(KCAT_RUNS[0][0]);
+  const tuned = med.get(KCAT_RUNS[1][0]);
+  for (const [label, m] of med) {
+    if (!label.startsWith('agent') && !label.startsWith('baseline')) continue;
+    out(`- ${label}: ${(m / perLine).toFixed(2)}x kcat's message-per-line median (aim: above 1), kcat tuned ${(tuned / m).toFixed(2)}x faster (aim: at most 2)`);
+  }
 }
 
 const KCAT_RUNS = [
@@ -273,13 +312,24 @@ for (const nb of BROKERS) {
 
     // 1. kcat plain and tuned, then our agent, each to a fresh topic (rf = min(3, brokers)).
     const rf = Math.min(3, nb);
-    for (let run = 1; run <= (ONLY === 'throughput' ? RUNS : 1); run++) {
-      if (ONLY === 'throughput') out(`### run ${run}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-      for (const [label, extra] of KCAT_RUNS) await kcatRun(kafka, cluster, b, rf, file, label, extra);
-      for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim());
-      if (BASELINE_ROOT !== '') for (const v of SINK_VARIANTS) await agentAlone(kafka, cluster, dir, file, v.trim(), BASELINE_ROOT);
+    // Each side's figures over the measured runs (warm-up rounds aside), for the medians.
+    const figures = new Map();
+    const keep = (run, label, f) => {
+      if (run < 1) return;
+      if (!figures.has(label)) figures.set(label, []);
+      figures.get(label).push(f);
+    };
+    const warmup = ONLY === 'throughput' ? WARMUP : 0;
+    for (let run = 1 - warmup; run <= (ONLY === 'throughput' ? RUNS : 1); run++) {
+      if (ONLY === 'throughput') out(`### ${run < 1 ? `warm-up round ${run + warmup} (not counted)` : `run ${run}`}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      for (const [label, extra] of KCAT_RUNS) keep(run, label, await kcatRun(kafka, cluster, b, rf, file, label, extra));
+      for (const v of SINK_VARIANTS) keep(run, `agent${v.trim() === '' ? '' : `, ${v.trim()}`}`, await agentAlone(kafka, cluster, dir, file, v.trim()));
+      if (BASELINE_ROOT !== '') for (const v of SINK_VARIANTS) keep(run, `baseline${v.trim() === '' ? '' : `, ${v.trim()}`}`, await agentAlone(kafka, cluster, dir, file, v.trim(), BASELINE_ROOT));
     }
-    if (ONLY === 'throughput') continue;
+    if (ONLY === 'throughput') {
+      if (RUNS > 1) summarize(figures);
+      continue;
+    }
 
     // Our agent: file → kafka sink (defaults: gzip, acks=all, idempotent, linger 5 ms), then the
     // collector's ingest stage (one process) to committed rollups.
