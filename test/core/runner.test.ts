@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TidewatchError } from '../../core/errors.js';
 import { PipelineRunner } from '../../core/runner.js';
 import { LineBlock } from '../../core/line-block.js';
@@ -36,6 +36,40 @@ describe('PipelineRunner', () => {
     const firstSinkStop = h.order.findIndex((s) => s.startsWith('stop sink'));
     expect(lastSourceStop).toBeLessThan(firstSinkStop);
     expect(h.order.filter((s) => s === 'stop sink x')).toHaveLength(1);
+  });
+
+  it('starts its sinks together: one waiting for its broker does not hold back the others', async () => {
+    const h = new Harness();
+    const release = new Map<string, () => void>();
+    h.sinkStart = (name) => new Promise((r) => release.set(name, r));
+    const { r } = runner(h);
+    const started = r.start();
+    // Both sinks are starting before either has finished; no source starts meanwhile.
+    await vi.waitFor(() => expect(release.size).toBe(2));
+    expect(h.order).toEqual(['start sink x', 'start sink y']);
+    release.get('y')!();
+    release.get('x')!();
+    await started;
+    expect(h.order.slice(0, 4)).toEqual(['start sink x', 'start sink y', 'started sink y', 'started sink x']);
+    expect(h.order.filter((s) => s.startsWith('start source'))).toHaveLength(2);
+    await r.stop();
+  });
+
+  it('fails its start when one sink fails, stopping the others only once their start has settled', async () => {
+    const h = new Harness();
+    let releaseY: () => void = () => {};
+    h.sinkStart = (name) =>
+      name === 'x' ? Promise.reject(new TidewatchError('TW_TRANSPORT_UNAVAILABLE', 'no broker')) : new Promise((r) => (releaseY = r));
+    const { r } = runner(h);
+    const started = r.start().catch((e: unknown) => e);
+    await vi.waitFor(() => expect(h.order).toContain('start sink y'));
+    await new Promise((r) => setTimeout(r, 20));
+    // x has failed, y is still starting: nothing is stopped yet.
+    expect(h.order.some((s) => s.startsWith('stop'))).toBe(false);
+    releaseY();
+    expect(await started).toMatchObject({ code: 'TW_TRANSPORT_UNAVAILABLE' });
+    expect(h.order.indexOf('stop sink y')).toBeGreaterThan(h.order.indexOf('started sink y'));
+    expect(h.order.filter((s) => s.startsWith('start source'))).toHaveLength(0);
   });
 
   it('resolves emit only after every sink of every pipeline fed by the source has the batch', async () => {

@@ -19,6 +19,8 @@ export class Harness {
   readonly order: string[] = [];
   failSink: ((name: string, events: Event[]) => Error | undefined) | undefined;
   sinkDelayMs = 0;
+  /** Runs inside a test sink's start, between its 'start sink' and 'started sink' entries in `order`. */
+  sinkStart: ((name: string) => Promise<void>) | undefined;
 
   components(): ComponentEntry[] {
     const h = this;
@@ -39,7 +41,12 @@ export class Harness {
       schema: Any,
       create(_c, ctx) {
         return {
-          start: async () => void h.order.push(`start sink ${ctx.name}`),
+          async start() {
+            h.order.push(`start sink ${ctx.name}`);
+            if (h.sinkStart === undefined) return;
+            await h.sinkStart(ctx.name);
+            h.order.push(`started sink ${ctx.name}`);
+          },
           stop: async () => void h.order.push(`stop sink ${ctx.name}`),
           async write(events) {
             if (h.sinkDelayMs > 0) await new Promise((r) => setTimeout(r, h.sinkDelayMs));
