@@ -8,7 +8,7 @@
 // 3. freshness: from a line's write returning to its count being visible in the open 1 s
 //    window to a read_committed rollups reader, p50/p99.
 // Run after `npm run build`: node bench/kafka-e2e.mjs [--lines N] [--brokers 1,3] [--only throughput]
-//   [--runs R] [--warmup W] [--sinks 'compression: gzip|compression: lz4'] [--agent-prof DIR]
+//   [--runs R] [--warmup W] [--sinks 'compression: gzip|compression: lz4'] [--source 'k: v'] [--agent-prof DIR]
 // --only throughput: part 1 only (kcat beside the agent), R times per cluster; --sinks runs the agent
 // once per '|'-separated variant, each adding options to its kafka sink (YAML flow-map entries; an
 // empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR;
@@ -47,6 +47,8 @@ const RUNS = Number(arg('runs', '1'));
 const WARMUP = Number(arg('warmup', '1'));
 const SINK_VARIANTS = arg('sinks', '').split('|');
 const AGENT_PROF = arg('agent-prof', '');
+// Options added to the agent's file source (YAML flow-map entries), e.g. 'read_buffer_bytes: 1048576'.
+const SOURCE_EXTRA = arg('source', '');
 const BASELINE_ROOT = arg('baseline-root', '');
 // Extra node flags for the agent (e.g. '--max-semi-space-size=64'), space-separated.
 const AGENT_NODE_ARGS = arg('agent-node-args', '').split(' ').filter((x) => x !== '');
@@ -203,7 +205,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   const cfg = [
     `data_dir: ${path.join(dir, `d-${p2}`)}`,
     'sources:',
-    `  app: { type: file, include: ["${logDir}/*.log"], start_at: beginning, checkpoint_interval_ms: 20 }`,
+    `  app: { type: file, include: ["${logDir}/*.log"], start_at: beginning, checkpoint_interval_ms: 20${SOURCE_EXTRA === '' ? '' : `, ${SOURCE_EXTRA}`} }`,
     'sinks:',
     `  k: { type: kafka, brokers: ${JSON.stringify(cluster.bootstrap)}, topic_prefix: "${p2}"${extra} }`,
     'pipelines:',
@@ -257,7 +259,7 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   });
   for (let i = 0; i < 600 && doneAt !== 0 && !inTopic; i++) await sleep(50);
   out(
-    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at its checkpoint${inTopic ? ', last line read back from the topic' : ', LAST LINE NOT FOUND IN THE TOPIC'})${steady}`}; ${cpuText(agentCpu)} (incl. Node start), peak RSS ${agentRss.toFixed(0)} MB; broker CPU ${brokerUsed.toFixed(2)} s${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
+    `- ${root === '' ? 'tidewatch agent' : `baseline agent of ${root}`} (CLI, defaults${extra}${SOURCE_EXTRA === '' ? '' : `; source ${SOURCE_EXTRA}`}${AGENT_NODE_ARGS.length > 0 ? `; node ${AGENT_NODE_ARGS.join(' ')}` : ''}), file → Kafka acked: ${doneAt === 0 ? 'DID NOT FINISH' : `${Math.round(LINES / s)} lines/s (${s.toFixed(2)} s incl. process start; measured at its checkpoint${inTopic ? ', last line read back from the topic' : ', LAST LINE NOT FOUND IN THE TOPIC'})${steady}`}; ${cpuText(agentCpu)} (incl. Node start), peak RSS ${agentRss.toFixed(0)} MB; broker CPU ${brokerUsed.toFixed(2)} s${doneAt === 0 ? `\n${a2.stderr().slice(-2000)}` : ''}`,
   );
   await c.disconnect();
   await a2.stop();
