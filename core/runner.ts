@@ -3,8 +3,8 @@
  * per pipeline, drives the transforms' flush tick, and counts at every stage boundary.
  *
  * Order (STYLE.md rule 5): sinks start first (all together), then transforms, then sources (all
- * together); sources stop first,
- * then transforms flush for the last time, then sinks stop (each flushing and committing).
+ * together); sources stop first, then transforms flush for the last time, then sinks stop (each
+ * flushing and committing).
  * Transform instances are per pipeline (windows of two pipelines never mix); sources and sinks
  * are shared by every pipeline that names them.
  *
