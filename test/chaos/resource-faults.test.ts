@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, sleep } from './support.js';
 import { makeTmpfs, metricValue, scrapeMetrics, spawnAgent, writeConfig } from './agent-process.js';
 import type { Agent } from './agent-process.js';
+import { completeJsonLines } from '../support/jsonl.js';
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -28,13 +29,10 @@ function track(a: Agent): Agent {
   return a;
 }
 
-/** Lines of the file sink's output, by body. */
+/** Lines of the file sink's output, by body (polled while the agent writes it: complete lines only). */
 function sunk(path: string): string[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => String((JSON.parse(l) as { body: unknown }).body));
+  return completeJsonLines(readFileSync(path, 'utf8')).map((r) => String((r as { body: unknown }).body));
 }
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../agent/sources/file/checkpoint.js';
 import { scale } from '../support/scale.js';
 import { until } from '../support/wait.js';
+import { completeJsonLines } from '../support/jsonl.js';
 
 const BIN = new URL('../../bin/tidewatch.js', import.meta.url).pathname;
 
@@ -54,13 +55,11 @@ interface Rec {
 }
 async function records(file: string): Promise<Rec[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const r = JSON.parse(l) as { body: string; attributes: Record<string, number> };
-      return { body: r.body, offset: r.attributes['tidewatch.offset']! };
-    });
+  // Polled while the agent writes it: complete lines only.
+  return completeJsonLines(text).map((l) => {
+    const r = l as { body: string; attributes: Record<string, number> };
+    return { body: r.body, offset: r.attributes['tidewatch.offset']! };
+  });
 }
 
 interface StatusJson {
