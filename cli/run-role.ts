@@ -20,6 +20,7 @@ import { resolveIdentity } from '../core/identity.js';
 import { createLogger } from '../core/log.js';
 import type { Level, Logger } from '../core/log.js';
 import { PipelineRunner } from '../core/runner.js';
+import { within } from '../core/within.js';
 import { MemoryTelemetry } from '../core/telemetry.js';
 import type { TelemetrySample } from '../core/telemetry.js';
 import { parseArgs, stringFlag } from './args.js';
@@ -265,14 +266,4 @@ export async function runRole(role: string, argv: string[], io: CommandIO, compo
   if (reloadFailure !== undefined) return 1;
   log.info('stopped');
   return 0;
-}
-
-/** What `p` settles to, or false when it has not settled within `ms` (the timer is cleared either way). */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | false> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

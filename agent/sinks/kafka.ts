@@ -32,6 +32,7 @@ import { KafkaCommonOptions, layoutOf, topicName, topicSpecs, transportOptions }
 import type { TopicKind } from '../../core/transports/kafka-config.js';
 import type { TopicSpec } from '../../core/transport.js';
 import { encodeHeartbeat, encodeLineBlock } from '../../core/wire.js';
+import { within } from '../../core/within.js';
 import type { LineBlock } from '../../core/line-block.js';
 import { DiskBuffer } from './kafka/buffer.js';
 import type { BufferedGroup } from './kafka/buffer.js';
@@ -179,15 +180,13 @@ export class KafkaSink implements Sink {
       if (!this.stopping) this.ctx.log.warn('kafka not reachable at start; will keep trying', { err: errorCodeOf(err), message: (err as Error).message });
     });
     const waitMs = this.config.connection_timeout_ms + START_GRACE_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const ready = await Promise.race([
+    const ready = await within(
       attempt.then(
         () => true,
         () => undefined,
       ),
-      new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs))),
-    ]);
-    clearTimeout(timer);
+      waitMs,
+    );
     if (ready === false) this.ctx.log.warn('kafka not reachable at start; the agent runs, buffers, and keeps trying', { wait_ms: waitMs });
     if (this.buffer !== undefined && this.buffer.pendingRecords > 0) this.kick(true);
   }

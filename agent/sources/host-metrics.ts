@@ -21,6 +21,7 @@ import type { Static } from '@sinclair/typebox';
 import type { Source, SourceFactory } from '../../core/component.js';
 import { TidewatchError } from '../../core/errors.js';
 import type { Attributes, MetricPoint } from '../../core/model.js';
+import { within } from '../../core/within.js';
 import {
   DEFAULT_EXCLUDED_FS_TYPES,
   memoryStates,
@@ -172,13 +173,11 @@ export async function collectHost(config: HostMetricsConfig, state: HostState, r
       return true;
     });
     for (const m of mounts.slice(0, config.max_filesystems)) {
-      let timer: NodeJS.Timeout | undefined;
-      const s = await Promise.race([
+      const s = await within(
         statfs(join(config.root_path || '/', m.mountpoint)).catch(() => undefined),
-        new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), config.statfs_timeout_ms))),
-      ]);
-      clearTimeout(timer);
-      if (s === undefined || s.blocks === 0) continue;
+        config.statfs_timeout_ms,
+      );
+      if (s === undefined || s === false || s.blocks === 0) continue;
       const attrs = { device: m.device, mountpoint: m.mountpoint, type: m.type, mode: m.mode };
       const used = (s.blocks - s.bfree) * s.bsize;
       const free = s.bavail * s.bsize;
