@@ -470,10 +470,14 @@ export class KafkaSink implements Sink {
   async stop(): Promise<void> {
     if (this.transport === undefined || this.stopping) return;
     if (this.buffer === undefined) {
-      if (this.queue.length > 0) this.kick(true);
+      // Whatever waits is sent now, not after linger_ms; a send loop that ended while entries
+      // still waited (they came after its last take) is started again.
       const deadline = Date.now() + 3000;
-      while ((this.sending !== undefined || this.queue.length > 0) && Date.now() < deadline) {
-        await Promise.race([this.sending, new Promise((r) => setTimeout(r, 50))]);
+      for (;;) {
+        if (this.sending === undefined && this.queue.length > 0) this.kick(true);
+        const left = deadline - Date.now();
+        if (this.sending === undefined || left <= 0) break;
+        await within(this.sending, left);
       }
     }
     this.stopping = true;
@@ -486,7 +490,7 @@ export class KafkaSink implements Sink {
     this.queuedBytes = 0;
     // A request in flight is abandoned, not awaited: its data is in the disk buffer or was
     // rejected above, and a send that lands anyway is a duplicate the collector drops by offset.
-    await Promise.race([this.sending, new Promise((r) => setTimeout(r, 500))]);
+    if (this.sending !== undefined) await within(this.sending, 500);
     await this.buffer?.close();
     await this.producer?.stop().catch(() => undefined);
     await this.transport.stop().catch(() => undefined);

@@ -106,6 +106,22 @@ describe('kafka sink', () => {
     }
   });
 
+  it('memory mode: stop sends what waits at once, not after linger_ms, and every write it sent resolves', async () => {
+    const prefix = `${uniqueTopic('twl')}.`;
+    const kafka = kafkaClient();
+    const { sink } = await limitedSink(prefix, 1, { linger_ms: 60_000, batch_bytes: 1 << 24 });
+    // Two writes that would linger a minute (far below batch_bytes) when stop comes.
+    const writes = [sink.write(lines('ag', 's1', 0, 0, 50)), sink.write(lines('ag', 's1', 0, 500, 50))];
+    const t0 = Date.now();
+    const stopped = sink.stop();
+    await Promise.all(writes);
+    await stopped;
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const msgs = await readAll(kafka, `${prefix}logs`, (m) => m.reduce((n, x) => n + decodeLogBatch(x.value!).length, 0) >= 100);
+    const offsets = msgs.flatMap((m) => decodeLogBatch(m.value!)).map((r) => r.attributes['tidewatch.offset']);
+    expect(offsets).toEqual(lines('ag', 's1', 0, 0, 100).map((r) => r.attributes['tidewatch.offset']));
+  });
+
   it('otlp_proto: logs as OTLP requests, read back by the ingest stage with exact rollups (replays dropped)', async () => {
     const prefix = `${uniqueTopic('twp')}.`;
     const common = { brokers: kafkaBrokers(), topic_prefix: prefix, logs_topic: `${prefix}otlp_logs` };
