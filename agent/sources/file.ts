@@ -46,6 +46,12 @@ export const FileSourceSchema = Type.Object(
       default: 'end',
       description: 'Where to start in files present at the very first start (no checkpoint yet); files that appear later are always read from their beginning.',
     }),
+    ignore_older_ms: Type.Integer({
+      default: 0,
+      minimum: 0,
+      description:
+        'A file found with no checkpoint whose last modification is older than this is followed from its end: its history is skipped (counted in tidewatch_file_ignored_files_total and tidewatch_file_ignored_bytes_total), lines written to it later arrive. Files already followed, and the copy or new name of a followed file, are never skipped. 0 reads every file.',
+    }),
     max_line_bytes: Type.Integer({ default: 262_144, minimum: 16, description: 'Longest line kept whole, in bytes; longer lines are truncated or split (counted).' }),
     long_lines: Type.Union([Type.Literal('truncate'), Type.Literal('split')], {
       default: 'truncate',
@@ -163,6 +169,7 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         exclude: config.exclude,
         excludeGz: config.exclude_gz,
         startAt: config.start_at,
+        ignoreOlderMs: config.ignore_older_ms,
         maxLineBytes: config.max_line_bytes,
         longLines: config.long_lines,
         multiline,

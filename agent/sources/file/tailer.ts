@@ -44,6 +44,8 @@ export interface TailerOptions {
   exclude: readonly string[];
   excludeGz: boolean;
   startAt: 'beginning' | 'end';
+  /** A file found with no checkpoint and unmodified this long is followed from its end; 0: never. */
+  ignoreOlderMs: number;
   maxLineBytes: number;
   longLines: LongLines;
   multiline: MultilineRule | undefined;
@@ -191,6 +193,8 @@ const C = {
   ckCorrupt: 'tidewatch_file_checkpoint_corrupt_total',
   ioErrors: 'tidewatch_file_io_errors_total',
   openDeferred: 'tidewatch_file_open_deferred_total',
+  ignoredFiles: 'tidewatch_file_ignored_files_total',
+  ignoredBytes: 'tidewatch_file_ignored_bytes_total',
 } as const;
 
 export class FileTailer implements Source {
@@ -725,7 +729,15 @@ export class FileTailer implements Source {
     }
     this.pending.delete(key);
     let offset = 0;
-    if (this.initialScan && this.firstRun && this.opts.startAt === 'end') offset = await lastLineEnd(path, st.size, this.opts.readBufferBytes);
+    // ignore_older_ms: history nobody asked for (a years-old log under a new glob, or a file
+    // moved in with its old modification time) is skipped like start_at: end, and counted.
+    const old = this.opts.ignoreOlderMs > 0 && now - st.mtimeMs > this.opts.ignoreOlderMs;
+    if (old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) offset = await lastLineEnd(path, st.size, this.opts.readBufferBytes);
+    if (old) {
+      this.ctx.telemetry.add(C.ignoredFiles, this.labels);
+      this.ctx.telemetry.add(C.ignoredBytes, this.labels, offset);
+      this.ctx.log.debug('file older than ignore_older_ms: followed from its end', { path, bytes: offset, mtime: new Date(st.mtimeMs).toISOString() });
+    }
     const t = new Tracker(
       { sid: newSid(), gen: 0, head: true, path, dev: st.dev, ino: st.ino, btime: st.birthtimeMs, fp: head, offset, tail: EMPTY },
       this.opts,

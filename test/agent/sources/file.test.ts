@@ -4,7 +4,7 @@
  * unless a restart or a rejection forced it, and then with the identity it had.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { appendFile, open, readFile, rename, stat, truncate, unlink, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, stat, truncate, unlink, utimes, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { FakeSourceContext, until } from '../../support/fake-source-context.js';
@@ -150,6 +150,37 @@ describe('file source: checkpoints', () => {
     await until(() => s2.ctx.confirmed.length >= 1, 5000);
     await s2.src.sync();
     expect(s2.ctx.confirmedLines()).toEqual([{ body: 'while-down', path: s.log, sid, gen: 0, offset: 27 }]);
+  });
+
+  test('ignore_older_ms: a file found long unmodified is followed from its end (counted); fresh files and followed ones, renamed or not, are read whole', async () => {
+    const s = await setup({ ignore_older_ms: 3_600_000 });
+    const old = join(s.dir, 'logs', 'old.log');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await writeFile(old, 'old1\nold2\n');
+    await utimes(old, twoDaysAgo, twoDaysAgo);
+    await writeFile(s.log, 'fresh1\n');
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length >= 1, 5000);
+    await appendFile(old, 'later\n');
+    await until(() => bodies(s.ctx.confirmedLines()).includes('later'), 5000, 'a write to the skipped file');
+    expect(bodies(s.ctx.confirmedLines()).sort()).toEqual(['fresh1', 'later']);
+    expect(s.ctx.confirmedLines().find((l) => l.body === 'later')?.offset).toBe(10); // after the skipped history
+    expect(s.ctx.telemetry.value('tidewatch_file_ignored_files_total', { source: 'app' })).toBe(1);
+    expect(s.ctx.telemetry.value('tidewatch_file_ignored_bytes_total', { source: 'app' })).toBe(10);
+    const sid = s.ctx.confirmedLines().find((l) => l.body === 'fresh1')?.sid;
+    await s.src.stop();
+
+    // While the agent is down a followed file gets a line, is renamed (still selected), and looks old.
+    await appendFile(s.log, 'while-down\n');
+    const renamed = join(s.dir, 'logs', 'renamed.log');
+    await rename(s.log, renamed);
+    await utimes(renamed, twoDaysAgo, twoDaysAgo);
+    const s2 = await setup({ ignore_older_ms: 3_600_000 }, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 1, 5000);
+    await s2.src.sync();
+    expect(s2.ctx.confirmedLines()).toEqual([{ body: 'while-down', path: renamed, sid, gen: 0, offset: 7 }]);
+    expect(s2.ctx.telemetry.value('tidewatch_file_ignored_files_total', { source: 'app' })).toBe(0);
   });
 
   test('the checkpoint advances only over the contiguous confirmed prefix; restart re-sends the rest with the same identity', async () => {
