@@ -106,6 +106,19 @@ describe('kafka sink', () => {
     }
   });
 
+  it('a record still over the limit after its body was truncated (huge attributes) is dropped and counted; its neighbours arrive', async () => {
+    const prefix = `${uniqueTopic('twd')}.`;
+    const kafka = kafkaClient();
+    const { ctx, sink } = await limitedSink(prefix, 1, {});
+    const batch = lines('ag', 's1', 0, 0, 21);
+    batch[10]!.attributes['http.request.header.cookie'] = 'c'.repeat(30_000); // alone 1.5x the 20 000 limit
+    await sink.write(batch); // resolves: nothing is left to retry
+    const want = batch.filter((_, i) => i !== 10).map((r) => r.attributes['tidewatch.offset']);
+    const msgs = await readAll(kafka, `${prefix}logs`, (m) => m.reduce((n, x) => n + decodeLogBatch(x.value!).length, 0) >= want.length);
+    expect(msgs.flatMap((m) => decodeLogBatch(m.value!)).map((r) => r.attributes['tidewatch.offset'])).toEqual(want);
+    expect(ctx.telemetry.snapshot().filter((x) => x.name === 'tidewatch_events_dropped_total').map((x) => [x.labels['reason'], x.value])).toEqual([['too_large', 1]]);
+  });
+
   it('memory mode: stop sends what waits at once, not after linger_ms, and every write it sent resolves', async () => {
     const prefix = `${uniqueTopic('twl')}.`;
     const kafka = kafkaClient();
