@@ -202,7 +202,7 @@ export class KafkaSink implements Sink {
       out[2]!.name = this.topics.agents;
       return out;
     };
-    const limits = await this.transport!.prepare(create ? specs : undefined, this.limitKnown ? [] : [this.topics.logs, this.topics.metrics]);
+    const { limits } = await this.transport!.prepare(create ? specs : undefined, { limitsOf: this.limitKnown ? [] : [this.topics.logs, this.topics.metrics] });
     this.topicsReady = true;
     if (!this.limitKnown) {
       const broker = Math.min(...limits.values());

@@ -25,6 +25,7 @@ import { IngestStage } from '../ingest/stage.js';
 import type { IngestStageOptions } from '../ingest/stage.js';
 import { TidewatchError } from '../../core/errors.js';
 import type { LogRecord, MetricPoint } from '../../core/model.js';
+import type { TopicSpec } from '../../core/transport.js';
 import { decodeLogsRequest, decodeMetricsRequest } from '../../agent/sources/otlp/proto.js';
 import { logsToEvents, metricsToEvents } from '../../agent/sources/otlp/map.js';
 import { RulesReader } from '../ingest/rules-reader.js';
@@ -111,25 +112,27 @@ export class KafkaSource implements Source {
     const observationsTopic = c.observations_topic ?? `${c.topic_prefix}pattern-observations`;
     const runCatalog = c.stage === 'all' || c.stage === 'catalog';
     const t = new KafkaTransport(opts);
-    let statePartitions = layout.partitions;
-    let catalogPartitions = layout.partitions;
+    const stateTopic = topicName(c.topic_prefix, 'state');
+    const catalogTopic = topicName(c.topic_prefix, 'patterns');
+    let partitions: Map<string, number>;
     try {
-      if (layout.create) {
-        await t.prepare((brokers) => {
-          const specs = topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, brokers);
-          // Configured names of the input topics (an OpenTelemetry Collector's otlp_logs, say).
-          specs[TOPIC_KINDS.indexOf('logs')]!.name = logsTopic;
-          specs[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
-          // Deltas, read by the catalog stage: the logs retention is ample.
-          if (runCatalog) specs.push({ ...specs[TOPIC_KINDS.indexOf('logs')]!, name: observationsTopic });
-          return specs;
-        }, []);
-      }
-      statePartitions = await partitionCount(topicName(c.topic_prefix, 'state'), opts);
-      if (runCatalog) catalogPartitions = await partitionCount(topicName(c.topic_prefix, 'patterns'), opts);
+      // One admin session: the topics made where missing, then the partition counts that the
+      // state and catalog writers spread their keys over.
+      const specs = (brokers: number): TopicSpec[] => {
+        const out = topicSpecs(c.topic_prefix, layout, TOPIC_KINDS, brokers);
+        // Configured names of the input topics (an OpenTelemetry Collector's otlp_logs, say).
+        out[TOPIC_KINDS.indexOf('logs')]!.name = logsTopic;
+        out[TOPIC_KINDS.indexOf('metrics')]!.name = metricsTopic;
+        // Deltas, read by the catalog stage: the logs retention is ample.
+        if (runCatalog) out.push({ ...out[TOPIC_KINDS.indexOf('logs')]!, name: observationsTopic });
+        return out;
+      };
+      ({ partitions } = await t.prepare(layout.create ? specs : undefined, { partitionsOf: runCatalog ? [stateTopic, catalogTopic] : [stateTopic] }));
     } finally {
       await t.stop();
     }
+    const statePartitions = partitions.get(stateTopic) ?? layout.partitions;
+    const catalogPartitions = partitions.get(catalogTopic) ?? layout.partitions;
     const kafka = createKafkaClient(opts);
     const emit = (events: Parameters<SourceContext['emit']>[0]): Promise<void> => this.ctx.emit(events);
     if (c.stage === 'all' || c.stage === 'ingest') {
@@ -226,36 +229,6 @@ function otlpDecoder(logsTopic: string, metricsTopic: string, now: () => number)
     throw new TidewatchError('TW_WIRE_DECODE', `otlp_proto: topic ${m.topic} is neither the logs nor the metrics topic`);
   };
 }
-
-async function partitionCount(topic: string, opts: Parameters<typeof createKafkaClient>[0]): Promise<number> {
-  const admin = createKafkaClient(opts).admin();
-  try {
-    await admin.connect();
-    // Just after the topics were created, a broker may not know them yet ("This server does not
-    // host this topic-partition"): retriable, so asked again for a while rather than failing the start.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-        return Math.max(1, meta.topics[0]?.partitions.length ?? 1);
-      } catch (err) {
-        if (!retriable(err) || attempt >= METADATA_ATTEMPTS) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
-      }
-    }
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
-/** kafkajs marks such errors retriable, also when its own retries gave up (originalError). */
-function retriable(err: unknown): boolean {
-  const e = err as { retriable?: boolean; type?: string; originalError?: unknown } | undefined;
-  if (e === undefined || e === null) return false;
-  return e.retriable === true || e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'LEADER_NOT_AVAILABLE' || (e.originalError !== undefined && retriable(e.originalError));
-}
-
-/** Tries of a topic's metadata right after its creation (about 25 s in all with the backoff). */
-const METADATA_ATTEMPTS = 15;
 
 export const kafkaSource: SourceFactory<typeof KafkaSourceSchema> = {
   type: 'kafka',

@@ -176,6 +176,38 @@ async function describeLimits(admin: Admin, topics: readonly string[]): Promise<
   return out;
 }
 
+/**
+ * Partitions of each topic. Just after the topics were created, a broker may not know them yet
+ * ("This server does not host this topic-partition"): retriable, so asked again for a while
+ * (about 25 s with the backoff) rather than failing the start.
+ */
+async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+      return new Map(topics.map((name) => [name, Math.max(1, meta.topics.find((t) => t.name === name)?.partitions.length ?? 1)]));
+    } catch (err) {
+      if (!metadataRetriable(err) || attempt >= METADATA_ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+    }
+  }
+}
+
+const METADATA_ATTEMPTS = 15;
+
+/** kafkajs marks such errors retriable, also when its own retries gave up (originalError). */
+function metadataRetriable(err: unknown): boolean {
+  const e = err as { retriable?: boolean; type?: string; originalError?: unknown } | undefined;
+  if (e === undefined || e === null) return false;
+  return e.retriable === true || e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'LEADER_NOT_AVAILABLE' || (e.originalError !== undefined && metadataRetriable(e.originalError));
+}
+
+/** What `KafkaTransport.prepare` found: message limits and partition counts by topic. */
+export interface Prepared {
+  limits: Map<string, number>;
+  partitions: Map<string, number>;
+}
+
 export function createKafkaTransport(opts: KafkaTransportOptions): KafkaTransport {
   return new KafkaTransport(opts);
 }
@@ -195,17 +227,23 @@ export class KafkaTransport implements Transport {
   /**
    * What a component needs of the cluster before it starts, in one admin session (one
    * connection and its handshake, where separate calls made one each, in turn: the agent's start
-   * waited on four): the topics `specs(brokers)` lists (`brokers`: how many the cluster has now,
-   * which caps replication factors), made where missing (none when `specs` is undefined), and
-   * the message limit of each topic in `limitsOf` (the topic's `max.message.bytes`, else the
-   * broker's `message.max.bytes`), asked in one request. Rejects with a TidewatchError when no
+   * waited on four, the collector's on three): the topics `specs(brokers)` lists (`brokers`: how
+   * many the cluster has now, which caps replication factors), made where missing (none when
+   * `specs` is undefined); the message limit of each topic in `ask.limitsOf` (the topic's
+   * `max.message.bytes`, else the broker's `message.max.bytes`), asked in one request; and the
+   * partition count of each topic in `ask.partitionsOf`. Rejects with a TidewatchError when no
    * broker answers; the caller then keeps its own defaults and tries again later.
    */
-  async prepare(specs: ((brokers: number) => TopicSpec[]) | undefined, limitsOf: readonly string[]): Promise<Map<string, number>> {
-    if (specs === undefined && limitsOf.length === 0) return new Map();
+  async prepare(specs: ((brokers: number) => TopicSpec[]) | undefined, ask: { limitsOf?: readonly string[]; partitionsOf?: readonly string[] } = {}): Promise<Prepared> {
+    const limitsOf = ask.limitsOf ?? [];
+    const partitionsOf = ask.partitionsOf ?? [];
+    if (specs === undefined && limitsOf.length === 0 && partitionsOf.length === 0) return { limits: new Map(), partitions: new Map() };
     return this.withAdmin('prepare topics', async (a) => {
       if (specs !== undefined) await this.createMissing(a, specs((await a.describeCluster()).brokers.length));
-      return limitsOf.length === 0 ? new Map<string, number>() : describeLimits(a, limitsOf);
+      return {
+        limits: limitsOf.length === 0 ? new Map<string, number>() : await describeLimits(a, limitsOf),
+        partitions: partitionsOf.length === 0 ? new Map<string, number>() : await partitionCounts(a, partitionsOf),
+      };
     });
   }
 

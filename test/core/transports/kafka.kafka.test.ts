@@ -78,14 +78,14 @@ describe('kafka transport', () => {
     }
   });
 
-  it('prepare: makes the missing topics for the broker count and reads each topic\'s message limit, in one call', async () => {
+  it('prepare: makes the missing topics for the broker count and reads each topic\'s message limit and partitions, in one call', async () => {
     const t = make();
     const existing = uniqueTopic('tw-prep-small');
     const fresh = uniqueTopic('tw-prep-new');
     try {
       await a.createTopics({ waitForLeaders: true, topics: [{ topic: existing, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
       const seen: number[] = [];
-      const limits = await t.prepare(
+      const { limits, partitions } = await t.prepare(
         (brokers) => {
           seen.push(brokers);
           return [
@@ -93,20 +93,23 @@ describe('kafka transport', () => {
             { name: fresh, partitions: 3, replicationFactor: brokers },
           ];
         },
-        [existing, fresh],
+        { limitsOf: [existing, fresh], partitionsOf: [existing, fresh] },
       );
       expect(seen).toEqual([kafkaBrokers().length]);
       // The existing topic is left as it is; the new one is made as specified.
       const meta = await a.fetchTopicMetadata({ topics: [existing, fresh] });
       expect(Object.fromEntries(meta.topics.map((x) => [x.name, x.partitions.length]))).toEqual({ [existing]: 1, [fresh]: 3 });
+      // Partition counts as the brokers have them, read in the same session just after creation.
+      expect(Object.fromEntries(partitions)).toEqual({ [existing]: 1, [fresh]: 3 });
       // The topic's own limit, and the broker's default where the topic sets none.
       const broker = await a.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajsExports.ConfigResourceTypes.TOPIC, name: fresh, configNames: ['max.message.bytes'] }] });
       expect(Object.fromEntries(limits)).toEqual({ [existing]: 20000, [fresh]: Number(broker.resources[0]!.configEntries[0]!.configValue) });
       // Limits alone; nothing asked, nothing done.
-      expect(Object.fromEntries(await t.prepare(undefined, [existing]))).toEqual({ [existing]: 20000 });
-      expect((await t.prepare(undefined, [])).size).toBe(0);
+      expect(Object.fromEntries((await t.prepare(undefined, { limitsOf: [existing] })).limits)).toEqual({ [existing]: 20000 });
+      const none = await t.prepare(undefined);
+      expect([none.limits.size, none.partitions.size]).toEqual([0, 0]);
       // A topic that does not exist has no limit to read: a TidewatchError, which the sink retries.
-      await expect(t.prepare(undefined, [uniqueTopic('tw-prep-absent')])).rejects.toBeInstanceOf(TidewatchError);
+      await expect(t.prepare(undefined, { limitsOf: [uniqueTopic('tw-prep-absent')] })).rejects.toBeInstanceOf(TidewatchError);
     } finally {
       await t.stop();
     }
