@@ -63,6 +63,7 @@ describe('kafkajs produce encoding (core/kafkajs-encoder.ts)', () => {
     expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283); // the CRC-32C check value
     expect(crc32c(Buffer.alloc(0))).toBe(0);
     fc.assert(
+      // Lengths on both sides of the word path's 64 bytes, every alignment of the memory.
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat({ max: 7 }), (bytes, skip) => {
         const b = Buffer.from(bytes).subarray(Math.min(skip, bytes.length));
         expect(crc32c(b)).toBe(stockCrc(b) >>> 0);
