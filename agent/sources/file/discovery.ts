@@ -8,9 +8,9 @@
  * watches, not 10,000). chokidar's `atomic` coalescing is off: it would report a quick
  * rename-and-recreate as a mere change.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import type { FSWatcher } from 'chokidar';
 
@@ -19,6 +19,8 @@ export interface GlobSet {
   readonly roots: readonly { dir: string; depth: number }[];
   /** true when `path` (absolute) is selected. */
   match(path: string): boolean;
+  /** true when directory `dir` (absolute) is walked and watched as part of a root. */
+  covers(dir: string): boolean;
 }
 
 export function compileGlobs(include: readonly string[], exclude: readonly string[], excludeGz: boolean): GlobSet {
@@ -41,11 +43,22 @@ export function compileGlobs(include: readonly string[], exclude: readonly strin
   return {
     roots: kept,
     match: (path) => isInc(path) && !isExc(path) && !(excludeGz && path.endsWith('.gz')),
+    covers: (dir) =>
+      kept.some((r) => {
+        const rel = relative(r.dir, dir);
+        return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && rel.split(sep).length <= r.depth);
+      }),
   };
 }
 
 export interface ScanResult {
   files: Map<string, Stats>;
+  /**
+   * Selected paths that are symbolic links, to the real path of their file. A write behind a
+   * link happens in the target's directory, which the roots' watch may not cover (Kubernetes:
+   * /var/log/containers/*.log link to /var/log/pods/...): the caller watches those too.
+   */
+  links: Map<string, string>;
   /** Directories walked (what a watcher of the same roots would watch). */
   dirs: number;
   errors: number;
@@ -54,6 +67,7 @@ export interface ScanResult {
 /** Lists every selected regular file with its stat. Unreadable directories are counted, not fatal. */
 export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult> {
   const files = new Map<string, Stats>();
+  const links = new Map<string, string>();
   let dirs = 0;
   let errors = 0;
   const walk = async (dir: string, depth: number): Promise<void> => {
@@ -73,7 +87,9 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
       } else if ((e.isFile() || e.isSymbolicLink()) && globs.match(full)) {
         try {
           const st = await stat(full);
-          if (st.isFile()) files.set(full, st);
+          if (!st.isFile()) continue;
+          files.set(full, st);
+          if (e.isSymbolicLink()) links.set(full, await realpath(full));
         } catch {
           // gone between readdir and stat: the next event or scan sees the new state
         }
@@ -81,7 +97,7 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
     }
   };
   for (const r of globs.roots) await walk(r.dir, r.depth);
-  return { files, dirs, errors };
+  return { files, links, dirs, errors };
 }
 
 export type Hint = (path: string, kind: 'change' | 'rename' | 'dir') => void;

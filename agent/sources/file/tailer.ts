@@ -236,6 +236,10 @@ export class FileTailer implements Source {
   private readonly lines: Line[] = [];
   private readonly pieces: Piece[] = [];
   private watcher: FSWatcher | undefined;
+  /** Real paths of selected links' files, to those links (discovery.ts ScanResult.links). */
+  private linkTargets = new Map<string, string[]>();
+  /** Directories of link targets that the roots' watch does not cover, watched as well. */
+  private linkDirs = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private again = false;
@@ -467,8 +471,10 @@ export class FileTailer implements Source {
       this.nextScanAt = Math.min(this.nextScanAt, this.ctx.now() + 50);
       return;
     }
-    if (!this.globs.match(path)) return;
-    if (this.hints.get(path) !== 'rename') this.hints.set(path, kind);
+    // A path nobody selected may be the file behind selected links: a hint for those.
+    const paths = this.globs.match(path) ? [path] : this.linkTargets.get(path);
+    if (paths === undefined) return;
+    for (const p of paths) if (this.hints.get(p) !== 'rename') this.hints.set(p, kind);
     this.kick();
   }
 
@@ -572,9 +578,38 @@ export class FileTailer implements Source {
       this.note(t);
       if (t.fd !== undefined && t.state === 'live' && t.idle && now - t.lastActiveAt >= this.opts.closeIdleMs) await this.closeFd(t);
     }
+    this.followLinks(res.links);
     this.initialScan = false;
     this.ctx.telemetry.set('tidewatch_file_tracked_files', this.labels, this.trackers.size);
-    this.ctx.telemetry.set('tidewatch_file_watched_dirs', this.labels, res.dirs);
+    this.ctx.telemetry.set('tidewatch_file_watched_dirs', this.labels, res.dirs + this.linkDirs.size);
+  }
+
+  /**
+   * Selected links whose files live in directories the roots' watch does not cover (Kubernetes'
+   * /var/log/containers/*.log, links into /var/log/pods/...): those directories are watched too,
+   * at most max_dirs of them, so a write or a rotation behind a link is seen at once rather than
+   * at the next rescan. Their events come back as hints for the links (onHint).
+   */
+  private followLinks(links: Map<string, string>): void {
+    const targets = new Map<string, string[]>();
+    for (const [link, real] of links) {
+      const l = targets.get(real);
+      if (l === undefined) targets.set(real, [link]);
+      else l.push(link);
+    }
+    this.linkTargets = targets;
+    const w = this.watcher;
+    if (w === undefined) return;
+    const dirs = new Set<string>();
+    for (const real of targets.keys()) {
+      const d = dirname(real);
+      if (dirs.size < this.opts.maxDirs && !this.globs.covers(d)) dirs.add(d);
+    }
+    const added = [...dirs].filter((d) => !this.linkDirs.has(d));
+    const gone = [...this.linkDirs].filter((d) => !dirs.has(d));
+    if (added.length > 0) w.add(added);
+    if (gone.length > 0) w.unwatch(gone);
+    this.linkDirs = dirs;
   }
 
   /** Looks at one selected path: new file, same file grown, renamed, replaced or gone. */

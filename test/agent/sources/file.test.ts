@@ -4,7 +4,7 @@
  * unless a restart or a rejection forced it, and then with the identity it had.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { appendFile, open, readFile, rename, stat, truncate, unlink, utimes, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, stat, symlink, truncate, unlink, utimes, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { FakeSourceContext, until } from '../../support/fake-source-context.js';
@@ -323,6 +323,30 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
     await new Promise((r) => setTimeout(r, 300));
     expectOnce(bodies(s.ctx.confirmedLines()), wantLines(written));
   }, 120_000);
+
+  test('selected symlinks to files elsewhere (Kubernetes /var/log/containers): writes and a kubelet rotation behind the link arrive at once, not at the next rescan', async () => {
+    // /var/log/containers/<pod>.log -> /var/log/pods/<pod>/<container>/0.log: the directory
+    // the globs name holds only links; the files change in directories nobody selected.
+    const s = await setup({ rescan_interval_ms: 60_000, rotated_idle_ms: 300 });
+    const pod = join(s.dir, 'pods', 'web', 'app');
+    await mkdir(pod, { recursive: true });
+    await writeFile(join(pod, '0.log'), 'first\n');
+    await symlink(join(pod, '0.log'), s.log);
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length >= 1, 5000, 'the line there at start');
+    await appendFile(join(pod, '0.log'), 'second\n');
+    await until(() => bodies(s.ctx.confirmedLines()).includes('second'), 3000, 'a write behind the link');
+    // kubelet's rotation: 0.log renamed aside (a last line still reaching it), a new 0.log.
+    await appendFile(join(pod, '0.log'), 'last-of-old\n');
+    await rename(join(pod, '0.log'), join(pod, '0.log.20261126-110000'));
+    await writeFile(join(pod, '0.log'), 'new-first\n');
+    await until(() => bodies(s.ctx.confirmedLines()).includes('new-first'), 3000, 'the new file behind the link');
+    await appendFile(join(pod, '0.log'), 'new-second\n');
+    await until(() => bodies(s.ctx.confirmedLines()).includes('new-second'), 3000, 'a write to the new file');
+    expectOnce(bodies(s.ctx.confirmedLines()), ['first', 'second', 'last-of-old', 'new-first', 'new-second']);
+    const paths = new Set(s.ctx.confirmedLines().map((l) => l.path));
+    expect([...paths]).toEqual([s.log]); // log.file.path is the selected name, the link
+  });
 
   test('rename rotation to names not selected: the old file is read to its end through the open handle', async () => {
     const s = await setup({ rotated_idle_ms: 200 });
