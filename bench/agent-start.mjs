@@ -6,7 +6,7 @@
 //   node bench/agent-start.mjs [--rounds N] [--baseline-root DIR]
 // --baseline-root also runs the agent of another built checkout, interleaved round by round.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) for (const root of roots) await once(root);
 } finally {
   await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (xs) => `median ${med(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;

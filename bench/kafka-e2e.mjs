@@ -12,13 +12,14 @@
 // --only throughput: part 1 only (kcat beside the agent), R times per cluster; --sinks runs the agent
 // once per '|'-separated variant, each adding options to its kafka sink (YAML flow-map entries; an
 // empty variant is the defaults); --agent-prof writes the agent's V8 CPU profile to DIR;
-// --baseline-root DIR also runs the agent of another built checkout with the same variants (before/after).
-// --warmup W (throughput only; default 1): W whole rounds first, printed but left out of the medians,
-// so that no side pays for the broker's cold JVM (a fresh broker serves the first round up to 2x
-// slower than the third; a production broker is warm). With R > 1 the run ends with each side's
+// --baseline-root DIR also runs the agent of another built checkout with the same variants (before/after),
+// the two taking turns going first.
+// --warmup W (throughput only; default 3): W whole rounds first, printed but left out of the medians,
+// so that no side pays for the broker's cold JVM (a fresh broker served kcat's message-per-line run
+// at 0.7-1.0M lines/s in the first round and 1.5-2.2M from the third; a production broker is warm). With R > 1 the run ends with each side's
 // median and the agent's ratios to kcat.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,7 @@ const LINES = Number(arg('lines', '200000'));
 const BROKERS = arg('brokers', '1,3').split(',').map(Number);
 const ONLY = arg('only', 'all');
 const RUNS = Number(arg('runs', '1'));
-const WARMUP = Number(arg('warmup', '1'));
+const WARMUP = Number(arg('warmup', '3'));
 const SINK_VARIANTS = arg('sinks', '').split('|');
 const AGENT_PROF = arg('agent-prof', '');
 // Options added to the agent's file source (YAML flow-map entries), e.g. 'read_buffer_bytes: 1048576'.
@@ -263,6 +264,9 @@ async function agentAlone(kafka, cluster, dir, file, sinkExtra, root = '') {
   );
   await c.disconnect();
   await a2.stop();
+  // The file's copy and the agent's data: a 5-run bench of 1M lines left gigabytes behind.
+  rmSync(logDir, { recursive: true, force: true });
+  rmSync(path.join(dir, `d-${p2}`), { recursive: true, force: true });
   if (doneAt === 0 || !inTopic) return undefined;
   return { rate: LINES / s, steady: steadyRate };
 }
@@ -307,8 +311,8 @@ for (const nb of BROKERS) {
   const cluster = await startKafka({ brokers: nb, quickStart: false });
   const kafka = new Kafka({ clientId: 'bench', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING });
   const b = cluster.bootstrap.join(',');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-kbench-'));
   try {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-kbench-'));
     const file = makeFile(dir, LINES);
     out(`\n## ${nb} broker(s), Kafka ${cluster.version}`);
 
@@ -325,8 +329,14 @@ for (const nb of BROKERS) {
     for (let run = 1 - warmup; run <= (ONLY === 'throughput' ? RUNS : 1); run++) {
       if (ONLY === 'throughput') out(`### ${run < 1 ? `warm-up round ${run + warmup} (not counted)` : `run ${run}`}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       for (const [label, extra] of KCAT_RUNS) keep(run, label, await kcatRun(kafka, cluster, b, rf, file, label, extra));
-      for (const v of SINK_VARIANTS) keep(run, `agent${v.trim() === '' ? '' : `, ${v.trim()}`}`, await agentAlone(kafka, cluster, dir, file, v.trim()));
-      if (BASELINE_ROOT !== '') for (const v of SINK_VARIANTS) keep(run, `baseline${v.trim() === '' ? '' : `, ${v.trim()}`}`, await agentAlone(kafka, cluster, dir, file, v.trim(), BASELINE_ROOT));
+      // With a baseline, the two agents take turns going first: the agent right after kcat's
+      // runs was measured about 7 % slower than the one after it, whichever build it was
+      // (bench/RESULTS.md, 2026-11-26 11:05-11:12 UTC), so a fixed order biases every A/B.
+      const sides = [['agent', '']];
+      if (BASELINE_ROOT !== '') sides[run % 2 === 0 ? 'unshift' : 'push'](['baseline', BASELINE_ROOT]);
+      for (const [side, root] of sides) {
+        for (const v of SINK_VARIANTS) keep(run, `${side}${v.trim() === '' ? '' : `, ${v.trim()}`}`, await agentAlone(kafka, cluster, dir, file, v.trim(), root));
+      }
     }
     if (ONLY === 'throughput') {
       if (RUNS > 1) summarize(figures);
@@ -402,5 +412,6 @@ for (const nb of BROKERS) {
     await collector.stop();
   } finally {
     await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
