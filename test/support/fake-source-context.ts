@@ -11,7 +11,7 @@ import type { SourceContext } from '../../core/component.js';
 import type { Event, LogRecord } from '../../core/model.js';
 import { LineBlock } from '../../core/line-block.js';
 import { MemoryTelemetry } from '../../core/telemetry.js';
-import { silentLogger } from '../../core/log.js';
+import { createLogger } from '../../core/log.js';
 
 /** `batch()` gives the batch's events (decoding a LineBlock then and there). */
 export type AckPolicy = (batch: () => Event[], index: number) => 'ok' | 'reject' | 'hold' | number;
@@ -28,7 +28,9 @@ export class FakeSourceContext implements SourceContext {
   readonly name: string;
   readonly dataDir: string;
   readonly telemetry = new MemoryTelemetry();
-  readonly log = silentLogger;
+  /** What the component logged (JSON lines, debug and up). */
+  readonly logged: string[] = [];
+  readonly log = createLogger({ level: 'debug', write: (line) => void this.logged.push(line) });
   readonly agentId = 'agent-test';
   readonly hostName = 'host-test';
   readonly bus = undefined;

@@ -62,7 +62,12 @@ export interface ScanResult {
   /** Directories walked (what a watcher of the same roots would watch). */
   dirs: number;
   errors: number;
+  /** Directories that could not be listed, and why (the first few): a root not there yet, no permission. */
+  unreadable: { dir: string; code: string }[];
 }
+
+/** How many unreadable directories a scan names (all are counted in `errors`). */
+const UNREADABLE_NAMED = 10;
 
 /** Lists every selected regular file with its stat. Unreadable directories are counted, not fatal. */
 export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult> {
@@ -70,14 +75,16 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
   const links = new Map<string, string>();
   let dirs = 0;
   let errors = 0;
+  const unreadable: { dir: string; code: string }[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     if (dirs >= maxDirs) return;
     dirs++;
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
-    } catch {
+    } catch (err) {
       errors++;
+      if (unreadable.length < UNREADABLE_NAMED) unreadable.push({ dir, code: String((err as NodeJS.ErrnoException).code ?? 'EIO') });
       return;
     }
     for (const e of entries) {
@@ -97,7 +104,7 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
     }
   };
   for (const r of globs.roots) await walk(r.dir, r.depth);
-  return { files, links, dirs, errors };
+  return { files, links, dirs, errors, unreadable };
 }
 
 export type Hint = (path: string, kind: 'change' | 'rename' | 'dir') => void;

@@ -560,6 +560,18 @@ export class FileTailer implements Source {
     const now = this.ctx.now();
     const res = await scan(this.globs, this.opts.maxDirs);
     if (res.errors > 0) this.ctx.telemetry.add(C.ioErrors, { ...this.labels, op: 'scan' }, res.errors);
+    // What an operator asks first when nothing arrives: is the directory there, may we read it,
+    // does anything match? Said at most every ten minutes per directory.
+    for (const u of res.unreadable) {
+      const key = `scan:${u.dir}:${u.code}`;
+      if (now - (this.loggedAt.get(key) ?? -Infinity) < 600_000) continue;
+      this.loggedAt.set(key, now);
+      if (u.code === 'ENOENT') this.ctx.log.info('a directory the include globs start from does not exist (yet); it is looked for at every rescan', { dir: u.dir });
+      else this.ctx.log.warn('cannot list a directory the include globs select from: files in it are not followed', { dir: u.dir, code: u.code });
+    }
+    if (this.initialScan && res.files.size === 0 && this.trackers.size === 0) {
+      this.ctx.log.warn('no file matches include yet; files that appear are picked up as they come', { include: this.opts.include, exclude: this.opts.exclude });
+    }
     for (const [p, st] of res.files) {
       const t = this.byPath.get(p);
       // Unchanged since last look: nothing to do, no syscall.

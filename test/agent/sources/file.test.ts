@@ -134,6 +134,25 @@ describe('file source: lines and identity', () => {
 });
 
 describe('file source: checkpoints', () => {
+  test('says why nothing arrives: an include directory not there yet (info), one that cannot be listed (warn), no file matching (warn); once each, not at every rescan', async () => {
+    const s = await setup((d) => ({ include: [join(d, 'nowhere', '*.log'), join(d, 'notadir', '*.log')], rescan_interval_ms: 100 }));
+    await writeFile(join(s.dir, 'notadir'), 'a file where a directory is expected\n');
+    await s.src.start();
+    await s.src.sync();
+    await s.src.sync();
+    const logged = s.ctx.logged.map((l) => JSON.parse(l) as { level: string; msg: string; dir?: string; code?: string });
+    const about = (re: RegExp): typeof logged => logged.filter((l) => re.test(l.msg));
+    expect(about(/does not exist/).map((l) => [l.level, l.dir])).toEqual([['info', join(s.dir, 'nowhere')]]);
+    expect(about(/cannot list/).map((l) => [l.level, l.dir, l.code])).toEqual([['warn', join(s.dir, 'notadir'), 'ENOTDIR']]);
+    expect(about(/no file matches include/).map((l) => l.level)).toEqual(['warn']);
+    expect(s.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'scan' })).toBeGreaterThanOrEqual(6); // 2 per scan, counted every time
+    // The directory appears: its file is picked up, from its beginning.
+    await mkdir(join(s.dir, 'nowhere'));
+    await writeFile(join(s.dir, 'nowhere', 'late.log'), 'here at last\n');
+    await until(() => s.ctx.confirmed.length >= 1, 5000);
+    expect(bodies(s.ctx.confirmedLines())).toEqual(['here at last']);
+  });
+
   test('start_at end skips what the files held at first start, not what is written later; restart resumes exactly', async () => {
     const s = await setup({ start_at: 'end' });
     await writeFile(s.log, 'old1\nold2\npartial-old');
