@@ -3,6 +3,7 @@
  * `(line, now, zone) -> ParseResult`. `now` is only used to infer a missing year.
  */
 import { parseAccess } from './access.js';
+import { parseCri, parseDocker } from './container.js';
 import { parseKlog } from './klog.js';
 import type { Fields, ParseResult } from './result.js';
 import { parseSyslog3164, parseSyslog5424 } from './syslog.js';
@@ -16,6 +17,8 @@ export const PRESETS = [
   'syslog_rfc3164',
   'syslog_rfc5424',
   'klog',
+  'cri',
+  'docker',
   'java_traceback',
   'python_traceback',
 ] as const;
@@ -34,6 +37,8 @@ export const presetParsers: Readonly<Record<PresetName, PresetParser>> = {
   syslog_rfc3164: (s, now, z) => parseSyslog3164(s, now, z),
   syslog_rfc5424: (s, _now, z) => parseSyslog5424(s, z),
   klog: (s, now, z) => parseKlog(s, now, z),
+  cri: (s) => parseCri(s),
+  docker: (s) => parseDocker(s),
   java_traceback: (s) => parseJavaTraceback(s),
   python_traceback: (s) => parsePythonTraceback(s),
 };

@@ -178,6 +178,35 @@ describe('syslog', () => {
   });
 });
 
+describe('container logs: cri and docker', () => {
+  it('cri: stream, message and the nanosecond time; a partial piece is marked, tags after F/P are accepted', () => {
+    expect(ok(run('cri', '2026-11-26T10:00:00.123456789Z stdout F GET /healthz 200'))).toEqual({
+      ok: true,
+      fields: { 'log.iostream': 'stdout', message: 'GET /healthz 200' },
+      time: Date.UTC(2026, 10, 26, 10, 0, 0, 123) + 0.456, // microseconds kept, as every RFC 3339 time here
+    });
+    expect(ok(run('cri', '2026-11-26T11:00:01+01:00 stderr P first piece')).fields).toEqual({ 'log.iostream': 'stderr', message: 'first piece', 'tidewatch.partial': true });
+    expect(ok(run('cri', '2026-11-26T11:00:01+01:00 stderr P first piece')).time).toBe(Date.UTC(2026, 10, 26, 10, 0, 1));
+    expect(ok(run('cri', '2026-11-26T10:00:03.5Z stderr F:x-tag  two spaces kept')).fields['message']).toBe(' two spaces kept');
+    expect(ok(run('cri', '2026-11-26T10:00:02Z stdout F')).fields['message']).toBe('');
+    expect(run('cri', '2026-11-26T10:00:00Z stdout X msg')).toEqual({ ok: false, reason: 'bad_tag' });
+    expect(run('cri', '2026-11-26T10:00:00Z stdin F msg')).toEqual({ ok: false, reason: 'bad_stream' });
+    expect(run('cri', 'Nov 26 10:00:00 stdout F msg')).toEqual({ ok: false, reason: 'bad_timestamp' });
+  });
+
+  it('docker: the json-file line; the newline goes, a line without it is a partial piece; a bad time still parses', () => {
+    expect(ok(run('docker', '{"log":"panic: runtime error\\r\\n","stream":"stderr","time":"2026-11-26T10:00:00.2Z"}'))).toEqual({
+      ok: true,
+      fields: { 'log.iostream': 'stderr', message: 'panic: runtime error' },
+      time: Date.UTC(2026, 10, 26, 10, 0, 0, 200),
+    });
+    expect(ok(run('docker', '{"log":"first piece","stream":"stdout","time":"2026-11-26T10:00:01Z"}')).fields).toEqual({ 'log.iostream': 'stdout', message: 'first piece', 'tidewatch.partial': true });
+    expect(ok(run('docker', '{"log":"x\\n","stream":"stdout","time":"yesterday"}'))).toEqual({ ok: true, fields: { 'log.iostream': 'stdout', message: 'x' }, timeError: true });
+    expect(run('docker', '{"log":"x\\n","stream":"stdout"')).toEqual({ ok: false, reason: 'not_json' });
+    expect(run('docker', '{"stream":"stdout"}')).toEqual({ ok: false, reason: 'no_log' });
+  });
+});
+
 describe('klog', () => {
   const lines = fixture('klog.log');
   it('reads level, time (year inferred), thread, source location and message', () => {

@@ -140,6 +140,18 @@ describe('parse transform', () => {
     expect(k!.attributes['code.filepath']).toBe('main.go');
   });
 
+  it('Kubernetes container logs: cri, then the message as the body and a preset on it (klog here)', () => {
+    const { t } = build({ routes: [{ match: { path_glob: '/var/log/containers/*.log' }, steps: [{ preset: 'cri' }, { rename: { message: 'body' } }, { preset: 'klog', timezone: 'UTC' }] }] });
+    const line = '2026-11-26T10:00:00.200000000Z stderr F E1126 10:00:00.200000       1 controller.go:114] "sync failed" err="timeout"';
+    const [r] = t.process([log(line, { 'log.file.path': '/var/log/containers/web_app.log' })], NOW) as LogRecord[];
+    expect(r!.attributes['log.iostream']).toBe('stderr');
+    expect(r!.attributes['code.filepath']).toBe('controller.go');
+    expect(r!.attributes['err']).toBe('timeout');
+    expect(r!.severity_number).toBe(17);
+    expect(r!.time).toBe(Date.UTC(2026, 10, 26, 10, 0, 0, 200));
+    expect(String(r!.body).startsWith('E1126 10:00:00.200000')).toBe(true); // the runtime's prefix is gone
+  });
+
   it('metric events pass through', () => {
     const { t } = build({ routes: [{ steps: [{ json: {} }] }] });
     const m: Event = { kind: 'metric', type: 'gauge', name: 'x', time: 0, value: 1, attributes: {}, resource: {} };
