@@ -62,7 +62,10 @@ export interface ScanResult {
   /** Directories walked (what a watcher of the same roots would watch). */
   dirs: number;
   errors: number;
-  /** Directories that could not be listed, and why (the first few): a root not there yet, no permission. */
+  /**
+   * Directories that could not be listed, and why (the first few): a root not there yet, no
+   * permission. A directory below a root that vanished during the walk is counted, not named.
+   */
   unreadable: { dir: string; code: string }[];
 }
 
@@ -76,7 +79,7 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
   let dirs = 0;
   let errors = 0;
   const unreadable: { dir: string; code: string }[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
+  const walk = async (dir: string, depth: number, root = false): Promise<void> => {
     if (dirs >= maxDirs) return;
     dirs++;
     let entries;
@@ -84,7 +87,8 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       errors++;
-      if (unreadable.length < UNREADABLE_NAMED) unreadable.push({ dir, code: String((err as NodeJS.ErrnoException).code ?? 'EIO') });
+      const code = String((err as NodeJS.ErrnoException).code ?? 'EIO');
+      if (unreadable.length < UNREADABLE_NAMED && (root || code !== 'ENOENT')) unreadable.push({ dir, code });
       return;
     }
     for (const e of entries) {
@@ -103,7 +107,7 @@ export async function scan(globs: GlobSet, maxDirs: number): Promise<ScanResult>
       }
     }
   };
-  for (const r of globs.roots) await walk(r.dir, r.depth);
+  for (const r of globs.roots) await walk(r.dir, r.depth, true);
   return { files, links, dirs, errors, unreadable };
 }
 

@@ -565,6 +565,9 @@ export class FileTailer implements Source {
     for (const u of res.unreadable) {
       const key = `scan:${u.dir}:${u.code}`;
       if (now - (this.loggedAt.get(key) ?? -Infinity) < 600_000) continue;
+      // Bounded: directories come and go (pods), their keys must not pile up.
+      if (this.loggedAt.size >= 1000) for (const [k, at] of this.loggedAt) if (now - at >= 600_000) this.loggedAt.delete(k);
+      if (this.loggedAt.size >= 1000) continue; // still counted in tidewatch_file_io_errors_total
       this.loggedAt.set(key, now);
       if (u.code === 'ENOENT') this.ctx.log.info('a directory the include globs start from does not exist (yet); it is looked for at every rescan', { dir: u.dir });
       else this.ctx.log.warn('cannot list a directory the include globs select from: files in it are not followed', { dir: u.dir, code: u.code });

@@ -62,5 +62,18 @@ describe('file discovery', () => {
     expect(res.files.get(join(sel, 'web.log'))?.size).toBe(2);
     expect(Object.fromEntries(res.links)).toEqual({ [join(sel, 'web.log')]: await realpath(join(pod, '0.log')) });
     expect(res.dirs).toBe(1);
+    expect(res.unreadable).toEqual([]);
+  });
+
+  test('scan names the roots it could not list, with the reason, and counts them', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    await writeFile(join(t.dir, 'file'), 'not a directory\n');
+    const res = await scan(compileGlobs([join(t.dir, 'missing', '*.log'), join(t.dir, 'file', '*.log')], [], true), 100);
+    expect(res.unreadable).toEqual([
+      { dir: join(t.dir, 'missing'), code: 'ENOENT' },
+      { dir: join(t.dir, 'file'), code: 'ENOTDIR' },
+    ]);
+    expect(res.errors).toBe(2);
   });
 });
