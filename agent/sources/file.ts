@@ -21,8 +21,9 @@ import type { MultilineRule } from './file/multiline.js';
 const MultilineSchema = Type.Object(
   {
     preset: Type.Optional(
-      Type.Union([Type.Literal('java'), Type.Literal('python')], {
-        description: 'Built-in rules: java (stack traces, Caused by, ... N more) or python (tracebacks); patterns given here override it.',
+      Type.Union([Type.Literal('java'), Type.Literal('python'), Type.Literal('cri'), Type.Literal('docker')], {
+        description:
+          "Built-in rules: java (stack traces, Caused by, ... N more) or python (tracebacks), whose patterns given here override; or cri / docker, which join the pieces of a line a container runtime split (containerd and CRI-O's 'P' records, Docker json-file's messages without a newline) back into one event, per stream and in file order, and take no patterns (parse the result with the collector's cri / docker preset).",
       }),
     ),
     start_pattern: Type.Optional(Type.String({ minLength: 1, description: 'Regular expression: a line matching it starts a new event.' })),
@@ -34,7 +35,7 @@ const MultilineSchema = Type.Object(
     max_bytes: Type.Integer({ default: 1_048_576, minimum: 1, description: 'An event is closed at this many bytes (counted).' }),
     timeout_ms: Type.Integer({ default: 1000, minimum: 1, description: 'The open event is sent this long after its last line, without waiting for the next line.' }),
   },
-  { additionalProperties: false, description: 'Join consecutive lines into one event (stack traces).' },
+  { additionalProperties: false, description: "Join consecutive lines into one event (stack traces, the pieces of a container runtime's split line)." },
 );
 
 export const FileSourceSchema = Type.Object(

@@ -10,51 +10,101 @@
  *
  * Sets `log.iostream` (OpenTelemetry semantic conventions), `message` (what the application
  * wrote, its newline removed) and the event time; a partial piece also gets
- * `tidewatch.partial: true`. Pieces are not joined here: each is its own record.
+ * `tidewatch.partial: true`.
+ *
+ * The agent's `multiline: { preset: cri | docker }` joins the pieces of a split line into one
+ * record, the runtime's lines separated by `\n` (pieces of one stream, in order, the last one
+ * ending the line unless the event was cut short). Such a record is one line here: the pieces'
+ * messages concatenated, the first piece's time and stream, `tidewatch.partial` when its last piece
+ * does not end the line. A record that holds no joined pieces is read as a single line.
  */
 import { fail, text, type Fields, type ParseResult } from './result.js';
 import { parseIso } from './timestamp.js';
 
-/** Longer inputs are refused (too_long): a runtime writes lines of at most a few tens of KiB. */
-const MAX_CHARS = 1 << 20;
+/** Longer inputs are refused (too_long); joined lines are bounded by the agent's multiline max_bytes (1 MiB by default). */
+const MAX_CHARS = 8 << 20;
+
+interface Piece {
+  stream: string;
+  message: string;
+  full: boolean;
+  time: number | undefined;
+}
+
+type PieceResult = Piece | { reason: string };
 
 export function parseCri(input: string | Buffer): ParseResult {
+  return joined(input, criPiece, false);
+}
+
+export function parseDocker(input: string | Buffer): ParseResult {
+  return joined(input, dockerPiece, true);
+}
+
+/**
+ * Reads each of the runtime's lines in the input and joins them. `lenientTime`: a time that does
+ * not parse still gives a record (Docker's json time is metadata; CRI's is its line's first field).
+ */
+function joined(input: string | Buffer, piece: (s: string) => PieceResult, lenientTime: boolean): ParseResult {
   const s = text(input);
   if (s.length > MAX_CHARS) return fail('too_long');
+  let first: Piece | undefined;
+  let message = '';
+  let full = false;
+  for (let from = 0; from <= s.length; ) {
+    let nl = s.indexOf('\n', from);
+    if (nl < 0) nl = s.length;
+    const p = piece(s.slice(from, nl));
+    if ('reason' in p) return fail(p.reason);
+    if (first === undefined) {
+      first = p;
+      if (p.time === undefined && !lenientTime) return fail('bad_timestamp');
+    } else if (p.stream !== first.stream) return fail('mixed_streams');
+    message = first === p ? p.message : message + p.message;
+    full = p.full;
+    from = nl + 1;
+  }
+  const fields: Fields = { 'log.iostream': first!.stream, message };
+  if (!full) fields['tidewatch.partial'] = true;
+  const time = first!.time;
+  return time === undefined ? { ok: true, fields, timeError: true } : { ok: true, fields, time };
+}
+
+/** CRI: `<RFC 3339 time> <stdout|stderr> <F|P>[:tags] <message>`. */
+function criPiece(s: string): PieceResult {
   const sp1 = s.indexOf(' ');
-  if (sp1 <= 0) return fail('bad_timestamp');
+  if (sp1 <= 0) return { reason: 'bad_timestamp' };
   const time = parseIso(s.slice(0, sp1));
-  if (time === undefined) return fail('bad_timestamp');
+  if (time === undefined) return { reason: 'bad_timestamp' };
   const sp2 = s.indexOf(' ', sp1 + 1);
   const stream = sp2 < 0 ? '' : s.slice(sp1 + 1, sp2);
-  if (stream !== 'stdout' && stream !== 'stderr') return fail('bad_stream');
+  if (stream !== 'stdout' && stream !== 'stderr') return { reason: 'bad_stream' };
   // An empty message may come without the space after the tag.
   const sp3 = s.indexOf(' ', sp2 + 1);
   const tag = sp3 < 0 ? s.slice(sp2 + 1) : s.slice(sp2 + 1, sp3);
   const full = tag === 'F' || tag.startsWith('F:');
-  if (!full && tag !== 'P' && !tag.startsWith('P:')) return fail('bad_tag');
-  const fields: Fields = { 'log.iostream': stream, message: sp3 < 0 ? '' : s.slice(sp3 + 1) };
-  if (!full) fields['tidewatch.partial'] = true;
-  return { ok: true, fields, time };
+  if (!full && tag !== 'P' && !tag.startsWith('P:')) return { reason: 'bad_tag' };
+  return { stream, message: sp3 < 0 ? '' : s.slice(sp3 + 1), full, time };
 }
 
-export function parseDocker(input: string | Buffer): ParseResult {
-  const s = text(input);
-  if (s.length > MAX_CHARS) return fail('too_long');
-  if (s.charCodeAt(0) !== 123 /* { */) return fail('not_json');
+/** Docker json-file: `{"log":"<message>\n","stream":"stdout","time":"..."}`, a message without its newline being a partial piece. */
+function dockerPiece(s: string): PieceResult {
+  if (s.charCodeAt(0) !== 123 /* { */) return { reason: 'not_json' };
   let v: unknown;
   try {
     v = JSON.parse(s);
   } catch {
-    return fail('not_json');
+    return { reason: 'not_json' };
   }
   const o = v as { log?: unknown; stream?: unknown; time?: unknown };
-  if (typeof o !== 'object' || o === null || typeof o.log !== 'string') return fail('no_log');
-  if (o.stream !== 'stdout' && o.stream !== 'stderr') return fail('bad_stream');
+  if (typeof o !== 'object' || o === null || typeof o.log !== 'string') return { reason: 'no_log' };
+  if (o.stream !== 'stdout' && o.stream !== 'stderr') return { reason: 'bad_stream' };
   const log = o.log;
   const full = log.endsWith('\n');
-  const fields: Fields = { 'log.iostream': o.stream, message: full ? log.slice(0, log.endsWith('\r\n') ? -2 : -1) : log };
-  if (!full) fields['tidewatch.partial'] = true;
-  const time = typeof o.time === 'string' ? parseIso(o.time) : undefined;
-  return time === undefined ? { ok: true, fields, timeError: true } : { ok: true, fields, time };
+  return {
+    stream: o.stream,
+    message: full ? log.slice(0, log.endsWith('\r\n') ? -2 : -1) : log,
+    full,
+    time: typeof o.time === 'string' ? parseIso(o.time) : undefined,
+  };
 }

@@ -38,6 +38,14 @@ describe('3-broker cluster: kill -9 of the partition leader', () => {
 
     const consumed = new Set<string>();
     const consumer = kafka.consumer({ groupId: uniqueTopic('failover-group'), maxWaitTimeInMs: 200, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    // What the consumer went through, printed if it falls behind (a stall here once, in CI).
+    const events: string[] = [];
+    const t0 = Date.now();
+    const note = (what: string) => events.push(`${Date.now() - t0} ms ${what}`);
+    consumer.on(consumer.events.GROUP_JOIN, (e) => note(`joined, member ${e.payload.memberId}, leader ${e.payload.isLeader}`));
+    consumer.on(consumer.events.CRASH, (e) => note(`crashed (restart: ${e.payload.restart}): ${e.payload.error.message}`));
+    consumer.on(consumer.events.REBALANCING, () => note('rebalancing'));
+    consumer.on(consumer.events.STOP, () => note('stopped'));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void consumed.add(message.value?.toString() ?? '') });
@@ -66,7 +74,13 @@ describe('3-broker cluster: kill -9 of the partition leader', () => {
     expect(after?.isr).not.toContain(before.leader);
     console.log(`[failover] leader ${before.leader} killed; new leader ${after?.leader}; first acknowledged send ${resumedAfterKillMs} ms after the kill`);
 
-    await waitFor(() => (acked.every((v) => consumed.has(v)) ? true : undefined), 'every acknowledged record at the consumer', 60_000);
+    note(`killed the leader at ${killedAt - t0} ms; producer done`);
+    try {
+      await waitFor(() => (acked.every((v) => consumed.has(v)) ? true : undefined), 'every acknowledged record at the consumer', 60_000);
+    } catch (err) {
+      const missing = acked.filter((v) => !consumed.has(v));
+      throw new Error(`${(err as Error).message}: ${missing.length} of ${acked.length} missing (first ${missing.slice(0, 5).join(', ')}); consumer: ${events.join('; ')}`);
+    }
     await consumer.disconnect();
 
     // A fresh reader of the whole partition: each acknowledged record exactly once.

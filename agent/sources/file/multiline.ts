@@ -10,6 +10,14 @@
  * An event closes at `maxLines` lines or `maxBytes` bytes (counted as overflow), when the next
  * event starts, or `timeoutMs` after its last line arrived (`flush`), so the last event of a
  * quiet file is never held until the next line.
+ *
+ * Or, with `join` (presets `cri` and `docker`), the pieces of one line that a container runtime
+ * split (it writes at most 16 KiB per record) are joined again: a piece marked partial opens or
+ * extends an event, the next piece of the same stream (stdout or stderr) extends it, and the
+ * event closes at once with the piece that ends the line. A whole line is never held. A piece of
+ * the other stream, or a line that is not in the runtime's format, closes the open event
+ * unjoined: pieces are only ever joined in file order, so offsets stay in order. The collector's
+ * `cri` and `docker` parse presets read the joined event as one line.
  */
 
 export interface MultilineRule {
@@ -19,7 +27,11 @@ export interface MultilineRule {
   readonly maxLines: number;
   readonly maxBytes: number;
   readonly timeoutMs: number;
+  readonly join?: JoinFormat | undefined;
 }
+
+/** Container runtimes' log formats whose split lines are joined. */
+export type JoinFormat = 'cri' | 'docker';
 
 /** A line or a grouped event: text, and the file range [offset, next) it came from. */
 export interface Piece {
@@ -30,14 +42,14 @@ export interface Piece {
   bytes: number;
 }
 
-export type MultilinePreset = 'java' | 'python';
+export type MultilinePreset = 'java' | 'python' | JoinFormat;
 
 /**
  * Presets. Java: indented `at`/`...` frames, `Caused by:`, `Suppressed:` and the exception
  * header line that follows the log line. Python: the traceback header, indented frames and code,
  * the chained-exception banners with their blank lines, and the final `SomethingError: ...` line.
  */
-export const MULTILINE_PRESETS: Readonly<Record<MultilinePreset, { start?: string; continuation: string }>> = {
+export const MULTILINE_PRESETS: Readonly<Record<Exclude<MultilinePreset, JoinFormat>, { start?: string; continuation: string }>> = {
   java: {
     continuation:
       '^(?:\\s+at\\s|\\s+\\.\\.\\.\\s*\\d*|\\s*Caused by:|\\s*Suppressed:|[\\w$.]+(?:Exception|Error|Throwable)(?::.*)?$|\\s+)',
@@ -54,6 +66,8 @@ interface Open {
   next: number;
   bytes: number;
   lastAt: number;
+  /** With `join`: the stream whose line the event holds pieces of. */
+  stream: string;
 }
 
 export class Multiline {
@@ -65,19 +79,47 @@ export class Multiline {
 
   /** Takes the next line of the file; closed events are appended to `out`. */
   push(line: Piece, now: number, out: Piece[]): void {
+    if (this.rule.join !== undefined) {
+      this.pushPiece(this.rule.join, line, now, out);
+      return;
+    }
     const o = this.open;
     if (o !== undefined && this.extends(line.text)) {
-      if (o.texts.length < this.rule.maxLines && o.bytes + 1 + line.bytes <= this.rule.maxBytes) {
-        o.texts.push(line.text);
-        o.next = line.next;
-        o.bytes += 1 + line.bytes;
-        o.lastAt = now;
+      if (this.fits(o, line)) {
+        append(o, line, now);
         return;
       }
       this.overflows++;
     }
     if (o !== undefined) out.push(close(o));
-    this.open = { texts: [line.text], offset: line.offset, next: line.next, bytes: line.bytes, lastAt: now };
+    this.open = { texts: [line.text], offset: line.offset, next: line.next, bytes: line.bytes, lastAt: now, stream: '' };
+  }
+
+  /** `join`: a container runtime's piece of a line. */
+  private pushPiece(format: JoinFormat, line: Piece, now: number, out: Piece[]): void {
+    const p = format === 'cri' ? criPiece(line.text) : dockerPiece(line.text);
+    const o = this.open;
+    if (o !== undefined) {
+      if (p !== undefined && p.stream === o.stream) {
+        if (this.fits(o, line)) {
+          append(o, line, now);
+          if (!p.partial) {
+            out.push(close(o));
+            this.open = undefined;
+          }
+          return;
+        }
+        this.overflows++;
+      }
+      out.push(close(o));
+      this.open = undefined;
+    }
+    if (p?.partial === true) this.open = { texts: [line.text], offset: line.offset, next: line.next, bytes: line.bytes, lastAt: now, stream: p.stream };
+    else out.push(line);
+  }
+
+  private fits(o: Open, line: Piece): boolean {
+    return o.texts.length < this.rule.maxLines && o.bytes + 1 + line.bytes <= this.rule.maxBytes;
   }
 
   /** Closes the open event when its timeout passed, or always when `force`. */
@@ -113,6 +155,54 @@ export class Multiline {
   }
 }
 
+function append(o: Open, line: Piece, now: number): void {
+  o.texts.push(line.text);
+  o.next = line.next;
+  o.bytes += 1 + line.bytes;
+  o.lastAt = now;
+}
+
+interface RuntimePiece {
+  stream: string;
+  /** The runtime cut the line here: more of it follows. */
+  partial: boolean;
+}
+
+/** CRI: `<time> <stdout|stderr> <P|F>[:tags] <message>`; undefined when the line is not in that form. */
+export function criPiece(text: string): RuntimePiece | undefined {
+  const sp1 = text.indexOf(' ');
+  if (sp1 <= 0) return undefined;
+  const sp2 = text.indexOf(' ', sp1 + 1);
+  if (sp2 < 0) return undefined;
+  const stream = text.slice(sp1 + 1, sp2);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  const tag = text.charCodeAt(sp2 + 1);
+  if (tag !== 80 /* P */ && tag !== 70 /* F */) return undefined;
+  // Then a space, the runtime's own `:`-tags, or the end (an empty message may come without its space).
+  const after = text.charCodeAt(sp2 + 2);
+  if (!Number.isNaN(after) && after !== 32 && after !== 58) return undefined;
+  return { stream, partial: tag === 80 };
+}
+
+/**
+ * Docker's json-file driver: `{"log":"<message, \n-terminated when whole>","stream":"stdout",...}`,
+ * fields in that order. An unescaped `","stream":"` cannot occur inside the log string, so its first
+ * occurrence ends the message.
+ */
+export function dockerPiece(text: string): RuntimePiece | undefined {
+  if (!text.startsWith('{"log":"')) return undefined;
+  const at = text.indexOf('","stream":"');
+  if (at < 0) return undefined;
+  const end = text.indexOf('"', at + 12);
+  if (end < 0) return undefined;
+  const stream = text.slice(at + 12, end);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  // Whole when the message ends with the escape \n, its backslash not itself escaped.
+  let slashes = 0;
+  if (text.charCodeAt(at - 1) === 110 /* n */) while (text.charCodeAt(at - 2 - slashes) === 92 /* \ */) slashes++;
+  return { stream, partial: slashes % 2 === 0 };
+}
+
 function close(o: Open): Piece {
   return { text: o.texts.join('\n'), offset: o.offset, next: o.next, bytes: o.bytes };
 }
@@ -127,6 +217,12 @@ export function compileMultiline(cfg: {
   max_bytes: number;
   timeout_ms: number;
 }): MultilineRule {
+  if (cfg.preset === 'cri' || cfg.preset === 'docker') {
+    if (cfg.start_pattern !== undefined || cfg.continuation_pattern !== undefined || cfg.negate) {
+      throw new SyntaxError(`preset ${cfg.preset} joins a container runtime's split lines and takes no start_pattern, continuation_pattern or negate`);
+    }
+    return { start: undefined, continuation: undefined, negate: false, maxLines: cfg.max_lines, maxBytes: cfg.max_bytes, timeoutMs: cfg.timeout_ms, join: cfg.preset };
+  }
   const preset = cfg.preset === undefined ? undefined : MULTILINE_PRESETS[cfg.preset];
   const start = cfg.start_pattern ?? preset?.start;
   const cont = cfg.continuation_pattern ?? preset?.continuation;

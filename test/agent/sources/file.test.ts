@@ -12,6 +12,7 @@ import type { Delivered } from '../../support/fake-source-context.js';
 import { makeSource, tempDir } from './file-helpers.js';
 import type { FileTailer } from '../../../agent/sources/file/tailer.js';
 import { scale } from '../../support/scale.js';
+import { parseCri } from '../../../collector/parsers/container.js';
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -118,6 +119,39 @@ describe('file source: lines and identity', () => {
     await src.start();
     await until(() => ctx.confirmed.length === 1, 5000, 'multiline flush');
     expect(ctx.confirmedLines()[0]).toMatchObject({ body: 'ERROR boom\njava.lang.RuntimeException: x\n\tat a.B.c(B.java:1)\n\t... 3 more', offset: 0 });
+  });
+
+  test('multiline cri: a line the runtime split arrives as one record the collector reads whole; a stop inside it re-reads its pieces after the restart', async () => {
+    const T = '2026-11-26T10:00:00.000000001Z';
+    const big = (c: string) => c.repeat(16_384); // containerd's buffer: a longer line comes in pieces of 16 KiB
+    const s = await setup({ multiline: { preset: 'cri', timeout_ms: 60_000 } });
+    const first = `${T} stdout F short\n${T} stdout P ${big('a')}\n${T} stderr F between\n${T} stdout P ${big('b')}\n${T} stdout F end\n`;
+    await writeFile(s.log, first);
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length >= 4, 5000, 'four records');
+    const got = s.ctx.confirmedLines().slice(0, 3);
+    // The stderr line between two pieces of a stdout line ends it unjoined (pieces are joined in file order only).
+    expect(got.map((d) => parseCri(d.body))).toEqual([
+      { ok: true, fields: { 'log.iostream': 'stdout', message: 'short' }, time: Date.parse('2026-11-26T10:00:00Z') },
+      { ok: true, fields: { 'log.iostream': 'stdout', message: big('a'), 'tidewatch.partial': true }, time: Date.parse('2026-11-26T10:00:00Z') },
+      { ok: true, fields: { 'log.iostream': 'stderr', message: 'between' }, time: Date.parse('2026-11-26T10:00:00Z') },
+    ]);
+    const joined = s.ctx.confirmedLines()[3]!;
+    expect(parseCri(joined.body)).toMatchObject({ ok: true, fields: { 'log.iostream': 'stdout', message: `${big('b')}end` } });
+    expect(joined.offset).toBe(first.indexOf(`${T} stdout P b`));
+
+    // Two pieces of the next line, then a stop before its end: nothing of it is sent or checkpointed.
+    await appendFile(s.log, `${T} stdout P ${big('c')}\n${T} stdout P ${big('d')}\n`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.ctx.confirmed.length).toBe(4);
+    await s.src.stop();
+    await appendFile(s.log, `${T} stdout F end2\n`);
+    const s2 = await setup({ multiline: { preset: 'cri', timeout_ms: 60_000 } }, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 1, 5000, 'the line across the restart');
+    const [line] = s2.ctx.confirmedLines();
+    expect(parseCri(line!.body)).toMatchObject({ ok: true, fields: { message: `${big('c')}${big('d')}end2` } });
+    expect(line!.offset).toBe(first.length);
   });
 
   test('.gz files are excluded by default, exclude globs are honoured', async () => {

@@ -205,6 +205,29 @@ describe('container logs: cri and docker', () => {
     expect(run('docker', '{"log":"x\\n","stream":"stdout"')).toEqual({ ok: false, reason: 'not_json' });
     expect(run('docker', '{"stream":"stdout"}')).toEqual({ ok: false, reason: 'no_log' });
   });
+
+  it("a line the agent's multiline cri / docker preset joined is one line: messages concatenated, the first piece's time and stream", () => {
+    const cri = ['2026-11-26T10:00:00.5Z stdout P {"msg":"a long', '2026-11-26T10:00:00.6Z stdout P  line, cut', '2026-11-26T10:00:00.7Z stdout F  twice"}'];
+    expect(ok(run('cri', cri.join('\n')))).toEqual({
+      ok: true,
+      fields: { 'log.iostream': 'stdout', message: '{"msg":"a long line, cut twice"}' },
+      time: Date.UTC(2026, 10, 26, 10, 0, 0, 500),
+    });
+    // Cut short (the agent's max_lines, max_bytes or timeout): still partial.
+    expect(ok(run('cri', cri.slice(0, 2).join('\n'))).fields).toEqual({ 'log.iostream': 'stdout', message: '{"msg":"a long line, cut', 'tidewatch.partial': true });
+    // The agent never joins two streams or a line in another form; such input is refused, not half read.
+    expect(run('cri', [cri[0], '2026-11-26T10:00:00.7Z stderr F x'].join('\n'))).toEqual({ ok: false, reason: 'mixed_streams' });
+    expect(run('cri', [cri[0], 'not a cri line'].join('\n'))).toEqual({ ok: false, reason: 'bad_timestamp' });
+    expect(run('cri', `${cri[2]}\n`)).toEqual({ ok: false, reason: 'bad_timestamp' });
+
+    const docker = [
+      JSON.stringify({ log: 'first ', stream: 'stderr', time: '2026-11-26T10:00:01Z' }),
+      JSON.stringify({ log: 'second ', stream: 'stderr', time: 'later' }),
+      JSON.stringify({ log: 'end\n', stream: 'stderr', time: '2026-11-26T10:00:03Z' }),
+    ];
+    expect(ok(run('docker', docker.join('\n')))).toEqual({ ok: true, fields: { 'log.iostream': 'stderr', message: 'first second end' }, time: Date.UTC(2026, 10, 26, 10, 0, 1) });
+    expect(run('docker', [docker[0], '{"log":"x\\n","stream":"stdout"}'].join('\n'))).toEqual({ ok: false, reason: 'mixed_streams' });
+  });
 });
 
 describe('klog', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { Multiline, compileMultiline } from '../../../../agent/sources/file/multiline.js';
+import { Multiline, compileMultiline, criPiece, dockerPiece } from '../../../../agent/sources/file/multiline.js';
 import type { Piece } from '../../../../agent/sources/file/multiline.js';
 
 function run(lines: string[], cfg: Parameters<typeof compileMultiline>[0], times?: number[]): { events: Piece[]; ml: Multiline } {
@@ -13,6 +13,21 @@ function run(lines: string[], cfg: Parameters<typeof compileMultiline>[0], times
     off += bytes + 1;
   });
   return { events, ml };
+}
+
+/** Every event, the open one flushed at the end; asserts they cover the lines contiguously, in order, at most maxLines each. */
+function covering(lines: string[], cfg: Parameters<typeof compileMultiline>[0]): string[][] {
+  const { events, ml } = run(lines, cfg);
+  ml.flush(0, true, events);
+  expect(events.map((e) => e.text).join('\n')).toBe(lines.join('\n'));
+  let off = 0;
+  return events.map((e) => {
+    expect(e.offset).toBe(off);
+    off = e.next;
+    const parts = e.text.split('\n');
+    expect(parts.length).toBeLessThanOrEqual(cfg.max_lines);
+    return parts;
+  });
 }
 
 const base = { negate: false, max_lines: 500, max_bytes: 1 << 20, timeout_ms: 1000 };
@@ -81,19 +96,84 @@ describe('Multiline', () => {
   test('property: events cover the lines contiguously, in order, with nothing lost or repeated', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom('A', ' b', 'c', '  ', 'Caused by: x', ''), { maxLength: 60 }), fc.integer({ min: 1, max: 5 }), (lines, maxLines) => {
-        const { events, ml } = run(lines, { ...base, preset: 'java', max_lines: maxLines });
-        const rest: Piece[] = [];
-        ml.flush(0, true, rest);
-        const all = [...events, ...rest];
-        expect(all.map((e) => e.text).join('\n')).toBe(lines.join('\n'));
-        let off = 0;
-        for (const e of all) {
-          expect(e.offset).toBe(off);
-          off = e.next;
-          expect(e.text.split('\n').length).toBeLessThanOrEqual(maxLines);
-        }
+        covering(lines, { ...base, preset: 'java', max_lines: maxLines });
       }),
       { numRuns: 300 },
     );
+  });
+
+  describe("cri and docker: a container runtime's split lines", () => {
+    const T = '2026-11-26T10:00:00.000000001Z';
+    const cri = (stream: string, tag: string, msg: string) => `${T} ${stream} ${tag} ${msg}`;
+
+    test('cri: the P pieces of a line join the F piece that ends it; whole lines pass at once, never held', () => {
+      const lines = [cri('stdout', 'F', 'whole'), cri('stdout', 'P', 'aaa'), cri('stdout', 'P', 'bbb'), cri('stdout', 'F', 'ccc'), cri('stderr', 'F', 'err')];
+      const { events, ml } = run(lines, { ...base, preset: 'cri' });
+      expect(events.map((e) => e.text)).toEqual([lines[0], lines.slice(1, 4).join('\n'), lines[4]]);
+      expect(events.map((e) => e.offset)).toEqual([0, lines[0]!.length + 1, lines.slice(0, 4).join('\n').length + 1]);
+      expect(ml.deadline()).toBeUndefined(); // nothing held: no line waits for a timeout
+      expect(ml.heldFrom).toBeUndefined();
+    });
+
+    test('cri: a piece of the other stream, or a line not in the format, ends the open line unjoined; a dangling piece is sent on timeout', () => {
+      const lines = [cri('stdout', 'P', 'out1'), cri('stderr', 'F', 'err'), cri('stdout', 'F', 'out2'), cri('stderr', 'P', 'e1'), 'garbage', cri('stdout', 'P:x', 'tail')];
+      const { events, ml } = run(lines, { ...base, preset: 'cri' }, [0, 0, 0, 0, 0, 7]);
+      expect(events.map((e) => e.text)).toEqual(lines.slice(0, 5));
+      expect(ml.deadline()).toBe(1007);
+      const out: Piece[] = [];
+      ml.flush(1007, false, out);
+      expect(out.map((e) => e.text)).toEqual([lines[5]]);
+    });
+
+    test("cri: max_bytes ends a long line's event (counted) and the rest joins a new one", () => {
+      const piece = (tag: string) => cri('stdout', tag, 'x'.repeat(100));
+      const len = piece('P').length;
+      const { events, ml } = run([piece('P'), piece('P'), piece('P'), piece('F')], { ...base, preset: 'cri', max_bytes: 2 * len + 1 });
+      expect(events.map((e) => e.text.split('\n').length)).toEqual([2, 2]);
+      expect(ml.overflows).toBe(1);
+    });
+
+    test('docker: messages without their \\n join the one that has it, per stream', () => {
+      const d = (log: string, stream = 'stdout') => JSON.stringify({ log, stream, time: '2026-11-26T10:00:00.1Z' });
+      const lines = [d('a'), d('b'), d('c\n'), d('whole\n', 'stderr'), d('ends with a backslash and n: \\n'), d('x\n'), d('p', 'stderr'), d('q\n')];
+      const { events } = run(lines, { ...base, preset: 'docker' });
+      expect(events.map((e) => e.text)).toEqual([lines.slice(0, 3).join('\n'), lines[3], lines.slice(4, 6).join('\n'), lines[6], lines[7]]);
+    });
+
+    test("the runtimes' line formats are read as they write them", () => {
+      expect(criPiece(`${T} stdout F hello`)).toEqual({ stream: 'stdout', partial: false });
+      expect(criPiece(`${T} stderr P:tag more`)).toEqual({ stream: 'stderr', partial: true });
+      expect(criPiece(`${T} stdout F`)).toEqual({ stream: 'stdout', partial: false });
+      for (const bad of ['', 'hello world', `${T} stdin F x`, `${T} stdout X x`, `${T} stdout Fx y`, `${T} stdout`]) expect(criPiece(bad)).toBeUndefined();
+      expect(dockerPiece('{"log":"a\\n","stream":"stdout","time":"t"}')).toEqual({ stream: 'stdout', partial: false });
+      expect(dockerPiece('{"log":"a\\\\n","stream":"stdout","time":"t"}')).toEqual({ stream: 'stdout', partial: true });
+      expect(dockerPiece('{"log":"say \\",\\"stream\\":\\"stderr\\" x\\n","stream":"stdout","time":"t"}')).toEqual({ stream: 'stdout', partial: false });
+      for (const bad of ['{"stream":"stdout","log":"a\\n"}', 'plain', '{"log":"a","stream":"other"}']) expect(dockerPiece(bad)).toBeUndefined();
+    });
+
+    test('patterns cannot be combined with a join preset', () => {
+      expect(() => compileMultiline({ ...base, preset: 'cri', start_pattern: '^x' })).toThrow(/takes no start_pattern/);
+      expect(() => compileMultiline({ ...base, preset: 'docker', negate: true })).toThrow(/takes no/);
+    });
+
+    test('property: joined events cover the lines contiguously, in order, and never join two streams', () => {
+      const piece = fc.tuple(fc.constantFrom('stdout', 'stderr'), fc.constantFrom('P', 'F'), fc.constantFrom('', 'a', 'bb c')).map(([s, t, m]) => cri(s, t, m));
+      fc.assert(
+        fc.property(fc.array(fc.oneof(piece, fc.constant('not cri')), { maxLength: 60 }), fc.integer({ min: 1, max: 5 }), (lines, maxLines) => {
+          let before: string[] | undefined;
+          for (const parts of covering(lines, { ...base, preset: 'cri', max_lines: maxLines })) {
+            const streams = new Set(parts.map((p) => criPiece(p)?.stream));
+            expect(streams.size).toBe(1);
+            // Only the last piece of an event may end a line; the ones before it are partial.
+            for (const p of parts.slice(0, -1)) expect(criPiece(p)?.partial).toBe(true);
+            // A line left unfinished while its stream went on was cut by max_lines, nothing else.
+            const last = before === undefined ? undefined : criPiece(before[before.length - 1]!);
+            if (last?.partial === true && criPiece(parts[0]!)?.stream === last.stream) expect(before!.length).toBe(maxLines);
+            before = parts;
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });
