@@ -12,7 +12,7 @@
 //               same files one by one (its default way).
 // TW_SCALE=full makes the throughput file 10x larger. Figures go to stdout as a table and JSON.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, readlinkSync, readFileSync, createReadStream, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, statSync, writeFileSync, rmSync, readdirSync, readlinkSync, readFileSync, createReadStream, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,12 +76,12 @@ function line(i) {
   return `10.0.${i % 256}.${(i >> 8) % 256} - - [25/Nov/2026:10:00:00 +0000] "GET /api/item/${i} HTTP/1.1" 200 ${i % 5000} "-" "bench"\n`;
 }
 
-function writeLines(path, n) {
+function writeLines(path, n, make = line) {
   const fd = openSync(path, 'w');
   let buf = '';
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    buf += line(i);
+    buf += make(i);
     if (buf.length > 1 << 20) {
       bytes += writeSync(fd, buf);
       buf = '';
@@ -100,7 +100,7 @@ const scenarios = {
     const make = await loadSource();
     const { encodeLineBlock } = await import(join(root, 'dist/core/wire.js'));
     /** One pass over the file; `lines` true: the source hands LineBlocks (as to the Kafka sink), which `encode` makes wire v1 batches of. */
-    const pass = async (name, lines, encode) => {
+    const pass = async (name, lines, encode, opts = {}, file = path) => {
       let got = 0;
       let done;
       const finished = new Promise((r) => (done = r));
@@ -109,7 +109,7 @@ const scenarios = {
         if (got >= n) done();
       };
       const src = make(
-        { include: [path], start_at: 'beginning' },
+        { include: [file], start_at: 'beginning', ...opts },
         join(dir, name),
         async (events) => count(events.length),
         lines ? async (block) => count(encode ? (encodeLineBlock(block), block.length) : block.length) : undefined,
@@ -121,12 +121,17 @@ const scenarios = {
       const ms = performance.now() - t0;
       const cpu = cpuMs(c0);
       await src.stop();
-      return { lines_per_s: n / (ms / 1000), mb_per_s: bytes / 2 ** 20 / (ms / 1000), cpu_ms: cpu, wall_ms: ms };
+      return { lines_per_s: n / (ms / 1000), mb_per_s: statSync(file).size / 2 ** 20 / (ms / 1000), cpu_ms: cpu, wall_ms: ms };
     };
     const asLines = await pass('lines', true, false);
     const peak = peakRssMb();
     const asRecords = await pass('records', false, false);
     const toWire = await pass('wire', true, true);
+    // Container logs (CRI, as containerd writes them), with and without joining split lines.
+    const criPath = join(dir, 'logs', 'cri.log');
+    writeLines(criPath, n, (i) => `2026-11-25T10:00:00.${String(i % 1e9).padStart(9, '0')}Z stdout F ${line(i)}`);
+    const cri = await pass('cri', true, false, {}, criPath);
+    const criJoined = await pass('cri-joined', true, false, { multiline: { preset: 'cri' } }, criPath);
     // Naive baseline, same process afterwards (its peak RSS is not separable; CPU and time are).
     const c1 = process.cpuUsage();
     const t1 = performance.now();
@@ -145,6 +150,7 @@ const scenarios = {
       tidewatch: { ...asLines, peak_rss_mb: peak },
       tidewatch_records: asRecords,
       tidewatch_wire: toWire,
+      cri_lines: { plain: cri, multiline_cri: criJoined },
       naive_readline: { lines_per_s: m / (ms2 / 1000), mb_per_s: bytes / 2 ** 20 / (ms2 / 1000), cpu_ms: cpuMs(c1), wall_ms: ms2 },
     };
   },
@@ -332,6 +338,9 @@ if (process.argv[2] === '--child') {
     console.log(`| tidewatch file source, lines as LineBlocks (what the Kafka and bus sinks take) | ${fmt(t.tidewatch.lines_per_s, 0)} | ${fmt(t.tidewatch.mb_per_s)} | ${fmt(t.tidewatch.cpu_ms, 0)} | ${fmt(t.tidewatch.peak_rss_mb)} |`);
     console.log(`| tidewatch file source, lines as LogRecords (what transforms and other sinks take) | ${fmt(t.tidewatch_records.lines_per_s, 0)} | ${fmt(t.tidewatch_records.mb_per_s)} | ${fmt(t.tidewatch_records.cpu_ms, 0)} | (same process) |`);
     console.log(`| tidewatch file source + wire v1 encoding (the Kafka sink's work before kafkajs) | ${fmt(t.tidewatch_wire.lines_per_s, 0)} | ${fmt(t.tidewatch_wire.mb_per_s)} | ${fmt(t.tidewatch_wire.cpu_ms, 0)} | (same process) |`);
+    const row = (label, r) => console.log(`| ${label} | ${fmt(r.lines_per_s, 0)} | ${fmt(r.mb_per_s)} | ${fmt(r.cpu_ms, 0)} | (same process) |`);
+    row('tidewatch, CRI container lines (`stdout F ...`), as LineBlocks', t.cri_lines.plain);
+    row('tidewatch, the same with `multiline: { preset: cri }` (split lines joined)', t.cri_lines.multiline_cri);
     console.log(`| naive readline | ${fmt(t.naive_readline.lines_per_s, 0)} | ${fmt(t.naive_readline.mb_per_s)} | ${fmt(t.naive_readline.cpu_ms, 0)} | (same process) |`);
   }
   if (results.idle) console.log(`\nidle (1 file, 5 s): CPU ${fmt(results.idle.cpu_pct, 2)} %, RSS ${fmt(results.idle.rss_mb)} MB, inotify watches ${results.idle.inotify_watches}`);

@@ -77,10 +77,14 @@ export class Multiline {
 
   constructor(private readonly rule: MultilineRule) {}
 
-  /** Takes the next line of the file; closed events are appended to `out`. */
-  push(line: Piece, now: number, out: Piece[]): void {
+  /**
+   * Takes the next line of the file; closed events are appended to `out`. `raw`: the line's bytes,
+   * when the caller has them (with `join` they are read instead of encoding the text again).
+   */
+  push(line: Piece, now: number, out: Piece[], raw?: Buffer): void {
     if (this.rule.join !== undefined) {
-      this.pushPiece(this.rule.join, line, now, out);
+      const bytes = raw ?? Buffer.from(line.text);
+      this.pushPiece(line, this.piece(bytes, 0, bytes.length), now, out);
       return;
     }
     const o = this.open;
@@ -95,9 +99,21 @@ export class Multiline {
     this.open = { texts: [line.text], offset: line.offset, next: line.next, bytes: line.bytes, lastAt: now, stream: '' };
   }
 
-  /** `join`: a container runtime's piece of a line. */
-  private pushPiece(format: JoinFormat, line: Piece, now: number, out: Piece[]): void {
-    const p = format === 'cri' ? criPiece(line.text) : dockerPiece(line.text);
+  /**
+   * With `join`: true when the line in buf[start, end) would go on as it is (no line is open and
+   * this is not the first piece of one), so the caller can pass its bytes on without the string
+   * `push` takes. Whole lines, nearly all of a container's, never become strings here.
+   */
+  passes(buf: Buffer, start: number, end: number): boolean {
+    return this.rule.join !== undefined && this.open === undefined && this.piece(buf, start, end)?.partial !== true;
+  }
+
+  private piece(buf: Buffer, start: number, end: number): RuntimePiece | undefined {
+    return this.rule.join === 'cri' ? criPiece(buf, start, end) : dockerPiece(buf, start, end);
+  }
+
+  /** `join`: a container runtime's piece of a line, or a line not in its format (`p` undefined). */
+  private pushPiece(line: Piece, p: RuntimePiece | undefined, now: number, out: Piece[]): void {
     const o = this.open;
     if (o !== undefined) {
       if (p !== undefined && p.stream === o.stream) {
@@ -162,26 +178,49 @@ function append(o: Open, line: Piece, now: number): void {
   o.lastAt = now;
 }
 
-interface RuntimePiece {
-  stream: string;
+export interface RuntimePiece {
+  readonly stream: 'stdout' | 'stderr';
   /** The runtime cut the line here: more of it follows. */
-  partial: boolean;
+  readonly partial: boolean;
 }
 
-/** CRI: `<time> <stdout|stderr> <P|F>[:tags] <message>`; undefined when the line is not in that form. */
-export function criPiece(text: string): RuntimePiece | undefined {
-  const sp1 = text.indexOf(' ');
-  if (sp1 <= 0) return undefined;
-  const sp2 = text.indexOf(' ', sp1 + 1);
-  if (sp2 < 0) return undefined;
-  const stream = text.slice(sp1 + 1, sp2);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  const tag = text.charCodeAt(sp2 + 1);
+const DOCKER_HEAD = Buffer.from('{"log":"');
+const DOCKER_STREAM = Buffer.from('","stream":"');
+
+/** The four answers, shared: a line's classification allocates nothing. */
+const PIECES = {
+  stdout: [{ stream: 'stdout', partial: false }, { stream: 'stdout', partial: true }],
+  stderr: [{ stream: 'stderr', partial: false }, { stream: 'stderr', partial: true }],
+} as const satisfies Record<RuntimePiece['stream'], readonly [RuntimePiece, RuntimePiece]>;
+
+/** `stdout` or `stderr` at buf[at, at + 6), else undefined (byte by byte: a native compare per line costs more). */
+function streamAt(buf: Buffer, at: number, end: number): RuntimePiece['stream'] | undefined {
+  if (at + 6 > end || buf[at] !== 115 /* s */ || buf[at + 1] !== 116 /* t */ || buf[at + 2] !== 100 /* d */) return undefined;
+  const a = buf[at + 3];
+  const b = buf[at + 4];
+  const c = buf[at + 5];
+  if (a === 111 /* o */ && b === 117 /* u */ && c === 116 /* t */) return 'stdout';
+  if (a === 101 /* e */ && b === 114 /* r */ && c === 114 /* r */) return 'stderr';
+  return undefined;
+}
+
+/**
+ * CRI: `<time> <stdout|stderr> <P|F>[:tags] <message>` in buf[start, end); undefined when the line
+ * is not in that form. Read from the bytes, so a whole line needs no string to be passed on.
+ */
+export function criPiece(buf: Buffer, start: number, end: number): RuntimePiece | undefined {
+  let sp1 = start;
+  const limit = Math.min(end, start + 64); // an RFC 3339 time is at most 35 characters
+  while (sp1 < limit && buf[sp1] !== 32) sp1++;
+  if (sp1 === start || sp1 >= limit) return undefined;
+  const stream = streamAt(buf, sp1 + 1, end);
+  const sp2 = sp1 + 7;
+  if (stream === undefined || sp2 >= end || buf[sp2] !== 32) return undefined;
+  const tag = buf[sp2 + 1];
   if (tag !== 80 /* P */ && tag !== 70 /* F */) return undefined;
   // Then a space, the runtime's own `:`-tags, or the end (an empty message may come without its space).
-  const after = text.charCodeAt(sp2 + 2);
-  if (!Number.isNaN(after) && after !== 32 && after !== 58) return undefined;
-  return { stream, partial: tag === 80 };
+  if (sp2 + 2 < end && buf[sp2 + 2] !== 32 && buf[sp2 + 2] !== 58) return undefined;
+  return PIECES[stream][tag === 80 ? 1 : 0];
 }
 
 /**
@@ -189,18 +228,17 @@ export function criPiece(text: string): RuntimePiece | undefined {
  * fields in that order. An unescaped `","stream":"` cannot occur inside the log string, so its first
  * occurrence ends the message.
  */
-export function dockerPiece(text: string): RuntimePiece | undefined {
-  if (!text.startsWith('{"log":"')) return undefined;
-  const at = text.indexOf('","stream":"');
-  if (at < 0) return undefined;
-  const end = text.indexOf('"', at + 12);
-  if (end < 0) return undefined;
-  const stream = text.slice(at + 12, end);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+export function dockerPiece(buf: Buffer, start: number, end: number): RuntimePiece | undefined {
+  if (end - start < DOCKER_HEAD.length || buf.compare(DOCKER_HEAD, 0, DOCKER_HEAD.length, start, start + DOCKER_HEAD.length) !== 0) return undefined;
+  const rel = buf.subarray(start, end).indexOf(DOCKER_STREAM, DOCKER_HEAD.length - 1);
+  if (rel < 0) return undefined;
+  const at = start + rel;
+  const stream = streamAt(buf, at + DOCKER_STREAM.length, end);
+  if (stream === undefined || buf[at + DOCKER_STREAM.length + 6] !== 34 /* " */) return undefined;
   // Whole when the message ends with the escape \n, its backslash not itself escaped.
   let slashes = 0;
-  if (text.charCodeAt(at - 1) === 110 /* n */) while (text.charCodeAt(at - 2 - slashes) === 92 /* \ */) slashes++;
-  return { stream, partial: slashes % 2 === 0 };
+  if (buf[at - 1] === 110 /* n */) while (buf[at - 2 - slashes] === 92 /* \ */) slashes++;
+  return PIECES[stream][slashes % 2 === 0 ? 1 : 0];
 }
 
 function close(o: Open): Piece {

@@ -993,7 +993,7 @@ export class FileTailer implements Source {
   }
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
-    if (t.ml === undefined) {
+    if (t.ml === undefined || t.ml.passes(l.buf, l.start, l.end)) {
       // The line stays bytes: a sink that ships lines copies them from this buffer (LineBlock).
       this.batchFor(t, now).addBytes(l.buf, l.start, l.end, l.offset, now);
       this.added(t, l.next, l.length, at);
@@ -1003,7 +1003,7 @@ export class FileTailer implements Source {
     const out = this.pieces;
     out.length = 0;
     const before = t.ml.overflows;
-    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.length }, now, out);
+    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.length }, now, out, l.buf.subarray(l.start, l.end));
     if (t.ml.overflows !== before) this.ctx.telemetry.add(C.multilineOverflow, this.labels);
     for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, at);
     out.length = 0;

@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { Multiline, compileMultiline, criPiece, dockerPiece } from '../../../../agent/sources/file/multiline.js';
+import { Multiline, compileMultiline, criPiece as criBytes, dockerPiece as dockerBytes } from '../../../../agent/sources/file/multiline.js';
 import type { Piece } from '../../../../agent/sources/file/multiline.js';
+
+const over = (f: typeof criBytes) => (text: string) => {
+  const b = Buffer.from(`${text}\nnext line`); // a line is read inside a larger buffer
+  return f(b, 0, Buffer.byteLength(text));
+};
+const criPiece = over(criBytes);
+const dockerPiece = over(dockerBytes);
 
 function run(lines: string[], cfg: Parameters<typeof compileMultiline>[0], times?: number[]): { events: Piece[]; ml: Multiline } {
   const ml = new Multiline(compileMultiline(cfg));
@@ -156,8 +163,41 @@ describe('Multiline', () => {
       expect(() => compileMultiline({ ...base, preset: 'docker', negate: true })).toThrow(/takes no/);
     });
 
+    const piece = fc.tuple(fc.constantFrom('stdout', 'stderr'), fc.constantFrom('P', 'F'), fc.constantFrom('', 'a', 'bb c')).map(([s, t, m]) => cri(s, t, m));
+
+    test('property: lines that pass() on as bytes, as the tailer sends them, give the events push() alone gives', () => {
+      const docker = fc
+        .tuple(fc.constantFrom('stdout', 'stderr'), fc.constantFrom('x', 'y\n', '\\', ''))
+        .map(([stream, log]) => JSON.stringify({ log, stream, time: '2026-11-26T10:00:00Z' }));
+      for (const [preset, gen] of [['cri', piece], ['docker', docker]] as const) {
+        fc.assert(
+          fc.property(fc.array(fc.oneof(gen, fc.constant('other')), { maxLength: 40 }), (lines) => {
+            const cfg = { ...base, preset, max_lines: 3 };
+            const want = run(lines, cfg).events;
+            const ml = new Multiline(compileMultiline(cfg));
+            const got: Piece[] = [];
+            let off = 0;
+            let passed = 0;
+            for (const text of lines) {
+              const raw = Buffer.from(`${text}\n`);
+              const l = { text, offset: off, next: off + raw.length, bytes: raw.length - 1 };
+              if (ml.passes(raw, 0, l.bytes)) {
+                got.push(l);
+                passed++;
+              } else ml.push(l, 0, got, raw.subarray(0, l.bytes));
+              off = l.next;
+            }
+            expect(got).toEqual(want);
+            // With no partial piece among them, every line passed as bytes, none became a string.
+            const classify = preset === 'cri' ? criPiece : dockerPiece;
+            if (lines.every((t) => classify(t)?.partial !== true)) expect(passed).toBe(lines.length);
+          }),
+          { numRuns: 300 },
+        );
+      }
+    });
+
     test('property: joined events cover the lines contiguously, in order, and never join two streams', () => {
-      const piece = fc.tuple(fc.constantFrom('stdout', 'stderr'), fc.constantFrom('P', 'F'), fc.constantFrom('', 'a', 'bb c')).map(([s, t, m]) => cri(s, t, m));
       fc.assert(
         fc.property(fc.array(fc.oneof(piece, fc.constant('not cri')), { maxLength: 60 }), fc.integer({ min: 1, max: 5 }), (lines, maxLines) => {
           let before: string[] | undefined;
