@@ -108,3 +108,31 @@ function dockerPiece(s: string): PieceResult {
     time: typeof o.time === 'string' ? parseIso(o.time) : undefined,
   };
 }
+
+/**
+ * `kubernetes_path`: Kubernetes metadata from a container log's path, as the OpenTelemetry
+ * Collector's container parser takes it (meant for `source: log.file.path`). kubelet names them
+ * - `/var/log/containers/<pod>_<namespace>_<container>-<container id, 64 hex>.log` (links), and
+ * - `/var/log/pods/<namespace>_<pod>_<pod uid>/<container>/<restart count>.log` (the files, rotated
+ *   with a `.<YYYYMMDD-hhmmss>` suffix).
+ * Pod, namespace and container names cannot hold `_` or `/`, so the split is unambiguous.
+ */
+const CONTAINERS_LINK = /(?:^|\/)([^_/]+)_([^_/]+)_([^/]+)-([0-9a-f]{64})\.log$/;
+const PODS_FILE = /(?:^|\/)([^_/]+)_([^_/]+)_([0-9a-f-]{16,36})\/([^/]+)\/(\d{1,9})\.log(?:\.\d{8}-\d{6})?$/;
+
+export function parseKubernetesPath(input: string | Buffer): ParseResult {
+  const s = text(input);
+  if (s.length > 4096) return fail('too_long');
+  let m = CONTAINERS_LINK.exec(s);
+  if (m !== null) {
+    return { ok: true, fields: { 'k8s.pod.name': m[1]!, 'k8s.namespace.name': m[2]!, 'k8s.container.name': m[3]!, 'container.id': m[4]! } };
+  }
+  m = PODS_FILE.exec(s);
+  if (m !== null) {
+    return {
+      ok: true,
+      fields: { 'k8s.namespace.name': m[1]!, 'k8s.pod.name': m[2]!, 'k8s.pod.uid': m[3]!, 'k8s.container.name': m[4]!, 'k8s.container.restart_count': Number(m[5]) },
+    };
+  }
+  return fail('not_kubernetes_path');
+}

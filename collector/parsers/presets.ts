@@ -3,7 +3,7 @@
  * `(line, now, zone) -> ParseResult`. `now` is only used to infer a missing year.
  */
 import { parseAccess } from './access.js';
-import { parseCri, parseDocker } from './container.js';
+import { parseCri, parseDocker, parseKubernetesPath } from './container.js';
 import { parseKlog } from './klog.js';
 import type { Fields, ParseResult } from './result.js';
 import { parseSyslog3164, parseSyslog5424 } from './syslog.js';
@@ -19,6 +19,7 @@ export const PRESETS = [
   'klog',
   'cri',
   'docker',
+  'kubernetes_path',
   'java_traceback',
   'python_traceback',
 ] as const;
@@ -39,6 +40,7 @@ export const presetParsers: Readonly<Record<PresetName, PresetParser>> = {
   klog: (s, now, z) => parseKlog(s, now, z),
   cri: (s) => parseCri(s),
   docker: (s) => parseDocker(s),
+  kubernetes_path: (s) => parseKubernetesPath(s),
   java_traceback: (s) => parseJavaTraceback(s),
   python_traceback: (s) => parsePythonTraceback(s),
 };

@@ -5,7 +5,8 @@
  * takes passes unchanged.
  *
  * Steps: `json`, `logfmt`, `regex`, `preset` (nginx_combined, apache_combined, clf,
- * syslog_rfc3164, syslog_rfc5424, klog, java_traceback, python_traceback), `timestamp`,
+ * syslog_rfc3164, syslog_rfc5424, klog, cri, docker, kubernetes_path, java_traceback,
+ * python_traceback), `timestamp`,
  * `severity`, `rename`, `drop`, `keep`, `filter`, `sample`. Field names are attribute keys, plus
  * `body`, `severity_text`, `severity_number`, `trace_id`, `span_id` and `resource.<key>`.
  *
@@ -554,7 +555,7 @@ export class Parse implements Transform {
 export const parseFactory: TransformFactory<typeof schema> = {
   role: 'transform',
   type: 'parse',
-  description: 'Parses log records by route: json, logfmt, regex, presets (nginx, Apache, CLF, syslog, klog, tracebacks), timestamps, severities, field edits, filter, sample.',
+  description: 'Parses log records by route: json, logfmt, regex, presets (nginx, Apache, CLF, syslog, klog, container logs and their paths, tracebacks), timestamps, severities, field edits, filter, sample.',
   schema,
   create: (config, ctx) => new Parse(config, ctx),
 };

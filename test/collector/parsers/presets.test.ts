@@ -230,6 +230,33 @@ describe('container logs: cri and docker', () => {
   });
 });
 
+describe('kubernetes_path', () => {
+  it('pod, namespace, container and its id from a /var/log/containers link; pod uid and restart count from a /var/log/pods file', () => {
+    expect(run('kubernetes_path', '/var/log/containers/web-7d4b9c6f5-x2kq9_shop_nginx-3f2a9c1e5b7d4f608a1c2e3d4b5f6a7980c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5.log')).toEqual({
+      ok: true,
+      fields: {
+        'k8s.pod.name': 'web-7d4b9c6f5-x2kq9',
+        'k8s.namespace.name': 'shop',
+        'k8s.container.name': 'nginx',
+        'container.id': '3f2a9c1e5b7d4f608a1c2e3d4b5f6a7980c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5',
+      },
+    });
+    // A container name may hold '-': the id is the last 64 hex digits.
+    expect(ok(run('kubernetes_path', `/var/log/containers/p_ns_istio-proxy-${'a'.repeat(64)}.log`)).fields['k8s.container.name']).toBe('istio-proxy');
+    expect(run('kubernetes_path', '/var/log/pods/kube-system_etcd-node1_6a1f2b3c-4d5e-6f70-8192-a3b4c5d6e7f8/etcd/3.log.20261126-101500')).toEqual({
+      ok: true,
+      fields: {
+        'k8s.namespace.name': 'kube-system',
+        'k8s.pod.name': 'etcd-node1',
+        'k8s.pod.uid': '6a1f2b3c-4d5e-6f70-8192-a3b4c5d6e7f8',
+        'k8s.container.name': 'etcd',
+        'k8s.container.restart_count': 3,
+      },
+    });
+    expect(run('kubernetes_path', '/var/log/syslog')).toEqual({ ok: false, reason: 'not_kubernetes_path' });
+  });
+});
+
 describe('klog', () => {
   const lines = fixture('klog.log');
   it('reads level, time (year inferred), thread, source location and message', () => {

@@ -140,10 +140,13 @@ describe('parse transform', () => {
     expect(k!.attributes['code.filepath']).toBe('main.go');
   });
 
-  it('Kubernetes container logs: cri, then the message as the body and a preset on it (klog here)', () => {
-    const { t } = build({ routes: [{ match: { path_glob: '/var/log/containers/*.log' }, steps: [{ preset: 'cri' }, { rename: { message: 'body' } }, { preset: 'klog', timezone: 'UTC' }] }] });
+  it('Kubernetes container logs: cri, pod and container from the path, then the message as the body and a preset on it (klog here)', () => {
+    const steps = [{ preset: 'cri' }, { preset: 'kubernetes_path', source: 'log.file.path' }, { rename: { message: 'body' } }, { preset: 'klog', timezone: 'UTC' }];
+    const { t } = build({ routes: [{ match: { path_glob: '/var/log/containers/*.log' }, steps }] });
     const line = '2026-11-26T10:00:00.200000000Z stderr F E1126 10:00:00.200000       1 controller.go:114] "sync failed" err="timeout"';
-    const [r] = t.process([log(line, { 'log.file.path': '/var/log/containers/web_app.log' })], NOW) as LogRecord[];
+    const path = `/var/log/containers/ctrl-5f6d7-abcde_kube-system_manager-${'0f'.repeat(32)}.log`;
+    const [r] = t.process([log(line, { 'log.file.path': path })], NOW) as LogRecord[];
+    expect(r!.attributes).toMatchObject({ 'k8s.pod.name': 'ctrl-5f6d7-abcde', 'k8s.namespace.name': 'kube-system', 'k8s.container.name': 'manager', 'container.id': '0f'.repeat(32) });
     expect(r!.attributes['log.iostream']).toBe('stderr');
     expect(r!.attributes['code.filepath']).toBe('controller.go');
     expect(r!.attributes['err']).toBe('timeout');
