@@ -14,6 +14,7 @@ import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import type { Source, SourceFactory } from '../../core/component.js';
 import { TidewatchError } from '../../core/errors.js';
+import { AttrKeys } from '../../core/model.js';
 import { FileTailer } from './file/tailer.js';
 import { compileMultiline } from './file/multiline.js';
 import type { MultilineRule } from './file/multiline.js';
@@ -59,6 +60,11 @@ export const FileSourceSchema = Type.Object(
       description: 'What happens to a line longer than max_line_bytes: truncate (the rest is skipped) or split into several records.',
     }),
     multiline: Type.Optional(MultilineSchema),
+    resource: Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+      default: {},
+      description:
+        'Resource attributes every line of this source carries besides host.name and tidewatch.agent.id, e.g. { service.name: checkout, deployment.environment.name: prod }: the collector routes by service.name and the dashboard groups by it. Sent once per batch, not per line.',
+    }),
     fingerprint_bytes: Type.Integer({
       default: 1024,
       minimum: 16,
@@ -164,6 +170,11 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.multiline: ${(err as Error).message}`, {}, { cause: err });
       }
     }
+    for (const key of [AttrKeys.hostName, AttrKeys.agentId]) {
+      if (key in config.resource) {
+        throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.resource.${key}: set by the agent (agent.host_name, agent.id), not per source`);
+      }
+    }
     return new FileTailer(
       {
         include: config.include,
@@ -194,6 +205,7 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         maxDirs: config.max_dirs,
         watch: config.watch,
         stateDir: join(ctx.dataDir, 'source', ctx.name),
+        resource: config.resource,
       },
       ctx,
     );

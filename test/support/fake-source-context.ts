@@ -55,6 +55,11 @@ export class FakeSourceContext implements SourceContext {
     this.nowFn = fn;
   }
 
+  /** The LineBlocks handed to emitLines, in call order (what the Kafka and bus sinks encode). */
+  get lineBlocks(): LineBlock[] {
+    return this.entries.filter((e): e is LineBlock => !Array.isArray(e));
+  }
+
   /** Every batch handed to emit or emitLines, in call order, whatever its fate. */
   get batches(): Event[][] {
     return this.entries.map(recordsOf);

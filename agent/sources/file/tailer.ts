@@ -71,6 +71,8 @@ export interface TailerOptions {
   watch: boolean;
   /** Where the checkpoint lives. */
   stateDir: string;
+  /** Resource attributes of every line, besides host.name and tidewatch.agent.id. */
+  resource?: Attributes | undefined;
 }
 
 /** Per-file lag, for operators: bytes written but not read, bytes read but not yet confirmed. */
@@ -263,7 +265,7 @@ export class FileTailer implements Source {
   ) {
     this.globs = compileGlobs(opts.include, opts.exclude, opts.excludeGz);
     this.store = new CheckpointStore(opts.stateDir);
-    this.resource = { [AttrKeys.hostName]: ctx.hostName, [AttrKeys.agentId]: ctx.agentId };
+    this.resource = { ...opts.resource, [AttrKeys.hostName]: ctx.hostName, [AttrKeys.agentId]: ctx.agentId };
     this.labels = { source: ctx.name };
     this.buf = Buffer.allocUnsafe(opts.readBufferBytes + TAIL);
   }

@@ -13,6 +13,8 @@ import { makeSource, tempDir } from './file-helpers.js';
 import type { FileTailer } from '../../../agent/sources/file/tailer.js';
 import { scale } from '../../support/scale.js';
 import { parseCri } from '../../../collector/parsers/container.js';
+import { decodeLogBatch, encodeLineBlock } from '../../../core/wire.js';
+import { tmpdir } from 'node:os';
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -111,6 +113,25 @@ describe('file source: lines and identity', () => {
       [5, 300_001],
     ]);
     expect(ctx.telemetry.value('tidewatch_file_lines_cut_total', { source: 'app' })).toBe(1);
+  });
+
+  test("resource: every line carries the configured attributes beside host.name and the agent id, on the wire too; the agent's own keys are refused", async () => {
+    const { ctx, src, log } = await setup({ resource: { 'service.name': 'checkout', 'deployment.environment.name': 'prod', 'service.instance.number': 3 } });
+    await writeFile(log, 'a\nb\n');
+    await src.start();
+    await until(() => ctx.confirmed.length === 2, 5000, '2 lines');
+    const want = { 'service.name': 'checkout', 'deployment.environment.name': 'prod', 'service.instance.number': 3, 'host.name': 'host-test', 'tidewatch.agent.id': 'agent-test' };
+    expect(ctx.confirmed.map((r) => r.resource)).toEqual([want, want]);
+    // What the Kafka and bus sinks send: the lines' bytes, the resource once per batch.
+    const [msg] = encodeLineBlock(ctx.lineBlocks[0]!);
+    expect(decodeLogBatch(msg!.value).map((r) => [r.body, r.resource])).toEqual([
+      ['a', want],
+      ['b', want],
+    ]);
+    const ctx2 = new FakeSourceContext({ dataDir: join(tmpdir(), 'unused') });
+    for (const key of ['host.name', 'tidewatch.agent.id']) {
+      expect(() => makeSource(ctx2, { include: ['/x/*.log'], resource: { [key]: 'x' } })).toThrow(/set by the agent/);
+    }
   });
 
   test('multiline java: the last event is flushed on timeout, not held until the next line', async () => {
