@@ -1,6 +1,7 @@
 /**
  * `tidewatch validate --config FILE`: loads the config exactly as a program would (YAML, `${VAR}`
- * expansion, schemas, wiring) and prints `FILE: ok`, or fails with the first problem's file, line
+ * expansion, schemas, wiring), builds every component without starting it (what a factory checks
+ * beyond its schema: patterns, presets, listeners off loopback without a token) and prints `FILE: ok`, or fails with the first problem's file, line
  * and key (TidewatchError, printed by cli/main.ts with its code).
  *
  * One config format serves every role, so the file is checked against every component the
@@ -42,7 +43,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   }
   const file = stringFlag(flags, 'config');
   if (file === undefined) throw new TidewatchError('TW_USAGE', 'validate: --config FILE is required');
-  await loadConfig(file, { env: io.env, components: allComponents() });
+  await loadConfig(file, { env: io.env, components: allComponents(), build: true });
   io.stdout(`${file}: ok\n`);
   return 0;
 }

@@ -9,7 +9,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Scalar } from 'yaml';
-import type { ComponentEntry, ComponentFactory, Role } from '../component.js';
+import type { ComponentEntry, ComponentFactory, Role, SourceContext } from '../component.js';
+import { silentLogger } from '../log.js';
+import { MemoryTelemetry } from '../telemetry.js';
 import { TidewatchError, type ErrorCode } from '../errors.js';
 import { redactSecrets, registerConfigSecrets, registerSecretVars } from '../secrets.js';
 import { checkValue, didYouMean, show, type Issue, type Path } from './check.js';
@@ -45,6 +47,13 @@ export interface LoadOptions {
   env: Env;
   /** The program's component list (agent/components.ts, collector/components.ts, or both). */
   components: readonly ComponentEntry[];
+  /**
+   * Also build every component (`create`, never `start`: nothing listens, connects or writes),
+   * so what a factory checks beyond its schema (patterns, presets, options that exclude each
+   * other, a listener off loopback without a token) is reported here, located like a schema
+   * problem. `tidewatch validate` sets it; the programs build their components anyway.
+   */
+  build?: boolean;
 }
 
 /** One problem found in a config, located. */
@@ -131,10 +140,12 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions)
   // Components: the type must be one this program ships, then the options must fit its schema.
   const unknown: ConfigIssue[] = [];
   const invalid: ConfigIssue[] = [];
+  /** What factories refused when built (opts.build), by error code. */
+  const refused = new Map<ErrorCode, ConfigIssue[]>();
   const factories = new Map<ComponentEntry, Promise<ComponentFactory>>();
   for (const [section, role] of SECTIONS) {
     for (const [compName, comp] of Object.entries(cfg[section] ?? {})) {
-      const path = [section, compName];
+      const path = [section, compName] as const;
       const entry = opts.components.find((c) => c.role === role && c.type === comp.type);
       if (entry === undefined) {
         unknown.push(where.issue({ path: [...path, 'type'], at: 'value', message: unknownType(role, comp.type, opts.components) }));
@@ -153,10 +164,21 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions)
       const checked = checkValue(factory.schema, options, path, expanded);
       invalid.push(...checked.issues.map((i) => where.issue(i)));
       out[section][compName] = { ...(checked.value as Record<string, unknown>), type };
+      if (opts.build === true && checked.issues.length === 0) {
+        try {
+          dryBuild(factory, checked.value, compName, cfg.data_dir);
+        } catch (err) {
+          const code = err instanceof TidewatchError ? err.code : 'TW_CONFIG_SCHEMA';
+          const list = refused.get(code) ?? [];
+          list.push(where.issue(refusal(path, (err as Error).message)));
+          refused.set(code, list);
+        }
+      }
     }
   }
   where.fail('TW_COMPONENT_UNKNOWN', unknown);
   where.fail('TW_CONFIG_SCHEMA', invalid);
+  for (const [code, issues] of refused) where.fail(code, issues);
 
   // Wiring: every name a pipeline lists must exist, in the right section, once.
   const wiring: ConfigIssue[] = [];
@@ -315,4 +337,43 @@ class Locator {
     // config, or the value of a `${..._TOKEN}`: masked here, so the error is safe wherever it goes.
     throw new TidewatchError(code, redactSecrets(fmt(first) + more), { file: this.file, line: first.line, key: first.key, issues });
   }
+}
+
+/**
+ * A factory's refusal, located at the key its message names: factories write `sources.app.x: why`
+ * or `app: routes[0].steps[1].regex.pattern: why`; else at the component.
+ */
+function refusal(path: readonly [string, string], message: string): Issue {
+  const [section, name] = path;
+  let rest = message;
+  for (const prefix of [`${section}.${name}`, name]) {
+    if (rest.startsWith(`${prefix}.`) || rest.startsWith(`${prefix}[`) || rest.startsWith(`${prefix}: `)) {
+      rest = rest.slice(prefix.length).replace(/^: /, '');
+      break;
+    }
+  }
+  const m = /^\.?((?:[A-Za-z0-9_-]+|\[\d+\])(?:\.[A-Za-z0-9_-]+|\[\d+\])*): (.*)$/s.exec(rest);
+  if (rest === message || m === null) return { path, at: 'key', message };
+  const sub: (string | number)[] = [];
+  for (const [, key, index] of m[1]!.matchAll(/([A-Za-z0-9_-]+)|\[(\d+)\]/g)) sub.push(index === undefined ? key! : Number(index));
+  return { path: [...path, ...sub], at: 'key', message: m[2]! };
+}
+
+/** Builds a component as a program would and drops it: never started, it holds nothing. */
+function dryBuild(factory: ComponentFactory, config: unknown, name: string, dataDir: string): void {
+  const refuse = (): Promise<void> => Promise.reject(new TidewatchError('TW_STOPPED', 'built by validate, not running'));
+  const ctx: SourceContext = {
+    name,
+    dataDir,
+    telemetry: new MemoryTelemetry(),
+    log: silentLogger,
+    now: Date.now,
+    agentId: 'validate',
+    hostName: 'validate',
+    bus: undefined,
+    emit: refuse,
+    emitLines: refuse,
+  };
+  // The schema check above made `config` fit this factory's schema.
+  (factory.create as (c: unknown, x: SourceContext) => unknown)(config, ctx);
 }

@@ -3,7 +3,7 @@
  * `npx tsc -p tsconfig.build.json` first; `npm test` does).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,49 @@ sinks:
     const r = await tidewatch(['validate', '--config', file]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`${file}:6: sinks.out.fsync: expected boolean (got "sometimes")`);
+  });
+
+  it('builds every component without starting it: what a factory refuses is reported at its line, as the program would refuse it at start', async () => {
+    const data = join(dir, 'never-written');
+    const file = await config(
+      'factories.yaml',
+      `data_dir: ${data}
+sources:
+  pods:
+    type: file
+    include: ["/var/log/containers/*.log"]
+    multiline: { preset: cri, start_pattern: "^x" }
+  otlp: { type: otlp, http_endpoint: "0.0.0.0:4318", grpc_endpoint: "" }
+transforms:
+  parse:
+    type: parse
+    routes:
+      - steps:
+          - regex: { pattern: "(unclosed" }
+sinks:
+  out: { type: file, path: ${join(dir, 'out.jsonl')} }
+pipelines:
+  p: { sources: [pods, otlp], transforms: [parse], sinks: [out] }
+`,
+    );
+    const r = await tidewatch(['validate', '--config', file]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${file}:6: sources.pods.multiline: preset cri joins a container runtime's split lines and takes no start_pattern`);
+    expect(r.stderr).toContain(`${file}:13: transforms.parse.routes[0].steps[0].regex.pattern: invalid pattern`);
+    expect(r.stderr).toContain('[TW_CONFIG_SCHEMA]');
+    // Nothing was started: no data directory, no output file.
+    await expect(stat(data)).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(dir, 'out.jsonl'))).rejects.toThrow(/ENOENT/);
+
+    // The listener off loopback without a token has its own code; with the others mended it is the first problem.
+    const open = await config('open.yaml', (await readFile(file, 'utf8')).replace(', start_pattern: "^x"', '').replace('(unclosed', '(?<word>closed)'));
+    const r2 = await tidewatch(['validate', '--config', open]);
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toContain(`${open}:7: sources.otlp.http_endpoint: listening on 0.0.0.0 (not loopback) needs sources.otlp.auth_token`);
+    expect(r2.stderr).toContain('[TW_LISTEN_UNPROTECTED]');
+    const fine = await config('fine.yaml', (await readFile(open, 'utf8')).replace('0.0.0.0:4318', '127.0.0.1:0'));
+    expect(await tidewatch(['validate', '--config', fine])).toEqual({ code: 0, stdout: `${fine}: ok\n`, stderr: '' });
   });
 
   it('expands ${VAR} from the environment and names a missing one', async () => {
