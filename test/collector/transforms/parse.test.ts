@@ -212,7 +212,7 @@ describe('parse step shape', () => {
 });
 
 describe('configs/collector-parse.yaml', () => {
-  it('every transform in the example builds, and its nginx route parses and redacts a line', async () => {
+  it('every transform in the example builds; its nginx route parses and redacts a line, its container routes read joined lines', async () => {
     const { parse: parseYaml } = await import('yaml');
     const { readFileSync } = await import('node:fs');
     const { Redact, schema: redactSchema } = await import('../../../collector/transforms/redact.js');
@@ -237,6 +237,20 @@ describe('configs/collector-parse.yaml', () => {
     expect(String(out!.body)).not.toContain('203.0.113.9');
     const [health] = p.process([log(line.replace('/api/v1/cart?token=abc', '/healthz'), { 'log.file.path': '/var/log/nginx/access.log' })], NOW);
     expect(health).toBeUndefined();
+
+    // Container logs: a line the runtime split, joined by the agent's multiline cri preset.
+    const id = 'ab'.repeat(32);
+    const cri = ['2026-11-26T10:00:00.5Z stdout P {"level":"warn","msg":"cart', '2026-11-26T10:00:00.6Z stdout F  slow"}'].join('\n');
+    const [pod] = p.process([log(cri, { 'log.file.path': `/var/log/containers/cart-7f9c-x1_shop_app-${id}.log` })], NOW) as LogRecord[];
+    expect(pod!.body).toBe('{"level":"warn","msg":"cart slow"}');
+    expect(pod!.attributes).toMatchObject({ 'k8s.pod.name': 'cart-7f9c-x1', 'k8s.namespace.name': 'shop', 'k8s.container.name': 'app', 'container.id': id, 'log.iostream': 'stdout', msg: 'cart slow' });
+    expect(pod!.attributes['parse_error']).toBeUndefined();
+    expect(pod!.time).toBe(Date.UTC(2026, 10, 26, 10, 0, 0, 500));
+    const docker = [JSON.stringify({ log: 'half ', stream: 'stderr', time: '2026-11-26T10:00:01Z' }), JSON.stringify({ log: 'and half\n', stream: 'stderr', time: '2026-11-26T10:00:01Z' })].join('\n');
+    const [ctr] = p.process([log(docker, { 'log.file.path': `/var/lib/docker/containers/${id}/${id}-json.log` })], NOW) as LogRecord[];
+    expect(ctr!.body).toBe('half and half');
+    expect(ctr!.attributes).toMatchObject({ 'container.id': id, 'log.iostream': 'stderr' });
+    expect(ctr!.attributes['parse_error']).toBeUndefined();
   });
 });
 
