@@ -229,8 +229,10 @@ export function criPiece(buf: Buffer, start: number, end: number): RuntimePiece 
  * occurrence ends the message.
  */
 export function dockerPiece(buf: Buffer, start: number, end: number): RuntimePiece | undefined {
-  if (end - start < DOCKER_HEAD.length || buf.compare(DOCKER_HEAD, 0, DOCKER_HEAD.length, start, start + DOCKER_HEAD.length) !== 0) return undefined;
-  const rel = buf.subarray(start, end).indexOf(DOCKER_STREAM, DOCKER_HEAD.length - 1);
+  if (end - start < DOCKER_HEAD.length) return undefined;
+  for (let i = 0; i < DOCKER_HEAD.length; i++) if (buf[start + i] !== DOCKER_HEAD[i]) return undefined;
+  // From the message's first byte: an empty message's closing quote starts the match.
+  const rel = buf.subarray(start, end).indexOf(DOCKER_STREAM, DOCKER_HEAD.length);
   if (rel < 0) return undefined;
   const at = start + rel;
   const stream = streamAt(buf, at + DOCKER_STREAM.length, end);

@@ -155,6 +155,7 @@ describe('Multiline', () => {
       expect(dockerPiece('{"log":"a\\n","stream":"stdout","time":"t"}')).toEqual({ stream: 'stdout', partial: false });
       expect(dockerPiece('{"log":"a\\\\n","stream":"stdout","time":"t"}')).toEqual({ stream: 'stdout', partial: true });
       expect(dockerPiece('{"log":"say \\",\\"stream\\":\\"stderr\\" x\\n","stream":"stdout","time":"t"}')).toEqual({ stream: 'stdout', partial: false });
+      expect(dockerPiece('{"log":"","stream":"stderr","time":"t"}')).toEqual({ stream: 'stderr', partial: true });
       for (const bad of ['{"stream":"stdout","log":"a\\n"}', 'plain', '{"log":"a","stream":"other"}']) expect(dockerPiece(bad)).toBeUndefined();
     });
 
