@@ -172,10 +172,10 @@ export async function embeddedConfigs(
 /**
  * Loads the user's config for `up`: a file that names only `sources` is complete here, so a
  * missing `data_dir` is supplied (appended as the last line, so the loader's line numbers in
- * error messages still match the file).
+ * error messages still match the file). `build`: also build the components (validate).
  */
-async function loadUpConfig(file: string, dataDir: string, env: Readonly<Record<string, string | undefined>>): Promise<TidewatchConfig> {
-  const opts = { env, components: ALL_COMPONENTS };
+export async function loadUpConfig(file: string, dataDir: string, env: Readonly<Record<string, string | undefined>>, build = false): Promise<TidewatchConfig> {
+  const opts = { env, components: ALL_COMPONENTS, build };
   let text: string;
   try {
     text = await readFile(file, 'utf8');

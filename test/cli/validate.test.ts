@@ -116,6 +116,20 @@ pipelines:
     expect(await tidewatch(['validate', '--config', fine])).toEqual({ code: 0, stdout: `${fine}: ok\n`, stderr: '' });
   });
 
+  it('checks a file that names only sources as tidewatch up takes it (up adds data_dir and the pipelines)', async () => {
+    const example = fileURLToPath(new URL('../../configs/up.yaml', import.meta.url));
+    expect(await tidewatch(['validate', '--config', example])).toEqual({ code: 0, stdout: `${example}: ok (for tidewatch up, which adds data_dir and the pipelines)\n`, stderr: '' });
+    const bad = await config('up-bad.yaml', 'log: { level: info }\nsources:\n  app: { type: file, include: ["/var/log/app/*.log"], multiline: { preset: docker, start_pattern: x } }\n');
+    const r = await tidewatch(['validate', '--config', bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${bad}:3: sources.app.multiline: preset docker joins a container runtime's split lines`);
+    const reserved = await config('up-reserved.yaml', 'sources:\n  tidewatch_heartbeat: { type: file, include: ["/x/*.log"] }\n');
+    expect((await tidewatch(['validate', '--config', reserved])).stderr).toContain('reserved');
+    // With data_dir it is an agent or collector config, checked as such.
+    const agent = await config('up-not.yaml', 'data_dir: /d\nsources:\n  app: { type: file, include: ["/var/log/app/*.log"] }\n');
+    expect((await tidewatch(['validate', '--config', agent])).stdout).toBe(`${agent}: ok\n`);
+  });
+
   it('expands ${VAR} from the environment and names a missing one', async () => {
     const file = await config('env.yaml', SMALLEST.replace('/tmp/out.jsonl', '"${OUT_DIR}/out.jsonl"'));
     expect((await tidewatch(['validate', '--config', file], { OUT_DIR: '/tmp' })).code).toBe(0);
