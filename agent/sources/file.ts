@@ -54,6 +54,11 @@ export const FileSourceSchema = Type.Object(
       description:
         'A file found with no checkpoint whose last modification is older than this is followed from its end: its history is skipped (counted in tidewatch_file_ignored_files_total and tidewatch_file_ignored_bytes_total), lines written to it later arrive. Files already followed, and the copy or new name of a followed file, are never skipped. 0 reads every file.',
     }),
+    encoding: Type.Union([Type.Literal('utf-8'), Type.Literal('latin1'), Type.Literal('windows-1252')], {
+      default: 'utf-8',
+      description:
+        "The files' character set: utf-8 (invalid bytes become U+FFFD, never an error), latin1 (ISO-8859-1) or windows-1252, for older applications' logs; lines are decoded and sent as UTF-8. UTF-16 is not read.",
+    }),
     max_line_bytes: Type.Integer({ default: 262_144, minimum: 16, description: 'Longest line kept whole, in bytes; longer lines are truncated or split (counted).' }),
     long_lines: Type.Union([Type.Literal('truncate'), Type.Literal('split')], {
       default: 'truncate',
@@ -182,6 +187,7 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         excludeGz: config.exclude_gz,
         startAt: config.start_at,
         ignoreOlderMs: config.ignore_older_ms,
+        encoding: config.encoding,
         maxLineBytes: config.max_line_bytes,
         longLines: config.long_lines,
         multiline,

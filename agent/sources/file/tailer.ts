@@ -46,6 +46,8 @@ export interface TailerOptions {
   startAt: 'beginning' | 'end';
   /** A file found with no checkpoint and unmodified this long is followed from its end; 0: never. */
   ignoreOlderMs: number;
+  /** The files' character set; utf-8 unless given. Lines of other sets are decoded, and sent as UTF-8. */
+  encoding?: 'utf-8' | 'latin1' | 'windows-1252' | undefined;
   maxLineBytes: number;
   longLines: LongLines;
   multiline: MultilineRule | undefined;
@@ -232,6 +234,10 @@ export class FileTailer implements Source {
   /** Paths with a per-file lag gauge, so one that caught up is set back to 0. */
   private lagPaths = new Set<string>();
   private readonly resource: Attributes;
+  /** A line's bytes as text, in the files' character set. */
+  private readonly decode: (buf: Buffer, start: number, end: number) => string;
+  /** Lines may stay bytes (UTF-8 files): the wire takes them as they are. */
+  private readonly utf8: boolean;
   private readonly labels: Record<string, string>;
   /** Where files are read into; replaced, not reused, after a full read (its lines may wait in a batch). */
   private buf: Buffer;
@@ -265,6 +271,8 @@ export class FileTailer implements Source {
   ) {
     this.globs = compileGlobs(opts.include, opts.exclude, opts.excludeGz);
     this.store = new CheckpointStore(opts.stateDir);
+    this.decode = decoder(opts.encoding ?? 'utf-8');
+    this.utf8 = (opts.encoding ?? 'utf-8') === 'utf-8';
     this.resource = { ...opts.resource, [AttrKeys.hostName]: ctx.hostName, [AttrKeys.agentId]: ctx.agentId };
     this.labels = { source: ctx.name };
     this.buf = Buffer.allocUnsafe(opts.readBufferBytes + TAIL);
@@ -995,13 +1003,17 @@ export class FileTailer implements Source {
   }
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
-    if (t.ml === undefined || t.ml.passes(l.buf, l.start, l.end)) {
+    if (this.utf8 && (t.ml === undefined || t.ml.passes(l.buf, l.start, l.end))) {
       // The line stays bytes: a sink that ships lines copies them from this buffer (LineBlock).
       this.batchFor(t, now).addBytes(l.buf, l.start, l.end, l.offset, now);
       this.added(t, l.next, l.length, at);
       return;
     }
-    const text = l.buf.toString('utf8', l.start, l.end); // invalid sequences become U+FFFD, never an exception
+    const text = this.decode(l.buf, l.start, l.end); // invalid sequences become U+FFFD, never an exception
+    if (t.ml === undefined) {
+      this.addText(t, text, l.offset, l.next, l.length, now, at);
+      return;
+    }
     const out = this.pieces;
     out.length = 0;
     const before = t.ml.overflows;
@@ -1449,4 +1461,19 @@ async function findByInode(dir: string, t: Tracker): Promise<string | undefined>
     if (st !== undefined && st.isFile() && st.dev === t.dev && st.ino === t.ino && sameBirth(t.btime, st.birthtimeMs)) return p;
   }
   return undefined;
+}
+
+/**
+ * windows-1252 where it differs from latin1, bytes 0x80-0x9F (WHATWG's table; the five bytes it
+ * leaves undefined keep their latin1 meaning). Node 20's TextDecoder('windows-1252') decodes
+ * these as latin1, so the table is ours.
+ */
+const CP1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+function decoder(encoding: 'utf-8' | 'latin1' | 'windows-1252'): (buf: Buffer, start: number, end: number) => string {
+  if (encoding === 'windows-1252') {
+    return (buf, start, end) => buf.toString('latin1', start, end).replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!);
+  }
+  const e = encoding === 'latin1' ? 'latin1' : 'utf8';
+  return (buf, start, end) => buf.toString(e, start, end);
 }

@@ -134,6 +134,29 @@ describe('file source: lines and identity', () => {
     }
   });
 
+  test('encoding: latin1 and windows-1252 files arrive as the text they hold (as UTF-8 on the wire); utf-8 replaces what is not UTF-8', async () => {
+    const bytes = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a, 0x80, 0x35, 0x0d, 0x0a]); // "café\n" "€5\r\n" in windows-1252
+    const want = { 'utf-8': ['caf\ufffd', '\ufffd5'], latin1: ['café', '\u00805'], 'windows-1252': ['café', '€5'] };
+    for (const [encoding, bodiesWanted] of Object.entries(want)) {
+      const { ctx, src, log } = await setup({ encoding });
+      await writeFile(log, bytes);
+      await src.start();
+      await until(() => ctx.confirmed.length === 2, 5000, `2 lines (${encoding})`);
+      expect(bodies(ctx.confirmedLines())).toEqual(bodiesWanted);
+      expect(ctx.confirmedLines().map((d) => d.offset)).toEqual([0, 5]); // offsets stay the file's bytes
+      const [msg] = encodeLineBlock(ctx.lineBlocks[0]!);
+      expect(decodeLogBatch(msg!.value).map((r) => r.body)).toEqual(bodiesWanted);
+      await src.stop();
+    }
+    // Every byte windows-1252 defines above 0x7F but latin1 does not, as iconv reads them.
+    const high = Buffer.from([0x80, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8e, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9e, 0x9f, 0x0a]);
+    const { ctx, src, log } = await setup({ encoding: 'windows-1252' });
+    await writeFile(log, high);
+    await src.start();
+    await until(() => ctx.confirmed.length === 1, 5000, 'the line');
+    expect(bodies(ctx.confirmedLines())).toEqual(['€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ']);
+  });
+
   test('multiline java: the last event is flushed on timeout, not held until the next line', async () => {
     const { ctx, src, log } = await setup({ multiline: { preset: 'java', timeout_ms: 300 } });
     await writeFile(log, 'ERROR boom\njava.lang.RuntimeException: x\n\tat a.B.c(B.java:1)\n\t... 3 more\n');
