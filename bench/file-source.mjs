@@ -3,7 +3,8 @@
 // Scenarios, each in its own child process (so CPU and peak RSS are its own):
 //   throughput  N lines from one file to a null sink: lines/s, MB/s, CPU, peak RSS; handed over
 //               as LineBlocks (the Kafka/bus sinks' path), as LogRecords, and as LineBlocks
-//               encoded to wire v1 batches; beside it, the naive baseline: readline over a read
+//               encoded to wire v1 batches; CRI container lines with and without
+//               `multiline: { preset: cri }`; beside it, the naive baseline: readline over a read
 //               stream, one record per line.
 //   idle        one followed file, no writes, 5 s: CPU and RSS.
 //   rate10k     a writer process appends 10,000 lines/s for 5 s: CPU, RSS, write-to-emit latency.
@@ -335,13 +336,13 @@ if (process.argv[2] === '--child') {
     const t = results.throughput;
     console.log(`\nthroughput, ${fmt(t.lines, 0)} lines (${fmt(t.mb)} MB), one file -> null sink`);
     console.log(`| reader | lines/s | MB/s | CPU ms | peak RSS MB |`);
-    console.log(`| tidewatch file source, lines as LineBlocks (what the Kafka and bus sinks take) | ${fmt(t.tidewatch.lines_per_s, 0)} | ${fmt(t.tidewatch.mb_per_s)} | ${fmt(t.tidewatch.cpu_ms, 0)} | ${fmt(t.tidewatch.peak_rss_mb)} |`);
-    console.log(`| tidewatch file source, lines as LogRecords (what transforms and other sinks take) | ${fmt(t.tidewatch_records.lines_per_s, 0)} | ${fmt(t.tidewatch_records.mb_per_s)} | ${fmt(t.tidewatch_records.cpu_ms, 0)} | (same process) |`);
-    console.log(`| tidewatch file source + wire v1 encoding (the Kafka sink's work before kafkajs) | ${fmt(t.tidewatch_wire.lines_per_s, 0)} | ${fmt(t.tidewatch_wire.mb_per_s)} | ${fmt(t.tidewatch_wire.cpu_ms, 0)} | (same process) |`);
-    const row = (label, r) => console.log(`| ${label} | ${fmt(r.lines_per_s, 0)} | ${fmt(r.mb_per_s)} | ${fmt(r.cpu_ms, 0)} | (same process) |`);
+    const row = (label, r, rss = '(same process)') => console.log(`| ${label} | ${fmt(r.lines_per_s, 0)} | ${fmt(r.mb_per_s)} | ${fmt(r.cpu_ms, 0)} | ${rss} |`);
+    row('tidewatch file source, lines as LineBlocks (what the Kafka and bus sinks take)', t.tidewatch, fmt(t.tidewatch.peak_rss_mb));
+    row('tidewatch file source, lines as LogRecords (what transforms and other sinks take)', t.tidewatch_records);
+    row("tidewatch file source + wire v1 encoding (the Kafka sink's work before kafkajs)", t.tidewatch_wire);
     row('tidewatch, CRI container lines (`stdout F ...`), as LineBlocks', t.cri_lines.plain);
     row('tidewatch, the same with `multiline: { preset: cri }` (split lines joined)', t.cri_lines.multiline_cri);
-    console.log(`| naive readline | ${fmt(t.naive_readline.lines_per_s, 0)} | ${fmt(t.naive_readline.mb_per_s)} | ${fmt(t.naive_readline.cpu_ms, 0)} | (same process) |`);
+    row('naive readline', t.naive_readline);
   }
   if (results.idle) console.log(`\nidle (1 file, 5 s): CPU ${fmt(results.idle.cpu_pct, 2)} %, RSS ${fmt(results.idle.rss_mb)} MB, inotify watches ${results.idle.inotify_watches}`);
   if (results.rate10k) {

@@ -1,8 +1,9 @@
 /**
  * `tidewatch validate --config FILE`: loads the config exactly as a program would (YAML, `${VAR}`
  * expansion, schemas, wiring), builds every component without starting it (what a factory checks
- * beyond its schema: patterns, presets, listeners off loopback without a token) and prints `FILE: ok`, or fails with the first problem's file, line
- * and key (TidewatchError, printed by cli/main.ts with its code).
+ * beyond its schema: patterns, presets, listeners off loopback without a token) and prints
+ * `FILE: ok`, or fails with the first problem's file, line and key (TidewatchError, printed by
+ * cli/main.ts with its code). A file naming only sources is checked as `tidewatch up` takes it.
  *
  * One config format serves every role, so the file is checked against every component the
  * agent or the collector ships: a type that neither ships is an error.
