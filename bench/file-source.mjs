@@ -3,7 +3,8 @@
 // Scenarios, each in its own child process (so CPU and peak RSS are its own):
 //   throughput  N lines from one file to a null sink: lines/s, MB/s, CPU, peak RSS; handed over
 //               as LineBlocks (the Kafka/bus sinks' path), as LogRecords, and as LineBlocks
-//               encoded to wire v1 batches; CRI container lines with and without
+//               encoded to wire v1 batches; with include_lines / exclude_lines testing every
+//               line; CRI container lines with and without
 //               `multiline: { preset: cri }`; beside it, the naive baseline: readline over a read
 //               stream, one record per line.
 //   idle        one followed file, no writes, 5 s: CPU and RSS.
@@ -128,6 +129,8 @@ const scenarios = {
     const peak = peakRssMb();
     const asRecords = await pass('records', false, false);
     const toWire = await pass('wire', true, true);
+    // include_lines tests every line (each becomes a string); this pattern keeps them all, so the count completes.
+    const filtered = await pass('filtered', true, false, { include_lines: ['HTTP/1\\.1'], exclude_lines: ['^#'] });
     // Container logs (CRI, as containerd writes them), with and without joining split lines.
     const criPath = join(dir, 'logs', 'cri.log');
     writeLines(criPath, n, (i) => `2026-11-25T10:00:00.${String(i % 1e9).padStart(9, '0')}Z stdout F ${line(i)}`);
@@ -151,6 +154,7 @@ const scenarios = {
       tidewatch: { ...asLines, peak_rss_mb: peak },
       tidewatch_records: asRecords,
       tidewatch_wire: toWire,
+      tidewatch_filtered: filtered,
       cri_lines: { plain: cri, multiline_cri: criJoined },
       naive_readline: { lines_per_s: m / (ms2 / 1000), mb_per_s: bytes / 2 ** 20 / (ms2 / 1000), cpu_ms: cpuMs(c1), wall_ms: ms2 },
     };
@@ -340,6 +344,7 @@ if (process.argv[2] === '--child') {
     row('tidewatch file source, lines as LineBlocks (what the Kafka and bus sinks take)', t.tidewatch, fmt(t.tidewatch.peak_rss_mb));
     row('tidewatch file source, lines as LogRecords (what transforms and other sinks take)', t.tidewatch_records);
     row("tidewatch file source + wire v1 encoding (the Kafka sink's work before kafkajs)", t.tidewatch_wire);
+    row('tidewatch, as LineBlocks, every line tested by include_lines and exclude_lines (all kept)', t.tidewatch_filtered);
     row('tidewatch, CRI container lines (`stdout F ...`), as LineBlocks', t.cri_lines.plain);
     row('tidewatch, the same with `multiline: { preset: cri }` (split lines joined)', t.cri_lines.multiline_cri);
     row('naive readline', t.naive_readline);

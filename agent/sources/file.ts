@@ -65,6 +65,15 @@ export const FileSourceSchema = Type.Object(
       description: 'What happens to a line longer than max_line_bytes: truncate (the rest is skipped) or split into several records.',
     }),
     multiline: Type.Optional(MultilineSchema),
+    include_lines: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'Regular expressions: when given, only lines (multiline events) matching one of them are sent. Dropped lines are counted (tidewatch_file_lines_filtered_total) and checkpointed like sent ones. Each tested line becomes a string: a cost per line.',
+    }),
+    exclude_lines: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Regular expressions: lines (multiline events) matching one of them are not sent (counted), after include_lines, e.g. ["^DEBUG"].',
+    }),
     resource: Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
       default: {},
       description:
@@ -175,6 +184,15 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.multiline: ${(err as Error).message}`, {}, { cause: err });
       }
     }
+    const patterns = (key: 'include_lines' | 'exclude_lines'): RegExp[] =>
+      config[key].map((p, i) => {
+        try {
+          return new RegExp(p);
+        } catch (err) {
+          throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.${key}[${i}]: ${(err as Error).message}`, {}, { cause: err });
+        }
+      });
+    const filter = { include: patterns('include_lines'), exclude: patterns('exclude_lines') };
     for (const key of [AttrKeys.hostName, AttrKeys.agentId]) {
       if (key in config.resource) {
         throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.resource.${key}: set by the agent (agent.host_name, agent.id), not per source`);
@@ -188,6 +206,7 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         startAt: config.start_at,
         ignoreOlderMs: config.ignore_older_ms,
         encoding: config.encoding,
+        filter,
         maxLineBytes: config.max_line_bytes,
         longLines: config.long_lines,
         multiline,

@@ -46,6 +46,12 @@ export interface TailerOptions {
   startAt: 'beginning' | 'end';
   /** A file found with no checkpoint and unmodified this long is followed from its end; 0: never. */
   ignoreOlderMs: number;
+  /**
+   * Lines (multiline events) kept: when `include` is given, only those matching one of its
+   * patterns; then none matching one of `exclude`'s. Dropped lines are counted, and the checkpoint
+   * moves past them like past sent ones.
+   */
+  filter?: { include: readonly RegExp[]; exclude: readonly RegExp[] } | undefined;
   /** The files' character set; utf-8 unless given. Lines of other sets are decoded, and sent as UTF-8. */
   encoding?: 'utf-8' | 'latin1' | 'windows-1252' | undefined;
   maxLineBytes: number;
@@ -186,6 +192,7 @@ const sameBirth = (a: number, b: number): boolean => a === 0 || b === 0 || Math.
 /** Counter names; every drop or loss has one (STYLE.md rule 3). */
 const C = {
   cut: 'tidewatch_file_lines_cut_total',
+  filtered: 'tidewatch_file_lines_filtered_total',
   truncations: 'tidewatch_file_truncations_total',
   rotations: 'tidewatch_file_rotations_total',
   copies: 'tidewatch_file_copies_recognised_total',
@@ -238,6 +245,8 @@ export class FileTailer implements Source {
   private readonly decode: (buf: Buffer, start: number, end: number) => string;
   /** Lines may stay bytes (UTF-8 files): the wire takes them as they are. */
   private readonly utf8: boolean;
+  /** include_lines / exclude_lines: whether a line (event) is sent; undefined keeps every one. */
+  private readonly keeps: ((text: string) => boolean) | undefined;
   private readonly labels: Record<string, string>;
   /** Where files are read into; replaced, not reused, after a full read (its lines may wait in a batch). */
   private buf: Buffer;
@@ -273,6 +282,8 @@ export class FileTailer implements Source {
     this.store = new CheckpointStore(opts.stateDir);
     this.decode = decoder(opts.encoding ?? 'utf-8');
     this.utf8 = (opts.encoding ?? 'utf-8') === 'utf-8';
+    const f = opts.filter;
+    this.keeps = f === undefined || (f.include.length === 0 && f.exclude.length === 0) ? undefined : (text) => (f.include.length === 0 || f.include.some((r) => r.test(text))) && !f.exclude.some((r) => r.test(text));
     this.resource = { ...opts.resource, [AttrKeys.hostName]: ctx.hostName, [AttrKeys.agentId]: ctx.agentId };
     this.labels = { source: ctx.name };
     this.buf = Buffer.allocUnsafe(opts.readBufferBytes + TAIL);
@@ -1004,6 +1015,10 @@ export class FileTailer implements Source {
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
     if (this.utf8 && (t.ml === undefined || t.ml.passes(l.buf, l.start, l.end))) {
+      if (this.keeps !== undefined && !this.keeps(l.buf.toString('utf8', l.start, l.end))) {
+        this.filtered(t, l.next, now, at);
+        return;
+      }
       // The line stays bytes: a sink that ships lines copies them from this buffer (LineBlock).
       this.batchFor(t, now).addBytes(l.buf, l.start, l.end, l.offset, now);
       this.added(t, l.next, l.length, at);
@@ -1024,8 +1039,23 @@ export class FileTailer implements Source {
   }
 
   private addText(t: Tracker, text: string, offset: number, next: number, bytes: number, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
+    if (this.keeps !== undefined && !this.keeps(text)) {
+      this.filtered(t, next, now, at);
+      return;
+    }
     this.batchFor(t, now).addText(text, offset, now);
     this.added(t, next, bytes, at);
+  }
+
+  /**
+   * A line include_lines / exclude_lines drops: not sent, counted, and the batch still ends after
+   * it, so the checkpoint moves past it once the lines before it are confirmed (a batch of dropped
+   * lines only is confirmed at once, sending nothing).
+   */
+  private filtered(t: Tracker, next: number, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
+    this.ctx.telemetry.add(C.filtered, this.labels);
+    this.batchFor(t, now);
+    this.added(t, next, 0, at);
   }
 
   /** The tracker's open batch; a batch holds one path and generation (a rename or truncation in between starts another). */
@@ -1060,7 +1090,8 @@ export class FileTailer implements Source {
     this.inflightBytes += entry.bytes;
     let p: Promise<void>;
     try {
-      p = this.ctx.emitLines !== undefined ? this.ctx.emitLines(block) : this.ctx.emit(block.records());
+      if (block.length === 0) p = Promise.resolve(); // only dropped lines: nothing to send
+      else p = this.ctx.emitLines !== undefined ? this.ctx.emitLines(block) : this.ctx.emit(block.records());
     } catch (err) {
       p = Promise.reject(err);
     }

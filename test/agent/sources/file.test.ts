@@ -157,6 +157,48 @@ describe('file source: lines and identity', () => {
     expect(bodies(ctx.confirmedLines())).toEqual(['€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ']);
   });
 
+  test('include_lines / exclude_lines: only kept lines are sent, dropped ones are counted and checkpointed, so a restart sends neither again', async () => {
+    const opts = { include_lines: ['^(?:INFO|ERROR|DEBUG) '], exclude_lines: ['^DEBUG ', 'healthz'] };
+    const s = await setup(opts);
+    await writeFile(s.log, 'DEBUG a\nINFO b\nWARN c\nERROR d\nINFO GET /healthz\nDEBUG e\n');
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length >= 2, 5000, 'the kept lines');
+    await until(() => s.src.lag().every((l) => l.unconfirmedBytes === 0 && l.unreadBytes === 0), 5000, 'the dropped tail confirmed');
+    expect(s.ctx.confirmedLines().map((d) => [d.body, d.offset])).toEqual([
+      ['INFO b', 8],
+      ['ERROR d', 22],
+    ]);
+    expect(s.ctx.telemetry.value('tidewatch_file_lines_filtered_total', { source: 'app' })).toBe(4);
+    // A file of dropped lines only: nothing is sent, and its checkpoint moves to its end all the same.
+    const quiet = join(s.dir, 'logs', 'quiet.log');
+    await writeFile(quiet, 'DEBUG x\nDEBUG y\n');
+    await s.src.sync();
+    await until(() => s.src.lag().find((l) => l.path === quiet)?.unconfirmedBytes === 0 && s.src.lag().find((l) => l.path === quiet)?.unreadBytes === 0, 5000, 'quiet.log confirmed');
+    expect(s.ctx.batches.filter((b) => b.length === 0)).toEqual([]); // nothing empty goes down the pipeline
+    await s.src.stop();
+
+    await appendFile(s.log, 'INFO after\n');
+    await appendFile(quiet, 'ERROR z\n');
+    const s2 = await setup(opts, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 2, 5000, 'the new lines');
+    await s2.src.sync();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(bodies(s2.ctx.confirmedLines()).sort()).toEqual(['ERROR z', 'INFO after']);
+
+    const ctx3 = new FakeSourceContext({ dataDir: join(s.dir, 'other') });
+    expect(() => makeSource(ctx3, { include: ['/x/*.log'], exclude_lines: ['ok', '(unclosed'] })).toThrow(/exclude_lines\[1\]/);
+  });
+
+  test('include_lines / exclude_lines apply to whole multiline events', async () => {
+    const { ctx, src, log } = await setup({ multiline: { preset: 'java', timeout_ms: 200 }, exclude_lines: ['TimeoutException'] });
+    await writeFile(log, 'ERROR one\njava.util.concurrent.TimeoutException: slow\n\tat a.B.c(B.java:1)\nERROR two\njava.lang.IllegalStateException: x\n\tat a.B.d(B.java:2)\n');
+    await src.start();
+    await until(() => ctx.confirmed.length >= 1 && src.lag().every((l) => l.unconfirmedBytes === 0), 5000, 'the kept event');
+    expect(bodies(ctx.confirmedLines())).toEqual(['ERROR two\njava.lang.IllegalStateException: x\n\tat a.B.d(B.java:2)']);
+    expect(ctx.telemetry.value('tidewatch_file_lines_filtered_total', { source: 'app' })).toBe(1);
+  });
+
   test('multiline java: the last event is flushed on timeout, not held until the next line', async () => {
     const { ctx, src, log } = await setup({ multiline: { preset: 'java', timeout_ms: 300 } });
     await writeFile(log, 'ERROR boom\njava.lang.RuntimeException: x\n\tat a.B.c(B.java:1)\n\t... 3 more\n');
