@@ -283,7 +283,10 @@ export class FileTailer implements Source {
     this.decode = decoder(opts.encoding ?? 'utf-8');
     this.utf8 = (opts.encoding ?? 'utf-8') === 'utf-8';
     const f = opts.filter;
-    this.keeps = f === undefined || (f.include.length === 0 && f.exclude.length === 0) ? undefined : (text) => (f.include.length === 0 || f.include.some((r) => r.test(text))) && !f.exclude.some((r) => r.test(text));
+    this.keeps =
+      f === undefined || (f.include.length === 0 && f.exclude.length === 0)
+        ? undefined
+        : (text) => (f.include.length === 0 || f.include.some((r) => r.test(text))) && !f.exclude.some((r) => r.test(text));
     this.resource = { ...opts.resource, [AttrKeys.hostName]: ctx.hostName, [AttrKeys.agentId]: ctx.agentId };
     this.labels = { source: ctx.name };
     this.buf = Buffer.allocUnsafe(opts.readBufferBytes + TAIL);
