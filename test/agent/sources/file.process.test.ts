@@ -8,11 +8,13 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { FileHandle } from 'node:fs/promises';
 import { copyFile, open, readFile, readdir, readlink, rename, stat, truncate, unlink, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './file-helpers.js';
 import { scale } from '../../support/scale.js';
+import { parseCri } from '../../../collector/parsers/container.js';
 
 const BIN = process.env.TW_AGENT_BIN ?? fileURLToPath(new URL('../../../bin/tidewatch.js', import.meta.url));
 
@@ -93,88 +95,149 @@ async function setup(extra = ''): Promise<{ dir: string; config: string; log: st
   return { dir, config, log, out };
 }
 
-describe('file source in a real agent process', () => {
-  test('kill -9 at random points while writing and rotating: every line at least once, every duplicate with the identity it had', async () => {
-    const { dir, config, log, out } = await setup();
-    const total = scale(40_000, 400_000);
-    const kills = scale(8, 40);
-    let seed = 12345;
-    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-    const written: string[] = [];
-    let writing = true;
-    const writer = (async () => {
-      let fh = await open(log, 'a');
-      let rot = 0;
-      let lastRot = Date.now();
-      for (let n = 0; n < total; ) {
-        let s = '';
-        for (let j = 0; j < 100 && n < total; j++, n++) {
-          const l = `line-${String(n).padStart(8, '0')} ${'z'.repeat(n % 61)}`;
-          written.push(l);
-          s += `${l}\n`;
-        }
-        await fh.write(s);
-        if (Date.now() - lastRot > 250) {
-          await rename(log, `${log}.${rot++}`);
-          await fh.close();
-          fh = await open(log, 'a');
-          lastRot = Date.now();
-        }
-        // ~25k lines/s: the writer is still busy during most of the kills
-        await new Promise((r) => setTimeout(r, 4));
-      }
-      await fh.close();
-      writing = false;
-    })();
-    let k = 0;
-    while (writing || k < kills) {
-      const agent = startAgent(config, dir);
-      cleanups.push(async () => void agent.kill('SIGKILL'));
-      await new Promise((r) => setTimeout(r, 150 + rnd() * 600));
-      agent.kill('SIGKILL');
-      await exited(agent);
-      k++;
+/**
+ * Appends `total` lines to `log` in writes of `perWrite`, renaming it away (and reopening it)
+ * every `rotateMs`, pausing `pauseMs` between writes; `line(n)` gives the bytes written for line n
+ * and what a record must say for it. Returns what was written, in order, the file (still open)
+ * and how many times it was renamed away.
+ */
+async function writeRotating(
+  log: string,
+  o: { total: number; perWrite: number; rotateMs: number; pauseMs: number; line: (n: number) => { raw: string; says: string } },
+): Promise<{ written: string[]; fh: FileHandle; rotations: number }> {
+  const written: string[] = [];
+  let fh = await open(log, 'a');
+  let rot = 0;
+  let lastRot = Date.now();
+  for (let n = 0; n < o.total; ) {
+    let s = '';
+    for (let j = 0; j < o.perWrite && n < o.total; j++, n++) {
+      const l = o.line(n);
+      written.push(l.says);
+      s += l.raw;
     }
-    await writer;
+    await fh.write(s);
+    if (Date.now() - lastRot >= o.rotateMs) {
+      await rename(log, `${log}.${rot++}`);
+      await fh.close();
+      fh = await open(log, 'a');
+      lastRot = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, o.pauseMs));
+  }
+  return { written, fh, rotations: rot };
+}
+
+/**
+ * What a kill -9 test writes and how it reads the records back: `line(n)` gives the bytes written
+ * for line n (one or several physical lines, newline-terminated) and what a record must say for
+ * it; `said(body)` reads that from a record's body (undefined: not a line the writer wrote whole).
+ */
+interface Variant {
+  extra: string;
+  line(n: number): { raw: string; says: string };
+  said(body: string): string | undefined;
+}
+
+/**
+ * Kills the agent with SIGKILL at random points while a writer appends and rotates, restarting it
+ * each time; then every line must have arrived at least once, and every duplicate must carry the
+ * identity and offset it was first delivered with (an identity never names two different lines).
+ */
+async function killNineWhileWriting(v: Variant): Promise<void> {
+  const { dir, config, log, out } = await setup(v.extra);
+  const total = scale(40_000, 400_000);
+  const kills = scale(8, 40);
+  let seed = 12345;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  let written: string[] = [];
+  let writing = true;
+  // ~25k lines/s: the writer is still busy during most of the kills
+  const writer = (async () => {
+    const w = await writeRotating(log, { total, perWrite: 100, rotateMs: 250, pauseMs: 4, line: v.line });
+    written = w.written;
+    await w.fh.close();
+    writing = false;
+  })();
+  let k = 0;
+  while (writing || k < kills) {
     const agent = startAgent(config, dir);
     cleanups.push(async () => void agent.kill('SIGKILL'));
-    await started(agent);
-    const want = new Set(written);
-    const deadline = Date.now() + 60_000;
-    let recs: Rec[] = [];
-    for (;;) {
-      recs = await readOut(out);
-      const got = new Set(recs.map((r) => r.body));
-      if ([...want].every((w) => got.has(w))) break;
-      if (Date.now() > deadline) {
-        const missing = [...want].filter((w) => !got.has(w));
-        throw new Error(`${missing.length} lines never arrived, e.g. ${missing.slice(0, 3).join(' | ')}\n${(agent as ChildProcess & { errText: () => string }).errText().slice(-2000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    agent.kill('SIGTERM');
-    expect(await exited(agent)).toBe(0);
+    await new Promise((r) => setTimeout(r, 150 + rnd() * 600));
+    agent.kill('SIGKILL');
+    await exited(agent);
+    k++;
+  }
+  await writer;
+  const agent = startAgent(config, dir);
+  cleanups.push(async () => void agent.kill('SIGKILL'));
+  await started(agent);
+  const want = new Set(written);
+  const deadline = Date.now() + 60_000;
+  let recs: Rec[] = [];
+  for (;;) {
     recs = await readOut(out);
-    // Nothing that was not written.
-    expect(recs.filter((r) => !want.has(r.body)).slice(0, 3)).toEqual([]);
-    // Every duplicate carries the identity and offset the line was first delivered with, and an
-    // identity never names two different lines.
-    const idOf = new Map<string, string>();
-    const bodyOf = new Map<string, string>();
-    let dups = 0;
-    for (const r of recs) {
-      const first = idOf.get(r.body);
-      if (first !== undefined) {
-        dups++;
-        expect(r.id, `duplicate of "${r.body.slice(0, 20)}"`).toBe(first);
-      } else idOf.set(r.body, r.id);
-      const b = bodyOf.get(r.id);
-      if (b !== undefined) expect(r.body, `identity ${r.id}`).toBe(b);
-      else bodyOf.set(r.id, r.body);
+    const got = new Set(recs.map((r) => v.said(r.body)));
+    if ([...want].every((w) => got.has(w))) break;
+    if (Date.now() > deadline) {
+      const missing = [...want].filter((w) => !got.has(w));
+      throw new Error(`${missing.length} lines never arrived, e.g. ${missing.slice(0, 3).join(' | ')}\n${(agent as ChildProcess & { errText: () => string }).errText().slice(-2000)}`);
     }
-    // The test really killed the agent mid-way: some lines were sent again after a restart.
-    expect(k).toBeGreaterThanOrEqual(kills);
-    if (process.env.TW_DEBUG) console.log({ kills: k, lines: written.length, records: recs.length, dups });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  agent.kill('SIGTERM');
+  expect(await exited(agent)).toBe(0);
+  recs = await readOut(out);
+  // Nothing that was not written (for split lines: nothing but whole lines).
+  expect(recs.filter((r) => !want.has(v.said(r.body) ?? '')).slice(0, 3)).toEqual([]);
+  const idOf = new Map<string, string>();
+  const bodyOf = new Map<string, string>();
+  let dups = 0;
+  for (const r of recs) {
+    const first = idOf.get(r.body);
+    if (first !== undefined) {
+      dups++;
+      expect(r.id, `duplicate of "${r.body.slice(0, 20)}"`).toBe(first);
+    } else idOf.set(r.body, r.id);
+    const b = bodyOf.get(r.id);
+    if (b !== undefined) expect(r.body, `identity ${r.id}`).toBe(b);
+    else bodyOf.set(r.id, r.body);
+  }
+  // The test really killed the agent mid-way: some lines were sent again after a restart.
+  expect(k).toBeGreaterThanOrEqual(kills);
+  if (process.env.TW_DEBUG) console.log({ kills: k, lines: written.length, records: recs.length, dups });
+}
+
+describe('file source in a real agent process', () => {
+  test('kill -9 at random points while writing and rotating: every line at least once, every duplicate with the identity it had', async () => {
+    await killNineWhileWriting({
+      extra: '',
+      line: (n) => {
+        const l = `line-${String(n).padStart(8, '0')} ${'z'.repeat(n % 61)}`;
+        return { raw: `${l}\n`, says: l };
+      },
+      said: (body) => body,
+    });
+  }, 300_000);
+
+  test('kill -9 with multiline cri: every line a container runtime split arrives whole at least once, never in pieces', async () => {
+    const T = '2026-11-26T10:00:00.000000001Z';
+    await killNineWhileWriting({
+      // A long timeout: pieces are sent only once their line ends (or after a restart re-reads them).
+      extra: ', multiline: { preset: cri, timeout_ms: 600000 }',
+      line: (n) => {
+        const msg = `line-${String(n).padStart(8, '0')} ${'z'.repeat(n % 61)}`;
+        if (n % 7 !== 0) return { raw: `${T} stdout F ${msg}\n`, says: msg };
+        // Every seventh line in three pieces, as containerd writes a line longer than its buffer.
+        const a = msg.slice(0, 5);
+        const b = msg.slice(5, 12);
+        return { raw: `${T} stdout P ${a}\n${T} stdout P ${b}\n${T} stdout F ${msg.slice(12)}\n`, says: msg };
+      },
+      said: (body) => {
+        const r = parseCri(body);
+        return r.ok && r.fields['tidewatch.partial'] === undefined ? String(r.fields['message']) : undefined;
+      },
+    });
   }, 300_000);
 
   test('SIGTERM flushes and exits 0; the restart resumes exactly, nothing twice', async () => {
@@ -216,26 +279,16 @@ describe('file source in a real agent process', () => {
     cleanups.push(async () => void agent.kill('SIGKILL'));
     await started(agent);
     const total = scale(60_000, 600_000);
-    const written: string[] = [];
-    let fh = await open(log, 'a');
-    let rot = 0;
-    let lastRot = Date.now();
-    for (let n = 0; n < total; ) {
-      let s = '';
-      for (let j = 0; j < 200 && n < total; j++, n++) {
+    const { written, fh, rotations } = await writeRotating(log, {
+      total,
+      perWrite: 200,
+      rotateMs: 100,
+      pauseMs: 2,
+      line: (n) => {
         const l = `rot-${String(n).padStart(8, '0')} ${'q'.repeat(n % 53)}`;
-        written.push(l);
-        s += `${l}\n`;
-      }
-      await fh.write(s);
-      if (Date.now() - lastRot >= 100) {
-        await rename(log, `${log}.${rot++}`);
-        await fh.close();
-        fh = await open(log, 'a');
-        lastRot = Date.now();
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
+        return { raw: `${l}\n`, says: l };
+      },
+    });
     // copytruncate, no write between copy and truncate, then more lines
     await fh.close();
     await copyFile(log, `${log}.copy`);
@@ -243,7 +296,7 @@ describe('file source in a real agent process', () => {
     const tailLines = Array.from({ length: 500 }, (_, i) => `after-copytruncate-${i}`);
     await writeFile(log, `${tailLines.join('\n')}\n`);
     written.push(...tailLines);
-    expect(rot).toBeGreaterThan(5);
+    expect(rotations).toBeGreaterThan(5);
     const want = new Set(written);
     const deadline = Date.now() + 60_000;
     for (;;) {
