@@ -60,7 +60,7 @@ function joined(input: string | Buffer, piece: (s: string) => PieceResult, lenie
       first = p;
       if (p.time === undefined && !lenientTime) return fail('bad_timestamp');
     } else if (p.stream !== first.stream) return fail('mixed_streams');
-    message = first === p ? p.message : message + p.message;
+    message += p.message;
     full = p.full;
     from = nl + 1;
   }

@@ -237,7 +237,10 @@ export class FileTailer implements Source {
   private readonly fpShort = new Set<Tracker>();
   /** Files whose wait as a possible copy ran out: classified as new without looking again. */
   private readonly waitedOut = new Set<string>();
-  private readonly loggedAt = new Map<string, number>();
+  /** I/O errors are logged at most once a minute per operation (counted every time). */
+  private readonly ioLog = new LogLimiter(60_000);
+  /** Directories the scan cannot list are named at most every ten minutes each. */
+  private readonly scanLog = new LogLimiter(600_000);
   /** Paths with a per-file lag gauge, so one that caught up is set back to 0. */
   private lagPaths = new Set<string>();
   private readonly resource: Attributes;
@@ -587,12 +590,8 @@ export class FileTailer implements Source {
     // What an operator asks first when nothing arrives: is the directory there, may we read it,
     // does anything match? Said at most every ten minutes per directory.
     for (const u of res.unreadable) {
-      const key = `scan:${u.dir}:${u.code}`;
-      if (now - (this.loggedAt.get(key) ?? -Infinity) < 600_000) continue;
-      // Bounded: directories come and go (pods), their keys must not pile up.
-      if (this.loggedAt.size >= 1000) for (const [k, at] of this.loggedAt) if (now - at >= 600_000) this.loggedAt.delete(k);
-      if (this.loggedAt.size >= 1000) continue; // still counted in tidewatch_file_io_errors_total
-      this.loggedAt.set(key, now);
+      // Beyond the limiter's bound (directories come and go: pods), still counted in tidewatch_file_io_errors_total.
+      if (!this.scanLog.due(`${u.dir}:${u.code}`, now)) continue;
       if (u.code === 'ENOENT') this.ctx.log.info('a directory the include globs start from does not exist (yet); it is looked for at every rescan', { dir: u.dir });
       else this.ctx.log.warn('cannot list a directory the include globs select from: files in it are not followed', { dir: u.dir, code: u.code });
     }
@@ -1018,7 +1017,7 @@ export class FileTailer implements Source {
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
     if (this.utf8 && (t.ml === undefined || t.ml.passes(l.buf, l.start, l.end))) {
-      if (this.keeps !== undefined && !this.keeps(l.buf.toString('utf8', l.start, l.end))) {
+      if (this.keeps !== undefined && !this.keeps(this.decode(l.buf, l.start, l.end))) {
         this.filtered(t, l.next, now, at);
         return;
       }
@@ -1459,10 +1458,27 @@ export class FileTailer implements Source {
     if (code !== undefined) this.ctx.telemetry.add('tidewatch_errors_total', { component: this.ctx.name, code });
     // Counted every time, logged at most once a minute per operation: an unreadable file met at
     // every rescan must not flood the log (STYLE.md rule 8).
-    const now = this.ctx.now();
-    if (now - (this.loggedAt.get(op) ?? -Infinity) < 60_000) return;
-    this.loggedAt.set(op, now);
+    if (!this.ioLog.due(op, this.ctx.now())) return;
     this.ctx.log.warn('file source I/O error', { op, ...(code !== undefined ? { code } : {}), error: err });
+  }
+}
+
+/**
+ * Once per window per key, for log lines about conditions that repeat at every rescan. At most
+ * 1000 keys: expired ones are dropped first; beyond, nothing more is logged until some expire.
+ */
+class LogLimiter {
+  private readonly at = new Map<string, number>();
+
+  constructor(private readonly windowMs: number) {}
+
+  /** True when `key` was not logged within the window (and notes it as logged now). */
+  due(key: string, now: number): boolean {
+    if (now - (this.at.get(key) ?? -Infinity) < this.windowMs) return false;
+    if (this.at.size >= 1000) for (const [k, t] of this.at) if (now - t >= this.windowMs) this.at.delete(k);
+    if (this.at.size >= 1000) return false;
+    this.at.set(key, now);
+    return true;
   }
 }
 
