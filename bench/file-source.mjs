@@ -4,9 +4,9 @@
 //   throughput  N lines from one file to a null sink: lines/s, MB/s, CPU, peak RSS; handed over
 //               as LineBlocks (the Kafka/bus sinks' path), as LogRecords, and as LineBlocks
 //               encoded to wire v1 batches; with include_lines / exclude_lines testing every
-//               line; CRI container lines with and without
-//               `multiline: { preset: cri }`; beside it, the naive baseline: readline over a read
-//               stream, one record per line.
+//               line; CRI container lines with and without `multiline: { preset: cri }`;
+//               UTF-16LE lines (`encoding: utf-16le`); beside it, the naive baseline: readline
+//               over a read stream, one record per line.
 //   idle        one followed file, no writes, 5 s: CPU and RSS.
 //   rate10k     a writer process appends 10,000 lines/s for 5 s: CPU, RSS, write-to-emit latency.
 //   files10k    10,000 idle files in one directory: time to take them in, then 12 s idle (one
@@ -78,18 +78,18 @@ function line(i) {
   return `10.0.${i % 256}.${(i >> 8) % 256} - - [25/Nov/2026:10:00:00 +0000] "GET /api/item/${i} HTTP/1.1" 200 ${i % 5000} "-" "bench"\n`;
 }
 
-function writeLines(path, n, make = line) {
+function writeLines(path, n, make = line, encoding = 'utf8') {
   const fd = openSync(path, 'w');
   let buf = '';
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     buf += make(i);
     if (buf.length > 1 << 20) {
-      bytes += writeSync(fd, buf);
+      bytes += writeSync(fd, Buffer.from(buf, encoding));
       buf = '';
     }
   }
-  bytes += writeSync(fd, buf);
+  bytes += writeSync(fd, Buffer.from(buf, encoding));
   closeSync(fd);
   return bytes;
 }
@@ -136,6 +136,11 @@ const scenarios = {
     writeLines(criPath, n, (i) => `2026-11-25T10:00:00.${String(i % 1e9).padStart(9, '0')}Z stdout F ${line(i)}`);
     const cri = await pass('cri', true, false, {}, criPath);
     const criJoined = await pass('cri-joined', true, false, { multiline: { preset: 'cri' } }, criPath);
+    // The same nginx-like lines in UTF-16LE (SQL Server's errorlog, Windows tools): framed on
+    // 2-byte units and decoded, so every line becomes a string.
+    const utf16Path = join(dir, 'logs', 'utf16.log');
+    writeLines(utf16Path, n, line, 'utf16le');
+    const utf16 = await pass('utf16', true, false, { encoding: 'utf-16le' }, utf16Path);
     // Naive baseline, same process afterwards (its peak RSS is not separable; CPU and time are).
     const c1 = process.cpuUsage();
     const t1 = performance.now();
@@ -156,6 +161,7 @@ const scenarios = {
       tidewatch_wire: toWire,
       tidewatch_filtered: filtered,
       cri_lines: { plain: cri, multiline_cri: criJoined },
+      utf16le: utf16,
       naive_readline: { lines_per_s: m / (ms2 / 1000), mb_per_s: bytes / 2 ** 20 / (ms2 / 1000), cpu_ms: cpuMs(c1), wall_ms: ms2 },
     };
   },
@@ -347,6 +353,7 @@ if (process.argv[2] === '--child') {
     row('tidewatch, as LineBlocks, every line tested by include_lines and exclude_lines (all kept)', t.tidewatch_filtered);
     row('tidewatch, CRI container lines (`stdout F ...`), as LineBlocks', t.cri_lines.plain);
     row('tidewatch, the same with `multiline: { preset: cri }` (split lines joined)', t.cri_lines.multiline_cri);
+    row('tidewatch, the nginx-like lines in UTF-16LE (`encoding: utf-16le`), as LineBlocks', t.utf16le);
     row('naive readline', t.naive_readline);
   }
   if (results.idle) console.log(`\nidle (1 file, 5 s): CPU ${fmt(results.idle.cpu_pct, 2)} %, RSS ${fmt(results.idle.rss_mb)} MB, inotify watches ${results.idle.inotify_watches}`);

@@ -54,10 +54,10 @@ export const FileSourceSchema = Type.Object(
       description:
         'A file found with no checkpoint whose last modification is older than this is followed from its end: its history is skipped (counted in tidewatch_file_ignored_files_total and tidewatch_file_ignored_bytes_total), lines written to it later arrive. Files already followed, and the copy or new name of a followed file, are never skipped. 0 reads every file.',
     }),
-    encoding: Type.Union([Type.Literal('utf-8'), Type.Literal('latin1'), Type.Literal('windows-1252')], {
+    encoding: Type.Union([Type.Literal('utf-8'), Type.Literal('latin1'), Type.Literal('windows-1252'), Type.Literal('utf-16le'), Type.Literal('utf-16be')], {
       default: 'utf-8',
       description:
-        "The files' character set: utf-8 (invalid bytes become U+FFFD, never an error), latin1 (ISO-8859-1) or windows-1252, for older applications' logs; lines are decoded and sent as UTF-8. UTF-16 is not read.",
+        "The files' character set: utf-8 (invalid bytes become U+FFFD, never an error), latin1 (ISO-8859-1) or windows-1252, for older applications' logs, or utf-16le / utf-16be (SQL Server's errorlog, Windows tools); lines are decoded and sent as UTF-8. A byte order mark at the start of a file is not part of its first line.",
     }),
     max_line_bytes: Type.Integer({ default: 262_144, minimum: 16, description: 'Longest line kept whole, in bytes; longer lines are truncated or split (counted).' }),
     long_lines: Type.Union([Type.Literal('truncate'), Type.Literal('split')], {

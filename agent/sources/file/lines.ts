@@ -6,14 +6,26 @@
  * Boundaries: `\n` ends a line; a `\r` right before it is not part of the line (`\r\n`). A lone
  * `\r` is content. Lines longer than `maxLineBytes` are truncated (the rest up to the newline is
  * skipped) or split into pieces of `maxLineBytes`, and counted either way; memory held for one
- * line is bounded by `maxLineBytes + 1` whatever the input.
+ * line is bounded by `maxLineBytes + 2` whatever the input.
+ *
+ * UTF-16 files are framed on 2-byte code units that start at even file offsets: `\n` is the unit
+ * 0x000A there, never a 0x0A byte inside another character (U+0A0D is 0D 0A in UTF-16LE). Lines
+ * then start and end on unit boundaries and `maxLineBytes` counts whole units. A unit can cross
+ * two chunks; its first byte is remembered. The one byte in no line: the second half of a unit
+ * cut by a partial-line flush, or of one framing started in the middle of (a restart at the odd
+ * offset such a flush left).
  */
 
 export type LongLines = 'truncate' | 'split';
 
+/** How the file's text is framed: in bytes (UTF-8 and the 8-bit sets) or in UTF-16 code units. */
+export type Framing = 'bytes' | 'utf-16le' | 'utf-16be';
+
 export interface FramerOptions {
   readonly maxLineBytes: number;
   readonly longLines: LongLines;
+  /** bytes unless given. */
+  readonly framing?: Framing | undefined;
 }
 
 /**
@@ -49,6 +61,76 @@ export class Line {
 const NL = 0x0a;
 const CR = 0x0d;
 
+/** Finds newlines and carriage returns in one framing. */
+interface Terminator {
+  /** Bytes per code unit. */
+  readonly width: 1 | 2;
+  /**
+   * Index of the first byte of the first newline in `chunk` at or after `from` that lies wholly
+   * inside it on a unit boundary; `base` is the file offset of chunk[0], and `from` is on a unit
+   * boundary. -1 when there is none.
+   */
+  find(chunk: Buffer, from: number, base: number): number;
+  /** true when the unit just before buf[at] is a carriage return (the caller checks it exists). */
+  crBefore(buf: Buffer, at: number): boolean;
+  /** true when bytes a, b (one unit) are a newline. */
+  isNewline(a: number, b: number): boolean;
+}
+
+const BYTES: Terminator = {
+  width: 1,
+  find: (chunk, from) => chunk.indexOf(NL, from),
+  crBefore: (buf, at) => buf[at - 1] === CR,
+  isNewline: () => false,
+};
+
+/** UTF-16: `lo` is the index within a unit of the byte 0x0A of a newline (0 little-endian, 1 big). */
+function utf16(lo: 0 | 1): Terminator {
+  const hi = 1 - lo;
+  return {
+    width: 2,
+    find(chunk, from, base) {
+      let j = from + lo;
+      for (;;) {
+        const k = chunk.indexOf(NL, j);
+        if (k === -1) return -1;
+        const unit = k - lo;
+        // Not on a boundary: the 0x0A is half of some other character.
+        if (((base + unit) & 1) !== 0) {
+          j = k + 1;
+          continue;
+        }
+        if (unit + 1 >= chunk.length) return -1; // its other half is in the next chunk
+        if (chunk[unit + hi] === 0) return unit;
+        j = k + 2;
+      }
+    },
+    crBefore: (buf, at) => buf[at - 2 + lo] === CR && buf[at - 2 + hi] === 0,
+    isNewline: (a, b) => (lo === 0 ? a === NL && b === 0 : a === 0 && b === NL),
+  };
+}
+
+function terminator(framing: Framing | undefined): Terminator {
+  if (framing === 'utf-16le') return utf16(0);
+  if (framing === 'utf-16be') return utf16(1);
+  return BYTES;
+}
+
+/**
+ * Where `start_at: end` begins in `tail`, the file's last bytes from offset `base`: just after
+ * its last complete line, or -1 when it holds no newline.
+ */
+export function lastLineEnd(tail: Buffer, base: number, framing: Framing | undefined): number {
+  const t = terminator(framing);
+  let end = -1;
+  for (let i = (base & 1) === 0 || t.width === 1 ? 0 : 1; ; ) {
+    const nl = t.find(tail, i, base);
+    if (nl === -1) return end;
+    end = nl + t.width;
+    i = end;
+  }
+}
+
 export class LineFramer {
   /** Bytes of the current unfinished line (never more than maxLineBytes + 1): a prefix of `store`. */
   private carry: Buffer | undefined;
@@ -68,11 +150,17 @@ export class LineFramer {
   private afterFlush = false;
   /** Lines truncated or split, since construction. */
   cutLines = 0;
+  private readonly nl: Terminator;
+  /** maxLineBytes, in whole units. */
+  private readonly max: number;
+  private readonly longLines: LongLines;
+  /** UTF-16: the byte before `pos` when `pos` is odd (the first half of a unit), else -1. */
+  private half = -1;
 
-  constructor(
-    private readonly opts: FramerOptions,
-    startOffset: number,
-  ) {
+  constructor(opts: FramerOptions, startOffset: number) {
+    this.nl = terminator(opts.framing);
+    this.max = this.nl.width === 2 ? Math.max(2, opts.maxLineBytes - (opts.maxLineBytes & 1)) : opts.maxLineBytes;
+    this.longLines = opts.longLines;
     this.start = startOffset;
     this.pos = startOffset;
   }
@@ -94,25 +182,45 @@ export class LineFramer {
 
   /** Frames `chunk`, the file's bytes at `position`, appending finished lines to `out`. */
   push(chunk: Buffer, out: Line[]): void {
+    if (chunk.length === 0) return;
     const base = this.pos;
+    const w = this.nl.width;
     let i = 0;
+    if (w === 2 && (base & 1) === 1) {
+      // The first byte ends a unit begun before this chunk.
+      if (this.half !== -1 && this.nl.isNewline(this.half, chunk[0]!)) {
+        // The newline's first half is the last byte of the line so far, not content.
+        if (this.carry !== undefined && !this.skipping) this.carry = this.carry.subarray(0, this.carry.length - 1);
+        this.finish(base + 1, out);
+      } else if (this.carry === undefined && !this.skipping && this.start === base) {
+        // The unit's first half went out with a flushed line (which reads it as U+FFFD), or lies
+        // before the offset framing started at. Its second half is no text of its own: skipped,
+        // so that every line starts on a unit boundary; a newline right after it ended that line.
+        this.start = base + 1;
+        this.afterFlush = true;
+      } else {
+        this.append(chunk, 0, 1, out);
+      }
+      i = 1;
+    }
     while (i < chunk.length) {
-      const nl = chunk.indexOf(NL, i);
+      const nl = this.nl.find(chunk, i, base);
       if (nl === -1) {
         this.append(chunk, i, chunk.length, out);
         break;
       }
-      const end = nl > i && chunk[nl - 1] === CR ? nl - 1 : nl;
-      if (this.carry === undefined && !this.skipping && end - i <= this.opts.maxLineBytes) {
+      const end = nl - i >= w && this.nl.crBefore(chunk, nl) ? nl - w : nl;
+      if (this.carry === undefined && !this.skipping && end - i <= this.max) {
         // Fast path: the whole line is inside this chunk; hand out its range, no copy.
-        this.emit(chunk, i, end, base + nl + 1, false, out);
+        this.emit(chunk, i, end, base + nl + w, false, out);
       } else {
         this.append(chunk, i, nl, out);
-        this.finish(base + nl + 1, out);
+        this.finish(base + nl + w, out);
       }
-      i = nl + 1;
+      i = nl + w;
     }
     this.pos = base + chunk.length;
+    this.half = w === 2 && (this.pos & 1) === 1 ? chunk[chunk.length - 1]! : -1;
   }
 
   /**
@@ -126,8 +234,8 @@ export class LineFramer {
     this.carry = undefined;
     this.store = undefined;
     this.skipping = false;
-    // The carry keeps one byte of room for a `\r` before the newline; a line that ends here has
-    // none, so that byte is content past the limit (found by test/fuzz/lines.test.ts).
+    // The carry keeps a unit of room for a `\r` before the newline; a line that ends here has
+    // none, so that unit is content past the limit (found by test/fuzz/lines.test.ts).
     this.emitLimited(bytes, this.pos, cut, out);
     this.afterFlush = true;
     return true;
@@ -135,7 +243,7 @@ export class LineFramer {
 
   private append(chunk: Buffer, from: number, to: number, out: Line[]): void {
     if (from === to || this.skipping) return;
-    const limit = this.opts.maxLineBytes + 1; // + 1: room for a `\r` that may precede the newline
+    const limit = this.max + this.nl.width; // room for a `\r` that may precede the newline
     const seg = chunk.subarray(from, to);
     const have = this.carry?.length ?? 0;
     if (have + seg.length <= limit) {
@@ -151,8 +259,8 @@ export class LineFramer {
       return;
     }
     const all = this.carry === undefined ? seg : Buffer.concat([this.carry, seg]);
-    if (this.opts.longLines === 'truncate') {
-      this.carry = Buffer.from(all.subarray(0, this.opts.maxLineBytes));
+    if (this.longLines === 'truncate') {
+      this.carry = Buffer.from(all.subarray(0, this.max));
       this.store = this.carry;
       this.skipping = true;
       return;
@@ -161,9 +269,9 @@ export class LineFramer {
     // empty even after its `\r` is dropped.
     let o = 0;
     while (all.length - o > limit) {
-      const piece = Buffer.from(all.subarray(o, o + this.opts.maxLineBytes));
+      const piece = Buffer.from(all.subarray(o, o + this.max));
       this.emit(piece, 0, piece.length, this.start + piece.length, true, out);
-      o += this.opts.maxLineBytes;
+      o += this.max;
     }
     this.carry = Buffer.from(all.subarray(o));
     this.store = this.carry;
@@ -172,7 +280,8 @@ export class LineFramer {
   private finish(next: number, out: Line[]): void {
     let bytes = this.carry ?? Buffer.alloc(0);
     const cut = this.skipping;
-    if (!cut && bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+    const w = this.nl.width;
+    if (!cut && bytes.length >= w && this.nl.crBefore(bytes, bytes.length)) bytes = bytes.subarray(0, bytes.length - w);
     this.carry = undefined;
     this.store = undefined;
     this.skipping = false;
@@ -181,12 +290,12 @@ export class LineFramer {
 
   /** Emits a finished line, held to max_line_bytes: split in two or cut, as long_lines says. */
   private emitLimited(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
-    if (bytes.length > this.opts.maxLineBytes) {
-      if (this.opts.longLines === 'split') {
-        this.emit(bytes, 0, this.opts.maxLineBytes, this.start + this.opts.maxLineBytes, true, out);
-        bytes = bytes.subarray(this.opts.maxLineBytes);
+    if (bytes.length > this.max) {
+      if (this.longLines === 'split') {
+        this.emit(bytes, 0, this.max, this.start + this.max, true, out);
+        bytes = bytes.subarray(this.max);
       } else {
-        bytes = bytes.subarray(0, this.opts.maxLineBytes);
+        bytes = bytes.subarray(0, this.max);
         cut = true;
       }
     }

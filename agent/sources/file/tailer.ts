@@ -30,8 +30,8 @@ import type { Attributes } from '../../../core/model.js';
 import { LineBlock } from '../../../core/line-block.js';
 import { AttrKeys } from '../../../core/model.js';
 import { TidewatchError, errorCodeOf } from '../../../core/errors.js';
-import { LineFramer } from './lines.js';
-import type { Line, LongLines } from './lines.js';
+import { LineFramer, lastLineEnd as lastLineEndIn } from './lines.js';
+import type { Framing, Line, LongLines } from './lines.js';
 import { Multiline } from './multiline.js';
 import type { MultilineRule, Piece } from './multiline.js';
 import { CheckpointStore } from './checkpoint.js';
@@ -53,7 +53,7 @@ export interface TailerOptions {
    */
   filter?: { include: readonly RegExp[]; exclude: readonly RegExp[] } | undefined;
   /** The files' character set; utf-8 unless given. Lines of other sets are decoded, and sent as UTF-8. */
-  encoding?: 'utf-8' | 'latin1' | 'windows-1252' | undefined;
+  encoding?: Encoding | undefined;
   maxLineBytes: number;
   longLines: LongLines;
   multiline: MultilineRule | undefined;
@@ -165,7 +165,7 @@ class Tracker {
     this.confirmed = init.offset;
     this.tail = init.tail;
     this.confirmedTail = init.tail;
-    this.framer = new LineFramer({ maxLineBytes: opts.maxLineBytes, longLines: opts.longLines }, init.offset);
+    this.framer = framer(opts, init.offset);
     this.ml = opts.multiline === undefined ? undefined : new Multiline(opts.multiline);
     this.lastGrowthAt = now;
     this.lastActiveAt = now;
@@ -248,6 +248,10 @@ export class FileTailer implements Source {
   private readonly decode: (buf: Buffer, start: number, end: number) => string;
   /** Lines may stay bytes (UTF-8 files): the wire takes them as they are. */
   private readonly utf8: boolean;
+  /** UTF-16 files: their lines' bytes are not ASCII's (a runtime's header cannot be read from them). */
+  private readonly utf16: boolean;
+  /** The byte order mark of the files' character set, skipped at the start of a file. */
+  private readonly bom: Buffer;
   /** include_lines / exclude_lines: whether a line (event) is sent; undefined keeps every one. */
   private readonly keeps: ((text: string) => boolean) | undefined;
   private readonly labels: Record<string, string>;
@@ -283,8 +287,11 @@ export class FileTailer implements Source {
   ) {
     this.globs = compileGlobs(opts.include, opts.exclude, opts.excludeGz);
     this.store = new CheckpointStore(opts.stateDir);
-    this.decode = decoder(opts.encoding ?? 'utf-8');
-    this.utf8 = (opts.encoding ?? 'utf-8') === 'utf-8';
+    const encoding = opts.encoding ?? 'utf-8';
+    this.decode = decoder(encoding);
+    this.utf8 = encoding === 'utf-8';
+    this.utf16 = framing(encoding) !== 'bytes';
+    this.bom = BOMS[encoding];
     const f = opts.filter;
     this.keeps =
       f === undefined || (f.include.length === 0 && f.exclude.length === 0)
@@ -805,7 +812,7 @@ export class FileTailer implements Source {
     // ignore_older_ms: history nobody asked for (a years-old log under a new glob, or a file
     // moved in with its old modification time) is skipped like start_at: end, and counted.
     const old = this.opts.ignoreOlderMs > 0 && now - st.mtimeMs > this.opts.ignoreOlderMs;
-    if (old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) offset = await lastLineEnd(path, st.size, this.opts.readBufferBytes);
+    if (old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) offset = await lastLineEnd(path, st.size, this.opts.readBufferBytes, framing(this.opts.encoding));
     if (old) {
       this.ctx.telemetry.add(C.ignoredFiles, this.labels);
       this.ctx.telemetry.add(C.ignoredBytes, this.labels, offset);
@@ -1016,17 +1023,21 @@ export class FileTailer implements Source {
   }
 
   private addLine(t: Tracker, l: Line, now: number, at: { fileEnd: number; bufEnd: number } | undefined): void {
-    if (this.utf8 && (t.ml === undefined || t.ml.passes(l.buf, l.start, l.end))) {
-      if (this.keeps !== undefined && !this.keeps(this.decode(l.buf, l.start, l.end))) {
+    let start = l.start;
+    // A byte order mark is not part of the first line (Filebeat strips it too: a JSON line with
+    // one does not parse).
+    if (l.offset === 0 && startsWith(l.buf, start, l.end, this.bom)) start += this.bom.length;
+    if (this.utf8 && (t.ml === undefined || t.ml.passes(l.buf, start, l.end))) {
+      if (this.keeps !== undefined && !this.keeps(this.decode(l.buf, start, l.end))) {
         this.filtered(t, l.next, now, at);
         return;
       }
       // The line stays bytes: a sink that ships lines copies them from this buffer (LineBlock).
-      this.batchFor(t, now).addBytes(l.buf, l.start, l.end, l.offset, now);
+      this.batchFor(t, now).addBytes(l.buf, start, l.end, l.offset, now);
       this.added(t, l.next, l.length, at);
       return;
     }
-    const text = this.decode(l.buf, l.start, l.end); // invalid sequences become U+FFFD, never an exception
+    const text = this.decode(l.buf, start, l.end); // invalid sequences become U+FFFD, never an exception
     if (t.ml === undefined) {
       this.addText(t, text, l.offset, l.next, l.length, now, at);
       return;
@@ -1034,7 +1045,8 @@ export class FileTailer implements Source {
     const out = this.pieces;
     out.length = 0;
     const before = t.ml.overflows;
-    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.length }, now, out, l.buf.subarray(l.start, l.end));
+    // A runtime's header is read from the bytes where the set is ASCII's; UTF-16's are re-encoded.
+    t.ml.push({ text, offset: l.offset, next: l.next, bytes: l.length }, now, out, this.utf16 ? undefined : l.buf.subarray(start, l.end));
     if (t.ml.overflows !== before) this.ctx.telemetry.add(C.multilineOverflow, this.labels);
     for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, at);
     out.length = 0;
@@ -1152,7 +1164,7 @@ export class FileTailer implements Source {
     t.failed = false;
     this.note(t);
     t.readOffset = t.confirmed;
-    t.framer = new LineFramer({ maxLineBytes: this.opts.maxLineBytes, longLines: this.opts.longLines }, t.confirmed);
+    t.framer = framer(this.opts, t.confirmed);
     t.ml?.reset();
     t.batch = undefined;
     t.batchBytes = 0;
@@ -1494,12 +1506,11 @@ async function readAt(path: string, pos: number, len: number): Promise<Buffer> {
 }
 
 /** Where `start_at: end` begins: just after the last complete line, so no line is cut. */
-async function lastLineEnd(path: string, size: number, window: number): Promise<number> {
+async function lastLineEnd(path: string, size: number, window: number, f: Framing): Promise<number> {
   const from = Math.max(0, size - window);
-  const b = await readAt(path, from, size - from);
-  const i = b.lastIndexOf(0x0a);
-  if (i === -1) return from === 0 ? 0 : size;
-  return from + i + 1;
+  const end = lastLineEndIn(await readAt(path, from, size - from), from, f);
+  if (end === -1) return from === 0 ? 0 : size;
+  return from + end;
 }
 
 /** A file renamed while we did not hold it open, found by its inode next to its old name. */
@@ -1520,10 +1531,39 @@ async function findByInode(dir: string, t: Tracker): Promise<string | undefined>
  */
 const CP1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
 
-function decoder(encoding: 'utf-8' | 'latin1' | 'windows-1252'): (buf: Buffer, start: number, end: number) => string {
+function decoder(encoding: Encoding): (buf: Buffer, start: number, end: number) => string {
   if (encoding === 'windows-1252') {
     return (buf, start, end) => buf.toString('latin1', start, end).replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!);
   }
+  if (encoding === 'utf-16le' || encoding === 'utf-16be') {
+    // TextDecoder, not Buffer#toString('utf16le'): that one drops an odd last byte and passes
+    // unpaired surrogates on; this one makes both U+FFFD. The mark is stripped by the caller,
+    // at the start of the file only.
+    const d = new TextDecoder(encoding, { ignoreBOM: true });
+    return (buf, start, end) => d.decode(buf.subarray(start, end));
+  }
   const e = encoding === 'latin1' ? 'latin1' : 'utf8';
   return (buf, start, end) => buf.toString(e, start, end);
+}
+
+export type Encoding = 'utf-8' | 'latin1' | 'windows-1252' | 'utf-16le' | 'utf-16be';
+
+const BOMS: Record<Encoding, Buffer> = {
+  'utf-8': Buffer.from([0xef, 0xbb, 0xbf]),
+  latin1: Buffer.alloc(0),
+  'windows-1252': Buffer.alloc(0),
+  'utf-16le': Buffer.from([0xff, 0xfe]),
+  'utf-16be': Buffer.from([0xfe, 0xff]),
+};
+
+function framing(encoding: Encoding | undefined): Framing {
+  return encoding === 'utf-16le' || encoding === 'utf-16be' ? encoding : 'bytes';
+}
+
+function framer(opts: TailerOptions, offset: number): LineFramer {
+  return new LineFramer({ maxLineBytes: opts.maxLineBytes, longLines: opts.longLines, framing: framing(opts.encoding) }, offset);
+}
+
+function startsWith(buf: Buffer, start: number, end: number, prefix: Buffer): boolean {
+  return prefix.length > 0 && end - start >= prefix.length && buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
 }

@@ -157,6 +157,47 @@ describe('file source: lines and identity', () => {
     expect(bodies(ctx.confirmedLines())).toEqual(['€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ']);
   });
 
+  test('encoding: utf-16le and utf-16be files arrive as the text they hold; a byte order mark is not part of the first line (nor in utf-8)', async () => {
+    const texts = ['first 中文 ok', 'emoji 😀, U+0A0D \u0a0d and U+0D0A \u0d0a inside', 'crlf'];
+    const le = (t: string): Buffer => Buffer.from(t, 'utf16le');
+    const be = (t: string): Buffer => Buffer.from(t, 'utf16le').swap16();
+    for (const [encoding, enc, bom] of [
+      ['utf-16le', le, [0xff, 0xfe]],
+      ['utf-16be', be, [0xfe, 0xff]],
+    ] as const) {
+      const { ctx, src, log } = await setup({ encoding });
+      const file = Buffer.concat([Buffer.from(bom), enc(`${texts[0]}\n${texts[1]}\n${texts[2]}\r\n`)]);
+      // The first write ends in the middle of a unit: the rest of it arrives with the next read.
+      await writeFile(log, file.subarray(0, 33));
+      await src.start();
+      await src.sync();
+      await appendFile(log, file.subarray(33));
+      await until(() => ctx.confirmed.length === 3, 5000, `3 lines (${encoding})`);
+      expect(bodies(ctx.confirmedLines())).toEqual(texts);
+      // Offsets stay the file's bytes: the first line's range holds the mark.
+      expect(ctx.confirmedLines().map((d) => d.offset)).toEqual([0, 2 + 2 * (texts[0]!.length + 1), 2 + 2 * (texts[0]!.length + texts[1]!.length + 2)]);
+      const [msg] = encodeLineBlock(ctx.lineBlocks[0]!);
+      expect(decodeLogBatch(msg!.value).map((r) => r.body)).toEqual([texts[0]]);
+      await src.stop();
+    }
+    const u = await setup({});
+    await writeFile(u.log, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}\n\ufeffkept: not at the start\n')]));
+    await u.src.start();
+    await until(() => u.ctx.confirmed.length === 2, 5000, 'utf-8 lines');
+    expect(bodies(u.ctx.confirmedLines())).toEqual(['{"a":1}', '\ufeffkept: not at the start']);
+  });
+
+  test('encoding: utf-16le with start_at: end begins after the last whole line, not after a 0x0A byte inside a character', async () => {
+    const s = await setup({ encoding: 'utf-16le', start_at: 'end' });
+    // U+0A0D is 0D 0A in UTF-16LE: a byte scan would take its second byte for a newline.
+    await writeFile(s.log, Buffer.from('old one\nold \u0a0d', 'utf16le'));
+    await s.src.start();
+    await s.src.sync();
+    await appendFile(s.log, Buffer.from(' rest\nnew\n', 'utf16le'));
+    await until(() => s.ctx.confirmed.length === 2, 5000, 'the two lines after the start');
+    expect(bodies(s.ctx.confirmedLines())).toEqual(['old \u0a0d rest', 'new']);
+  });
+
   test('include_lines / exclude_lines: only kept lines are sent, dropped ones are counted and checkpointed, so a restart sends neither again', async () => {
     const opts = { include_lines: ['^(?:INFO|ERROR|DEBUG) '], exclude_lines: ['^DEBUG ', 'healthz'] };
     const s = await setup(opts);

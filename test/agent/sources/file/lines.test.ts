@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { LineFramer } from '../../../../agent/sources/file/lines.js';
-import type { Line, LongLines } from '../../../../agent/sources/file/lines.js';
+import type { Framing, Line, LongLines } from '../../../../agent/sources/file/lines.js';
 
 interface Out {
   text: string;
@@ -10,30 +10,36 @@ interface Out {
   cut: boolean;
 }
 
-/** The simple model: split the whole input at once. */
-function model(input: Buffer, max: number, mode: LongLines): Out[] {
+/**
+ * The simple model: split the whole input at once, walking it a code unit at a time (one byte,
+ * or two from offset 0 for UTF-16, where max_line_bytes counts whole units).
+ */
+function model(input: Buffer, maxLineBytes: number, mode: LongLines, framing: Framing = 'bytes'): Out[] {
+  const w = framing === 'bytes' ? 1 : 2;
+  const lo = framing === 'utf-16be' ? 1 : 0;
+  const unitIs = (p: number, ch: number): boolean => (w === 1 ? input[p] === ch : input[p + lo] === ch && input[p + 1 - lo] === 0);
+  const max = w === 1 ? maxLineBytes : Math.max(2, maxLineBytes - (maxLineBytes % 2));
   const out: Out[] = [];
   let start = 0;
-  for (;;) {
-    const nl = input.indexOf(0x0a, start);
-    if (nl === -1) break;
-    let content = input.subarray(start, nl);
-    if (content.length > 0 && content[content.length - 1] === 0x0d) content = content.subarray(0, content.length - 1);
-    if (content.length <= max) out.push({ text: content.toString('latin1'), offset: start, next: nl + 1, cut: false });
-    else if (mode === 'truncate') out.push({ text: content.subarray(0, max).toString('latin1'), offset: start, next: nl + 1, cut: true });
+  for (let nl = 0; nl + w <= input.length; nl += w) {
+    if (!unitIs(nl, 0x0a)) continue;
+    const end = nl - start >= w && unitIs(nl - w, 0x0d) ? nl - w : nl;
+    const content = input.subarray(start, end);
+    if (content.length <= max) out.push({ text: content.toString('latin1'), offset: start, next: nl + w, cut: false });
+    else if (mode === 'truncate') out.push({ text: content.subarray(0, max).toString('latin1'), offset: start, next: nl + w, cut: true });
     else {
       let o = 0;
       while (content.length - o > max) {
         out.push({ text: content.subarray(o, o + max).toString('latin1'), offset: start + o, next: start + o + max, cut: true });
         o += max;
       }
-      out.push({ text: content.subarray(o).toString('latin1'), offset: start + o, next: nl + 1, cut: false });
+      out.push({ text: content.subarray(o).toString('latin1'), offset: start + o, next: nl + w, cut: false });
     }
-    start = nl + 1;
+    start = nl + w;
   }
   // split mode hands out full pieces of an unfinished line as soon as more bytes follow them.
   if (mode === 'split') {
-    while (input.length - start > max + 1) {
+    while (input.length - start > max + w) {
       out.push({ text: input.subarray(start, start + max).toString('latin1'), offset: start, next: start + max, cut: true });
       start += max;
     }
@@ -41,8 +47,8 @@ function model(input: Buffer, max: number, mode: LongLines): Out[] {
   return out;
 }
 
-function frame(input: Buffer, cuts: number[], max: number, mode: LongLines): { lines: Out[]; framer: LineFramer } {
-  const f = new LineFramer({ maxLineBytes: max, longLines: mode }, 0);
+function frame(input: Buffer, cuts: number[], max: number, mode: LongLines, framing: Framing = 'bytes'): { lines: Out[]; framer: LineFramer } {
+  const f = new LineFramer({ maxLineBytes: max, longLines: mode, framing }, 0);
   const lines: Line[] = [];
   const res: Out[] = [];
   let prev = 0;
@@ -130,6 +136,59 @@ describe('LineFramer', () => {
       ['abc', 0, 3],
       ['next', 5, 10],
     ]);
+  });
+
+  test('UTF-16: any chunking gives the model\'s lines, split on newline units at even offsets only (both byte orders, both long-line modes)', () => {
+    // Bytes that make newline and carriage-return units common, and 0x0A bytes inside other units.
+    const utf16Arb = fc.array(fc.constantFrom(0x0a, 0x0d, 0x00, 0x00, 0x61, 0xd8), { maxLength: 400 }).map((a) => Buffer.from(a));
+    fc.assert(
+      fc.property(utf16Arb, fc.array(fc.nat(400)), fc.integer({ min: 1, max: 12 }), fc.constantFrom<LongLines>('truncate', 'split'), fc.constantFrom<Framing>('utf-16le', 'utf-16be'), (input, cuts, max, mode, framing) => {
+        const { lines, framer } = frame(input, cuts, max, mode, framing);
+        const want = model(input, max, mode, framing);
+        expect(lines).toEqual(want);
+        expect(framer.lineStart).toBe(want.at(-1)?.next ?? 0);
+        for (const l of lines) expect([l.offset % 2, l.next % 2]).toEqual([0, 0]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('UTF-16: a character whose half is 0x0A (U+0A0D, U+0D0A) does not end a line; \r\n does', () => {
+    const text = 'a\u0a0d\u0d0ab\r\n\u4e2d\n';
+    for (const [framing, enc] of [
+      ['utf-16le', (t: string) => Buffer.from(t, 'utf16le')],
+      ['utf-16be', (t: string) => Buffer.from(t, 'utf16le').swap16()],
+    ] as const) {
+      const input = enc(text);
+      // Cut at every odd offset too: a newline unit across two reads.
+      const { lines } = frame(input, [1, 3, 5, 7, 9, 11, 13, 15], 100, 'truncate', framing);
+      const decode = (l: Out): string => new TextDecoder(framing).decode(Buffer.from(l.text, 'latin1'));
+      expect(lines.map((l) => [decode(l), l.offset, l.next])).toEqual([
+        ['a\u0a0d\u0d0ab', 0, 12],
+        ['\u4e2d', 12, 16],
+      ]);
+    }
+  });
+
+  test('UTF-16: a line flushed in the middle of a unit; the unit\'s second half is skipped, the next line starts on a boundary', () => {
+    const f = new LineFramer({ maxLineBytes: 100, longLines: 'truncate', framing: 'utf-16le' }, 0);
+    const out: Line[] = [];
+    const input = Buffer.from('ab\ncd\n', 'utf16le');
+    f.push(input.subarray(0, 3), out); // 'a' and half of 'b'
+    expect(f.flushPartial(out)).toBe(true);
+    f.push(input.subarray(3), out);
+    // The flushed line holds the lone half (a reader decodes it as U+FFFD); its newline, arriving
+    // next, is not a line of its own.
+    expect(out.map((l) => [l.bytes.toString('hex'), l.offset, l.next])).toEqual([
+      ['610062', 0, 3],
+      ['63006400', 6, 12],
+    ]);
+    // Framing that starts at that odd offset (a restart from the flushed line's checkpoint) does
+    // the same.
+    const g = new LineFramer({ maxLineBytes: 100, longLines: 'truncate', framing: 'utf-16le' }, 3);
+    const again: Line[] = [];
+    g.push(input.subarray(3), again);
+    expect(again.map((l) => [l.bytes.toString('hex'), l.offset, l.next])).toEqual([['63006400', 6, 12]]);
   });
 
   test('invalid UTF-8 passes through as bytes (the decoder replaces it, never throws)', () => {

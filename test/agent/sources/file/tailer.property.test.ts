@@ -10,7 +10,8 @@
  * - without rejections, every line is delivered exactly once.
  * Plain truncation and deletion lose what the agent had not read (no tool can see it), so the
  * model lets the tailer catch up (read and confirmed) before those two; renames and copytruncate
- * get no help.
+ * get no help. Files are UTF-8 or UTF-16LE (framed on 2-byte units; a line written in two parts
+ * is then cut in the middle of a unit).
  */
 import { afterAll, expect, test } from 'vitest';
 import fc from 'fast-check';
@@ -62,7 +63,9 @@ async function exists(p: string): Promise<boolean> {
  * 1: a rejected batch after its file was truncated and rewritten: the rewind took the bytes before
  *    the checkpoint from the new content, so the rewrite went unseen and lines were skipped.
  */
-const REGRESSIONS: [Op[], boolean, number][] = [
+type Encoding = 'utf-8' | 'utf-16le';
+
+const REGRESSIONS: [Op[], boolean, number, Encoding][] = [
   // CI on Node 24 (fast-check seed 213025455; the last value is the sink's seed): two copytruncates
   // of one file 8 ms apart, then restarts. The fingerprint mixed old and new bytes (regression).
   [
@@ -79,9 +82,10 @@ const REGRESSIONS: [Op[], boolean, number][] = [
     ],
     false,
     1073741809,
+    'utf-8',
   ],
   // 0: the basic copytruncate of a file already read: the copy must not be read again.
-  [[{ k: 'append', f: 0, n: 100 }, { k: 'sync' }, { k: 'copytruncate', f: 0 }, { k: 'append', f: 0, n: 10 }], false, 1],
+  [[{ k: 'append', f: 0, n: 100 }, { k: 'sync' }, { k: 'copytruncate', f: 0 }, { k: 'append', f: 0, n: 10 }], false, 1, 'utf-8'],
   [
     [
       { k: 'copytruncate', f: 0 },
@@ -98,10 +102,11 @@ const REGRESSIONS: [Op[], boolean, number][] = [
     ],
     true,
     4,
+    'utf-8',
   ],
 ];
 
-async function runModel(ops: Op[], flaky: boolean, seed: number): Promise<void> {
+async function runModel(ops: Op[], flaky: boolean, seed: number, encoding: Encoding): Promise<void> {
       const { dir, cleanup } = await tempDir();
       cleanups.push(cleanup);
       const logs = join(dir, 'logs');
@@ -128,7 +133,9 @@ async function runModel(ops: Op[], flaky: boolean, seed: number): Promise<void> 
         max_batch_lines: 64,
         read_buffer_bytes: 2048,
         partial_line_flush_ms: 60_000,
+        encoding,
       };
+      const bytes = (text: string): Buffer => Buffer.from(text, encoding === 'utf-8' ? 'utf8' : 'utf16le');
       let src: FileTailer = makeSource(ctx, opts);
       await src.start();
       const written: string[] = [];
@@ -150,15 +157,16 @@ async function runModel(ops: Op[], flaky: boolean, seed: number): Promise<void> 
                 written.push(l);
                 s += `${l}\n`;
               }
-              await appendFile(path(op.f), s);
+              await appendFile(path(op.f), bytes(s));
               break;
             }
             case 'split': {
               const l = line(op.f);
               written.push(l);
-              await appendFile(path(op.f), l.slice(0, 3));
+              const b = bytes(`${l}\r\n`);
+              await appendFile(path(op.f), b.subarray(0, 5));
               await new Promise((r) => setTimeout(r, 5));
-              await appendFile(path(op.f), `${l.slice(3)}\r\n`);
+              await appendFile(path(op.f), b.subarray(5));
               break;
             }
             case 'rename':
@@ -238,7 +246,7 @@ async function runModel(ops: Op[], flaky: boolean, seed: number): Promise<void> 
 }
 
 test('tailer vs model: random appends, rotations, truncations, restarts and a flaky sink', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.boolean(), fc.integer({ min: 1, max: 1 << 30 }), runModel), {
+  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.boolean(), fc.integer({ min: 1, max: 1 << 30 }), fc.constantFrom<Encoding>('utf-8', 'utf-16le'), runModel), {
     numRuns: scale(12, 100),
     endOnFailure: true,
     examples: REGRESSIONS,
