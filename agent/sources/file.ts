@@ -112,6 +112,12 @@ export const FileSourceSchema = Type.Object(
       description: 'Batches per file handed on and not yet confirmed; reading pauses beyond it. Enough to keep reading while the sink waits for Kafka (one produce request holds several batches); max_inflight_bytes bounds the memory.',
     }),
     max_inflight_bytes: Type.Integer({ default: 16_777_216, minimum: 1024, description: 'Bytes handed on and not yet confirmed, all files together; reading pauses beyond it (bounded memory).' }),
+    remove_after_ms: Type.Integer({
+      default: 0,
+      minimum: 0,
+      description:
+        'Deletes a file once every line of it was confirmed by the sinks and it stayed unchanged this long at its end (spool directories: Vector\'s remove_after_secs, Filebeat\'s delete). Bytes a writer adds just before the deletion are still read. Needs start_at: beginning and ignore_older_ms: 0, so no file is deleted with lines that were skipped. Counted in tidewatch_file_removed_files_total. 0 deletes nothing.',
+    }),
     rotated_idle_ms: Type.Integer({ default: 5000, minimum: 0, description: 'A rotated-away or deleted file, read to its end, is let go after this long without growth.' }),
     rotate_drain_timeout_ms: Type.Integer({
       default: 300_000,
@@ -193,6 +199,13 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         }
       });
     const filter = { include: patterns('include_lines'), exclude: patterns('exclude_lines') };
+    if (config.remove_after_ms > 0 && (config.start_at === 'end' || config.ignore_older_ms > 0)) {
+      // Either one skips lines a file held before the agent saw it; deleting it would lose them.
+      throw new TidewatchError(
+        'TW_CONFIG_SCHEMA',
+        `sources.${ctx.name}.remove_after_ms: deletes files, so it needs start_at: beginning and ignore_older_ms: 0 (otherwise a file would be deleted with lines never sent)`,
+      );
+    }
     for (const key of [AttrKeys.hostName, AttrKeys.agentId]) {
       if (key in config.resource) {
         throw new TidewatchError('TW_CONFIG_SCHEMA', `sources.${ctx.name}.resource.${key}: set by the agent (agent.host_name, agent.id), not per source`);
@@ -205,6 +218,7 @@ export const fileSource: SourceFactory<typeof FileSourceSchema> = {
         excludeGz: config.exclude_gz,
         startAt: config.start_at,
         ignoreOlderMs: config.ignore_older_ms,
+        removeAfterMs: config.remove_after_ms,
         encoding: config.encoding,
         filter,
         maxLineBytes: config.max_line_bytes,

@@ -19,7 +19,7 @@
  * prefix of confirmed batches only. A rejected batch rewinds its file to the last confirmed
  * offset after a backoff: lines after it may be sent again, with the same identity and offset.
  */
-import { open, stat, readdir } from 'node:fs/promises';
+import { lstat, open, stat, readdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +46,11 @@ export interface TailerOptions {
   startAt: 'beginning' | 'end';
   /** A file found with no checkpoint and unmodified this long is followed from its end; 0: never. */
   ignoreOlderMs: number;
+  /**
+   * A file whose every byte was confirmed, unchanged this long at its end, is deleted; 0 (or
+   * undefined): never. The caller makes sure no line was skipped (start_at, ignore_older).
+   */
+  removeAfterMs?: number | undefined;
   /**
    * Lines (multiline events) kept: when `include` is given, only those matching one of its
    * patterns; then none matching one of `exclude`'s. Dropped lines are counted, and the checkpoint
@@ -206,6 +211,7 @@ const C = {
   openDeferred: 'tidewatch_file_open_deferred_total',
   ignoredFiles: 'tidewatch_file_ignored_files_total',
   ignoredBytes: 'tidewatch_file_ignored_bytes_total',
+  removed: 'tidewatch_file_removed_files_total',
 } as const;
 
 export class FileTailer implements Source {
@@ -227,6 +233,8 @@ export class FileTailer implements Source {
    * visits these and the open ones only, so 10,000 idle closed files cost it nothing.
    */
   private readonly attention = new Set<Tracker>();
+  /** remove_after_ms: files read and confirmed to their end, waiting out the delay (the timer checks them). */
+  private readonly removals = new Set<Tracker>();
   /** Trackers holding an open handle, oldest opened first (eviction order). */
   private readonly open = new Set<Tracker>();
   /**
@@ -457,6 +465,7 @@ export class FileTailer implements Source {
 
   private untrack(t: Tracker): void {
     this.attention.delete(t);
+    this.removals.delete(t);
     this.trackers.delete(t);
     this.unindexFp(t);
     this.blocked.delete(t);
@@ -540,6 +549,7 @@ export class FileTailer implements Source {
       if (t.fd === undefined && !t.holding) continue;
       if (this.dueFlush(t, now)) this.dirty.add(t);
     }
+    for (const t of this.removals) if (now - t.lastGrowthAt >= (this.opts.removeAfterMs ?? 0)) this.dirty.add(t);
     if (this.pending.size > 0) for (const [, p] of this.pending) this.hints.set(p.path, 'rename');
     if (now >= this.nextScanAt) this.scanDue = true;
     if (this.ckDirty && now - this.lastCkAt >= this.opts.checkpointIntervalMs) this.ckUrgent = true;
@@ -878,11 +888,11 @@ export class FileTailer implements Source {
     return wait ? { kind: 'wait' } : { kind: 'new' };
   }
 
-  /** The tracker's file is no longer at its selected path: renamed away, or deleted. */
-  private async pathGone(t: Tracker): Promise<void> {
+  /** The tracker's file is no longer at its selected path: renamed away, or deleted (by us: `removed`). */
+  private async pathGone(t: Tracker, removed = false): Promise<void> {
     if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
     if (t.state !== 'live') return;
-    this.ctx.telemetry.add(C.rotations, this.labels);
+    if (!removed) this.ctx.telemetry.add(C.rotations, this.labels);
     const now = this.ctx.now();
     if (t.fd === undefined) {
       // Not open (idle, or not yet opened after a restart): look for it beside its old name.
@@ -929,6 +939,41 @@ export class FileTailer implements Source {
     await this.pump(t, now);
     await this.flushDue(t, now);
     if (t.state === 'draining') await this.maybeRelease(t, now);
+    else if ((this.opts.removeAfterMs ?? 0) > 0) await this.maybeRemove(t, now);
+  }
+
+  /**
+   * remove_after_ms: deletes the file once everything in it was confirmed and it stayed unchanged
+   * for the delay. The handle stays open across the deletion and the tracker drains it like a
+   * rotated file, so lines a writer appended between the last read and the unlink still arrive.
+   * A file truncated to nothing is not deleted (its writer goes on), nor one reached through a
+   * symbolic link (the link would go, not the file).
+   */
+  private async maybeRemove(t: Tracker, now: number): Promise<void> {
+    if (t.state !== 'live' || t.failed || !t.eof || t.holding || t.inflight.length > 0 || t.confirmed !== t.readOffset || t.readOffset === 0) {
+      this.removals.delete(t);
+      return;
+    }
+    if (now - t.lastGrowthAt < (this.opts.removeAfterMs ?? 0)) {
+      this.removals.add(t);
+      return;
+    }
+    this.removals.delete(t);
+    // lstat: a link has an inode of its own, never the file's.
+    const st = await lstat(t.path).catch(() => undefined);
+    // Moved, replaced or grown since the last read: rotation and reading take it from here.
+    if (st === undefined || st.dev !== t.dev || st.ino !== t.ino || st.size !== t.readOffset || t.fd === undefined) return;
+    try {
+      await unlink(t.path);
+    } catch (err) {
+      this.ioError('remove', err);
+      t.lastGrowthAt = now; // tried again after another delay
+      this.removals.add(t);
+      return;
+    }
+    this.ctx.telemetry.add(C.removed, this.labels);
+    this.ctx.log.debug('file read and confirmed to its end: removed (remove_after_ms)', { path: t.path, bytes: t.confirmed });
+    await this.pathGone(t, true);
   }
 
   private async pump(t: Tracker, now: number): Promise<void> {

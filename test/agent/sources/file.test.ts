@@ -198,6 +198,65 @@ describe('file source: lines and identity', () => {
     expect(bodies(s.ctx.confirmedLines())).toEqual(['old \u0a0d rest', 'new']);
   });
 
+  test('remove_after_ms: a file is deleted only once its lines were confirmed and it stayed unchanged; files truncated to nothing and linked files stay', async () => {
+    const s = await setup({ remove_after_ms: 300, rotated_idle_ms: 1000 });
+    s.ctx.policy = () => 'hold';
+    const exists = (p: string): Promise<boolean> => stat(p).then(
+      () => true,
+      () => false,
+    );
+    await writeFile(s.log, lines('a', 0, 3));
+    // Truncated after it was read (copytruncate without a copy): its writer goes on at offset 0.
+    const trunc = join(s.dir, 'logs', 'trunc.log');
+    await writeFile(trunc, lines('t', 0, 1));
+    // A link selected by the globs to a file elsewhere: removing the link would not remove the file.
+    await mkdir(join(s.dir, 'elsewhere'));
+    const target = join(s.dir, 'elsewhere', 'target.txt');
+    // As long as the link's own size (its target's path): only its inode tells the two apart.
+    const linked = `${'l'.repeat(Buffer.byteLength(target) - 1)}\n`;
+    await writeFile(target, linked);
+    await symlink(target, join(s.dir, 'logs', 'link.log'));
+    await s.src.start();
+    await until(() => s.ctx.emitted().length === 5, 5000, 'the lines read');
+    await truncate(trunc, 0);
+    await s.src.sync();
+    // Read, but the sink has not confirmed them: the file stays, however long.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await exists(s.log)).toBe(true);
+    s.ctx.policy = () => 'ok';
+    s.ctx.release();
+    await until(() => s.ctx.telemetry.value('tidewatch_file_removed_files_total', { source: 'app' }) === 1, 5000, 'removed');
+    expect(await exists(s.log)).toBe(false);
+    const written = [...lines('a', 0, 3).split('\n').slice(0, 3), linked.slice(0, -1), lines('t', 0, 1).slice(0, -1)];
+    expect(bodies(s.ctx.confirmedLines()).sort()).toEqual(written.sort());
+    await new Promise((r) => setTimeout(r, 800));
+    expect([await exists(trunc), await exists(target), await exists(join(s.dir, 'logs', 'link.log'))]).toEqual([true, true, true]);
+    expect(s.ctx.telemetry.value('tidewatch_file_removed_files_total', { source: 'app' })).toBe(1);
+  });
+
+  test('remove_after_ms: lines a writer adds through its open handle after the deletion still arrive, each once', async () => {
+    const s = await setup({ remove_after_ms: 200, rotated_idle_ms: 3000 });
+    const fh = await open(s.log, 'a');
+    try {
+      await fh.write(lines('w', 0, 10));
+      await s.src.start();
+      await until(() => s.ctx.telemetry.value('tidewatch_file_removed_files_total', { source: 'app' }) === 1, 5000, 'removed');
+      // The writer does not know: it goes on writing to the deleted file, still open on both sides.
+      await fh.write(lines('w', 10, 10));
+      await until(() => s.ctx.confirmed.length === 20, 5000, 'the lines written after the deletion');
+    } finally {
+      await fh.close();
+    }
+    expectOnce(bodies(s.ctx.confirmedLines()), lines('w', 0, 20).split('\n').slice(0, 20));
+  });
+
+  test('remove_after_ms needs start_at: beginning and ignore_older_ms: 0 (a file would be deleted with lines never sent)', () => {
+    const ctx = new FakeSourceContext({ dataDir: join(tmpdir(), 'unused') });
+    expect(() => makeSource(ctx, { include: ['/x/*.log'], remove_after_ms: 1000, start_at: 'end' })).toThrow(/remove_after_ms: deletes files, so it needs start_at: beginning/);
+    expect(() => makeSource(ctx, { include: ['/x/*.log'], remove_after_ms: 1000, start_at: 'beginning', ignore_older_ms: 60_000 })).toThrow(/ignore_older_ms: 0/);
+    expect(() => makeSource(ctx, { include: ['/x/*.log'], remove_after_ms: 1000, start_at: 'beginning' })).not.toThrow();
+  });
+
   test('include_lines / exclude_lines: only kept lines are sent, dropped ones are counted and checkpointed, so a restart sends neither again', async () => {
     const opts = { include_lines: ['^(?:INFO|ERROR|DEBUG) '], exclude_lines: ['^DEBUG ', 'healthz'] };
     const s = await setup(opts);
