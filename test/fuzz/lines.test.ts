@@ -40,17 +40,23 @@ describe('LineFramer: any bytes, any chunking, any flushes', () => {
           expect(f.lineStart).toBeLessThanOrEqual(f.position);
         }
         // Lines tile the input from the start offset, in order, up to where the unfinished line
-        // starts; the only bytes in no line are a terminator that completes a flushed line
-        // (\r\n: two units) and, in UTF-16, the second half of a unit a flush cut.
+        // starts; the only bytes in no line are NULs skipped where a line starts, a terminator
+        // that completes a flushed line (\r\n: two units) and, in UTF-16, the second half of a
+        // unit a flush cut.
+        const input = Buffer.concat(steps.flatMap((s) => ('chunk' in s ? [s.chunk] : [])));
         const gap = framing === 'bytes' ? 2 : 5;
+        const notNul = (from: number, to: number): number => input.subarray(from - start, to - start).filter((b) => b !== 0).length;
         let at = start;
-        for (const l of lines) {
+        let skipped = 0;
+        for (const l of [...lines, { offset: f.lineStart, next: f.lineStart }]) {
           expect(l.offset - at).toBeGreaterThanOrEqual(0);
-          expect(l.offset - at).toBeLessThanOrEqual(gap);
+          expect(notNul(at, l.offset)).toBeLessThanOrEqual(gap);
+          skipped += l.offset - at;
           at = l.next;
         }
-        expect(f.lineStart - at).toBeGreaterThanOrEqual(0);
-        expect(f.lineStart - at).toBeLessThanOrEqual(gap);
+        // Every NUL skipped is counted, and nothing else is.
+        expect(f.nulBytes).toBeLessThanOrEqual(skipped);
+        expect(skipped - f.nulBytes).toBeLessThanOrEqual(gap * lines.length + gap);
       }),
       { numRuns: RUNS },
     );

@@ -8,6 +8,12 @@
  * skipped) or split into pieces of `maxLineBytes`, and counted either way; memory held for one
  * line is bounded by `maxLineBytes + 2` whatever the input.
  *
+ * NUL bytes where a line starts are skipped, and counted: they are the hole a copytruncate leaves
+ * when the writer does not append (it writes on at its old offset, and the bytes before read as
+ * zeros). Taken as content, the hole and the first line after it would make one line far over
+ * `maxLineBytes`, and truncating it would drop that real line (Fluent Bit skips them as well). A
+ * NUL inside a line is content.
+ *
  * UTF-16 files are framed on 2-byte code units that start at even file offsets: `\n` is the unit
  * 0x000A there, never a 0x0A byte inside another character (U+0A0D is 0D 0A in UTF-16LE). Lines
  * then start and end on unit boundaries and `maxLineBytes` counts whole units. A unit can cross
@@ -150,6 +156,8 @@ export class LineFramer {
   private afterFlush = false;
   /** Lines truncated or split, since construction. */
   cutLines = 0;
+  /** NUL bytes skipped where lines start, since construction. */
+  nulBytes = 0;
   private readonly nl: Terminator;
   /** maxLineBytes, in whole units. */
   private readonly max: number;
@@ -198,12 +206,27 @@ export class LineFramer {
         // so that every line starts on a unit boundary; a newline right after it ended that line.
         this.start = base + 1;
         this.afterFlush = true;
+      } else if (this.half === 0 && chunk[0] === 0 && this.carry?.length === 1 && !this.skipping && this.start === base - 1) {
+        // A NUL unit where a line starts, across two chunks.
+        this.carry = undefined;
+        this.store = undefined;
+        this.start = base + 1;
+        this.nulBytes += 2;
       } else {
         this.append(chunk, 0, 1, out);
       }
       i = 1;
     }
     while (i < chunk.length) {
+      if (chunk[i] === 0 && this.carry === undefined && !this.skipping && this.start === base + i) {
+        const j = this.pastNul(chunk, i);
+        if (j > i) {
+          this.nulBytes += j - i;
+          this.start = base + j;
+          i = j;
+          continue;
+        }
+      }
       const nl = this.nl.find(chunk, i, base);
       if (nl === -1) {
         this.append(chunk, i, chunk.length, out);
@@ -221,6 +244,14 @@ export class LineFramer {
     }
     this.pos = base + chunk.length;
     this.half = w === 2 && (this.pos & 1) === 1 ? chunk[chunk.length - 1]! : -1;
+  }
+
+  /** Index just past the NUL units at chunk[i] (whole units inside the chunk). */
+  private pastNul(chunk: Buffer, i: number): number {
+    let j = i;
+    if (this.nl.width === 1) while (j < chunk.length && chunk[j] === 0) j++;
+    else while (j + 1 < chunk.length && chunk[j] === 0 && chunk[j + 1] === 0) j += 2;
+    return j;
   }
 
   /**

@@ -212,6 +212,7 @@ const C = {
   ignoredFiles: 'tidewatch_file_ignored_files_total',
   ignoredBytes: 'tidewatch_file_ignored_bytes_total',
   removed: 'tidewatch_file_removed_files_total',
+  nulSkipped: 'tidewatch_file_nul_bytes_skipped_total',
 } as const;
 
 export class FileTailer implements Source {
@@ -249,6 +250,8 @@ export class FileTailer implements Source {
   private readonly ioLog = new LogLimiter(60_000);
   /** Directories the scan cannot list are named at most every ten minutes each. */
   private readonly scanLog = new LogLimiter(600_000);
+  /** Files with NUL bytes skipped (a copytruncate hole) are named at most every ten minutes each. */
+  private readonly nulLog = new LogLimiter(600_000);
   /** Paths with a per-file lag gauge, so one that caught up is set back to 0. */
   private lagPaths = new Set<string>();
   private readonly resource: Attributes;
@@ -1059,8 +1062,10 @@ export class FileTailer implements Source {
     const lines = this.lines;
     lines.length = 0;
     const cutBefore = t.framer.cutLines;
+    const nulBefore = t.framer.nulBytes;
     t.framer.push(chunk, lines);
     if (t.framer.cutLines !== cutBefore) this.ctx.telemetry.add(C.cut, this.labels, t.framer.cutLines - cutBefore);
+    if (t.framer.nulBytes !== nulBefore) this.nulSkipped(t, t.framer.nulBytes - nulBefore);
     // this.buf[bufEnd - k] is the file byte at (t.readOffset + chunk.length - k).
     const fileEnd = t.readOffset + chunk.length;
     for (const l of lines) this.addLine(t, l, now, { fileEnd, bufEnd });
@@ -1505,6 +1510,16 @@ export class FileTailer implements Source {
       this.ctx.telemetry.set('tidewatch_file_lag_unconfirmed_bytes', { ...this.labels, path: p }, 0);
     }
     this.lagPaths = shown;
+  }
+
+  /** NUL bytes skipped where lines start (lines.ts): counted, and the likely cause said. */
+  private nulSkipped(t: Tracker, bytes: number): void {
+    this.ctx.telemetry.add(C.nulSkipped, this.labels, bytes);
+    if (!this.nulLog.due(t.path, this.ctx.now())) return;
+    this.ctx.log.warn('NUL bytes before a line skipped: the hole a copytruncate leaves when the writer does not append (open the log with O_APPEND, `>>` in a shell, or rotate by renaming)', {
+      path: t.path,
+      bytes,
+    });
   }
 
   private ioError(op: string, err: unknown): void {

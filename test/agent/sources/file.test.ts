@@ -198,6 +198,29 @@ describe('file source: lines and identity', () => {
     expect(bodies(s.ctx.confirmedLines())).toEqual(['old \u0a0d rest', 'new']);
   });
 
+  test('copytruncate with a writer that does not append: the hole it leaves (NUL bytes) is skipped and counted, the lines after it arrive whole', async () => {
+    const s = await setup({});
+    // `app > app.log`, not `>>`: the writer keeps its own offset.
+    const fh = await open(s.log, 'w');
+    try {
+      const before = lines('w', 0, 10);
+      await fh.write(before);
+      await s.src.start();
+      await until(() => s.ctx.confirmed.length === 10, 5000, 'the lines before the rotation');
+      await copyFile(s.log, `${s.log}.1`);
+      await truncate(s.log, 0);
+      await s.src.sync();
+      // Written at the old offset: the file now starts with that many NUL bytes.
+      await fh.write(lines('w', 10, 10));
+      await until(() => s.ctx.confirmed.length === 20, 5000, 'the lines after the hole');
+      expectOnce(bodies(s.ctx.confirmedLines()), lines('w', 0, 20).split('\n').slice(0, 20));
+      expect(s.ctx.telemetry.value('tidewatch_file_nul_bytes_skipped_total', { source: 'app' })).toBe(Buffer.byteLength(before));
+      expect(s.ctx.logged.some((l) => l.includes('NUL bytes before a line skipped'))).toBe(true);
+    } finally {
+      await fh.close();
+    }
+  });
+
   test('remove_after_ms: a file is deleted only once its lines were confirmed and it stayed unchanged; files truncated to nothing and linked files stay', async () => {
     const s = await setup({ remove_after_ms: 300, rotated_idle_ms: 1000 });
     s.ctx.policy = () => 'hold';

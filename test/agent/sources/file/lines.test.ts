@@ -12,16 +12,22 @@ interface Out {
 
 /**
  * The simple model: split the whole input at once, walking it a code unit at a time (one byte,
- * or two from offset 0 for UTF-16, where max_line_bytes counts whole units).
+ * or two from offset 0 for UTF-16, where max_line_bytes counts whole units). NUL units where a
+ * line starts are no part of it.
  */
-function model(input: Buffer, maxLineBytes: number, mode: LongLines, framing: Framing = 'bytes'): Out[] {
+function model(input: Buffer, maxLineBytes: number, mode: LongLines, framing: Framing = 'bytes'): { lines: Out[]; lineStart: number } {
   const w = framing === 'bytes' ? 1 : 2;
   const lo = framing === 'utf-16be' ? 1 : 0;
   const unitIs = (p: number, ch: number): boolean => (w === 1 ? input[p] === ch : input[p + lo] === ch && input[p + 1 - lo] === 0);
   const max = w === 1 ? maxLineBytes : Math.max(2, maxLineBytes - (maxLineBytes % 2));
   const out: Out[] = [];
-  let start = 0;
-  for (let nl = 0; nl + w <= input.length; nl += w) {
+  const pastNul = (from: number): number => {
+    let p = from;
+    while (p + w <= input.length && unitIs(p, 0)) p += w;
+    return p;
+  };
+  let start = pastNul(0);
+  for (let nl = start; nl + w <= input.length; nl += w) {
     if (!unitIs(nl, 0x0a)) continue;
     const end = nl - start >= w && unitIs(nl - w, 0x0d) ? nl - w : nl;
     const content = input.subarray(start, end);
@@ -35,7 +41,8 @@ function model(input: Buffer, maxLineBytes: number, mode: LongLines, framing: Fr
       }
       out.push({ text: content.subarray(o).toString('latin1'), offset: start + o, next: nl + w, cut: false });
     }
-    start = nl + w;
+    start = pastNul(nl + w);
+    nl = start - w;
   }
   // split mode hands out full pieces of an unfinished line as soon as more bytes follow them.
   if (mode === 'split') {
@@ -44,7 +51,7 @@ function model(input: Buffer, maxLineBytes: number, mode: LongLines, framing: Fr
       start += max;
     }
   }
-  return out;
+  return { lines: out, lineStart: start };
 }
 
 function frame(input: Buffer, cuts: number[], max: number, mode: LongLines, framing: Framing = 'bytes'): { lines: Out[]; framer: LineFramer } {
@@ -65,7 +72,7 @@ function frame(input: Buffer, cuts: number[], max: number, mode: LongLines, fram
 }
 
 const bytesArb = fc
-  .array(fc.constantFrom(0x61, 0x62, 0x0a, 0x0d, 0xff, 0xc3, 0x20), { maxLength: 400 })
+  .array(fc.constantFrom(0x61, 0x62, 0x0a, 0x0d, 0xff, 0xc3, 0x20, 0x00), { maxLength: 400 })
   .map((a) => Buffer.from(a));
 
 describe('LineFramer', () => {
@@ -85,10 +92,8 @@ describe('LineFramer', () => {
     fc.assert(
       fc.property(bytesArb, fc.array(fc.nat(400)), fc.integer({ min: 1, max: 12 }), fc.constantFrom<LongLines>('truncate', 'split'), (input, cuts, max, mode) => {
         const { lines, framer } = frame(input, cuts, max, mode);
-        expect(lines).toEqual(model(input, max, mode));
-        // Everything before lineStart was handed out; the rest is the unfinished line.
-        const handed = model(input, max, mode).at(-1)?.next ?? 0;
-        expect(framer.lineStart).toBe(handed);
+        // Everything before lineStart was handed out (or was NULs); the rest is the unfinished line.
+        expect({ lines, lineStart: framer.lineStart }).toEqual(model(input, max, mode));
       }),
       { numRuns: 500 },
     );
@@ -144,9 +149,7 @@ describe('LineFramer', () => {
     fc.assert(
       fc.property(utf16Arb, fc.array(fc.nat(400)), fc.integer({ min: 1, max: 12 }), fc.constantFrom<LongLines>('truncate', 'split'), fc.constantFrom<Framing>('utf-16le', 'utf-16be'), (input, cuts, max, mode, framing) => {
         const { lines, framer } = frame(input, cuts, max, mode, framing);
-        const want = model(input, max, mode, framing);
-        expect(lines).toEqual(want);
-        expect(framer.lineStart).toBe(want.at(-1)?.next ?? 0);
+        expect({ lines, lineStart: framer.lineStart }).toEqual(model(input, max, mode, framing));
         for (const l of lines) expect([l.offset % 2, l.next % 2]).toEqual([0, 0]);
       }),
       { numRuns: 500 },
@@ -189,6 +192,22 @@ describe('LineFramer', () => {
     const again: Line[] = [];
     g.push(input.subarray(3), again);
     expect(again.map((l) => [l.bytes.toString('hex'), l.offset, l.next])).toEqual([['63006400', 6, 12]]);
+  });
+
+  test('NUL bytes where a line starts (a copytruncate hole) are skipped and counted; a NUL inside a line is content', () => {
+    const hole = Buffer.alloc(300_000); // longer than max_line_bytes: as content it would cut the line after it
+    const input = Buffer.concat([hole, Buffer.from('first after the hole\nin\0side\n')]);
+    const { lines, framer } = frame(input, [70_000, 299_999, 300_003], 1000, 'truncate');
+    expect(lines).toEqual([
+      { text: 'first after the hole', offset: 300_000, next: 300_021, cut: false },
+      { text: 'in\0side', offset: 300_021, next: 300_029, cut: false },
+    ]);
+    expect([framer.nulBytes, framer.cutLines]).toEqual([300_000, 0]);
+    // UTF-16: NUL units, one of them across two chunks.
+    const wide = Buffer.concat([Buffer.alloc(10), Buffer.from('x\n', 'utf16le')]);
+    const u = frame(wide, [3, 5], 100, 'truncate', 'utf-16le');
+    expect(u.lines).toEqual([{ text: 'x\0', offset: 10, next: 14, cut: false }]);
+    expect(u.framer.nulBytes).toBe(10);
   });
 
   test('invalid UTF-8 passes through as bytes (the decoder replaces it, never throws)', () => {
