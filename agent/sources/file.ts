@@ -22,9 +22,9 @@ import type { MultilineRule } from './file/multiline.js';
 const MultilineSchema = Type.Object(
   {
     preset: Type.Optional(
-      Type.Union([Type.Literal('java'), Type.Literal('python'), Type.Literal('cri'), Type.Literal('docker')], {
+      Type.Union([Type.Literal('java'), Type.Literal('python'), Type.Literal('go'), Type.Literal('cri'), Type.Literal('docker')], {
         description:
-          "Built-in rules: java (stack traces, Caused by, ... N more) or python (tracebacks), whose patterns given here override; or cri / docker, which join the pieces of a line a container runtime split (containerd and CRI-O's 'P' records, Docker json-file's messages without a newline) back into one event, per stream and in file order, and take no patterns (parse the result with the collector's cri / docker preset).",
+          "Built-in rules: java (stack traces, Caused by, ... N more), python (tracebacks) or go (panics and fatal errors with their goroutine traces), whose patterns given here override; or cri / docker, which join the pieces of a line a container runtime split (containerd and CRI-O's 'P' records, Docker json-file's messages without a newline) back into one event, per stream and in file order, and take no patterns (parse the result with the collector's cri / docker preset).",
       }),
     ),
     start_pattern: Type.Optional(Type.String({ minLength: 1, description: 'Regular expression: a line matching it starts a new event.' })),

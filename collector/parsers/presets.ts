@@ -8,7 +8,7 @@ import { parseKlog } from './klog.js';
 import type { Fields, ParseResult } from './result.js';
 import { parseSyslog3164, parseSyslog5424 } from './syslog.js';
 import type { Zone } from './timestamp.js';
-import { parseJavaTraceback, parsePythonTraceback } from './traceback.js';
+import { parseGoPanic, parseJavaTraceback, parsePythonTraceback } from './traceback.js';
 
 export const PRESETS = [
   'nginx_combined',
@@ -22,6 +22,7 @@ export const PRESETS = [
   'kubernetes_path',
   'java_traceback',
   'python_traceback',
+  'go_panic',
 ] as const;
 export type PresetName = (typeof PRESETS)[number];
 
@@ -43,4 +44,5 @@ export const presetParsers: Readonly<Record<PresetName, PresetParser>> = {
   kubernetes_path: (s) => parseKubernetesPath(s),
   java_traceback: (s) => parseJavaTraceback(s),
   python_traceback: (s) => parsePythonTraceback(s),
+  go_panic: (s) => parseGoPanic(s),
 };

@@ -1,5 +1,5 @@
 /**
- * Java and Python tracebacks. The agent's multiline rules join a trace into one event (lines
+ * Java and Python tracebacks, Go panics. The agent's multiline rules join a trace into one event (lines
  * separated by `\n`); these read the joined text. Attributes follow the OpenTelemetry exception
  * conventions: `exception.type`, `exception.message`, `exception.stacktrace` (the trace from the
  * exception line on), plus `exception.frame_count`, the innermost frame as `code.function`,
@@ -214,4 +214,87 @@ export function parsePythonTraceback(input: string | Buffer): ParseResult {
   }
   f['exception.stacktrace'] = ls.slice(start).join('\n');
   return { ok: true, fields: f, severityNumber: 17, severityText: 'ERROR' };
+}
+
+/**
+ * Go: the `panic: <value>` a program dies of (`[recovered]` re-panics and a `[signal ...]` line
+ * may follow), the runtime's `fatal error: <text>`, or net/http's `http: panic serving <addr>:
+ * <value>`, which the server recovered (severity ERROR instead of FATAL); then the goroutines'
+ * traces, the panicking goroutine first. `exception.type` is `panic`, `runtime error` (the runtime's
+ * own panics, `panic: runtime error: index out of range ...`) or `fatal error`; the innermost frame
+ * is the first function of the first goroutine, with the `\t<file>:<line> +0x..` line under it.
+ */
+export function parseGoPanic(input: string | Buffer): ParseResult {
+  const s = text(input);
+  if (s.length > MAX_CHARS) return fail('too_long');
+  const ls = lines(s);
+  let at = -1;
+  let type = 'panic';
+  let msg = '';
+  let header = '';
+  let recovered = false;
+  for (let k = 0; k < ls.length && k < 10_000; k++) {
+    const l = ls[k]!;
+    if (l.startsWith('panic: ')) msg = l.slice(7);
+    else if (l.startsWith('fatal error: ')) {
+      type = 'fatal error';
+      msg = l.slice(13);
+    } else {
+      const h = l.indexOf('http: panic serving ');
+      if (h < 0) continue;
+      const rest = l.slice(h + 20);
+      const colon = rest.indexOf(': ');
+      if (colon < 0) continue;
+      msg = rest.slice(colon + 2);
+      header = l.slice(0, h).trimEnd();
+      recovered = true;
+    }
+    at = k;
+    break;
+  }
+  if (at < 0) return fail('no_panic');
+  if (type === 'panic' && msg.startsWith('runtime error: ')) {
+    type = 'runtime error';
+    msg = msg.slice(15);
+  }
+  if (msg.endsWith(' [recovered]')) msg = msg.slice(0, -12);
+  const f: Fields = { 'exception.type': type, 'exception.message': msg };
+  const before = [...ls.slice(0, at), ...(header === '' ? [] : [header])];
+  if (before.length > 0) f['message'] = before.join('\n');
+  // The first goroutine's frames: a function line, then its indented location line.
+  let frames = 0;
+  let g = at + 1;
+  while (g < ls.length && !ls[g]!.startsWith('goroutine ')) g++;
+  for (let k = g + 1; k < ls.length; k++) {
+    const l = ls[k]!;
+    if (l === '' || l.startsWith('goroutine ')) break;
+    if (l.startsWith('\t') || l.startsWith(' ') || l.startsWith('created by ') || l.startsWith('...')) continue;
+    frames++;
+    if (frames > 1) continue;
+    f['code.function'] = goFunction(l);
+    const loc = ls[k + 1]?.startsWith('\t') === true ? ls[k + 1]!.trim() : '';
+    const plus = loc.lastIndexOf(' +0x');
+    const place = plus < 0 ? loc : loc.slice(0, plus);
+    const colon = place.lastIndexOf(':');
+    const n = colon < 0 ? NaN : Number(place.slice(colon + 1));
+    if (Number.isInteger(n)) {
+      f['code.filepath'] = place.slice(0, colon);
+      f['code.lineno'] = n;
+    }
+  }
+  f['exception.frame_count'] = frames;
+  f['exception.stacktrace'] = ls.slice(at).join('\n');
+  return recovered ? { ok: true, fields: f, severityNumber: 17, severityText: 'ERROR' } : { ok: true, fields: f, severityNumber: 21, severityText: 'FATAL' };
+}
+
+/** `main.(*Store).Get(0xc000010000, {0x4b2f00, 0x3})` → `main.(*Store).Get`: the name without its arguments. */
+function goFunction(line: string): string {
+  if (!line.endsWith(')')) return line;
+  let depth = 0;
+  for (let k = line.length - 1; k >= 0; k--) {
+    const c = line.charCodeAt(k);
+    if (c === 41) depth++;
+    else if (c === 40 && --depth === 0) return line.slice(0, k);
+  }
+  return line;
 }

@@ -6,7 +6,7 @@
  *
  * Steps: `json`, `logfmt`, `regex`, `preset` (nginx_combined, apache_combined, clf,
  * syslog_rfc3164, syslog_rfc5424, klog, cri, docker, kubernetes_path, java_traceback,
- * python_traceback), `timestamp`,
+ * python_traceback, go_panic), `timestamp`,
  * `severity`, `rename`, `drop`, `keep`, `filter`, `sample`. Field names are attribute keys, plus
  * `body`, `severity_text`, `severity_number`, `trace_id`, `span_id` and `resource.<key>`.
  *

@@ -42,12 +42,16 @@ export interface Piece {
   bytes: number;
 }
 
-export type MultilinePreset = 'java' | 'python' | JoinFormat;
+export type MultilinePreset = 'java' | 'python' | 'go' | JoinFormat;
 
 /**
  * Presets. Java: indented `at`/`...` frames, `Caused by:`, `Suppressed:` and the exception
  * header line that follows the log line. Python: the traceback header, indented frames and code,
  * the chained-exception banners with their blank lines, and the final `SomethingError: ...` line.
+ * Go: what follows a `panic:` or `fatal error:` line (or net/http's `http: panic serving`): the
+ * `[signal ...]` line, blank lines, `goroutine N [state]:` headers, function lines (`pkg.F(...)`,
+ * `pkg.(*T).M(...)`: no space before the first parenthesis, a closing one at the end), their
+ * indented file:line lines, `created by ...` and `...additional frames elided...`.
  */
 export const MULTILINE_PRESETS: Readonly<Record<Exclude<MultilinePreset, JoinFormat>, { start?: string; continuation: string }>> = {
   java: {
@@ -57,6 +61,10 @@ export const MULTILINE_PRESETS: Readonly<Record<Exclude<MultilinePreset, JoinFor
   python: {
     continuation:
       '^(?:Traceback \\(most recent call last\\):|\\s+\\S|\\s*$|During handling of the above exception|The above exception was the direct cause|[A-Za-z_][\\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration)\\b)',
+  },
+  // The function line's `[^\s(]+` cannot take a parenthesis, so the match is linear in the line.
+  go: {
+    continuation: '^(?:\\s|$|goroutine \\d+ |\\[signal |created by |\\.\\.\\.additional frames elided\\.\\.\\.$|[^\\s(]+\\(.*\\)$)',
   },
 };
 

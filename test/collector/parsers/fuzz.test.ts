@@ -37,7 +37,7 @@ function lines(seeds: string[]): fc.Arbitrary<string> {
 
 describe('no parser throws', () => {
   for (const p of PRESETS) {
-    const multi = p === 'java_traceback' || p === 'python_traceback';
+    const multi = p === 'java_traceback' || p === 'python_traceback' || p === 'go_panic';
     const seeds = [...fixture(`${p}.log`, multi), ...fixture(`${p}.malformed.log`, multi)];
     it(`preset ${p}`, () => {
       fc.assert(fc.property(lines(seeds), (s) => wellFormed(presetParsers[p](s, NOW))), { numRuns: RUNS });

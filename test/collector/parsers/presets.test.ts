@@ -5,7 +5,7 @@ import { zone } from '../../../collector/parsers/timestamp.js';
 import { fixture } from './fixtures.js';
 
 const NOW = Date.UTC(2026, 10, 25, 10, 0, 30);
-const MULTILINE = new Set<PresetName>(['java_traceback', 'python_traceback']);
+const MULTILINE = new Set<PresetName>(['java_traceback', 'python_traceback', 'go_panic']);
 
 function ok(r: ParseResult): Parsed {
   if (!r.ok) throw new Error(`expected a parse, got ${r.reason}`);
@@ -301,6 +301,39 @@ describe('tracebacks', () => {
     expect(b.fields['exception.message']).toBeUndefined();
     expect(b.fields['code.function']).toBe('java.util.concurrent.FutureTask.get');
     expect(ok(run('java_traceback', suppressed!)).fields['exception.type']).toBe('org.apache.kafka.common.errors.TimeoutException');
+  });
+  it('go: the panic value, the runtime error, a fatal error, a recovered handler panic (ERROR, not FATAL), the first goroutine\'s innermost frame', () => {
+    const [nil, served, deadlock, recovered] = fixture('go_panic.log', true);
+    const n = ok(run('go_panic', nil!));
+    expect(n.fields).toMatchObject({
+      'exception.type': 'runtime error',
+      'exception.message': 'invalid memory address or nil pointer dereference',
+      'exception.frame_count': 2,
+      'code.function': 'main.(*Store).Get',
+      'code.filepath': '/app/store.go',
+      'code.lineno': 12,
+    });
+    expect(n.fields['message']).toBeUndefined();
+    expect(String(n.fields['exception.stacktrace'])).toMatch(/^panic: runtime error: [^]*main\.go:9 \+0x45$/);
+    expect([n.severityNumber, n.severityText]).toEqual([21, 'FATAL']);
+    const h = ok(run('go_panic', served!));
+    expect(h.fields).toMatchObject({
+      'exception.type': 'panic',
+      'exception.message': 'order 42 has no items',
+      message: '2026/11/26 10:00:00',
+      'exception.frame_count': 3,
+      'code.function': 'net/http.(*conn).serve.func1',
+      'code.lineno': 1898,
+    });
+    expect([h.severityNumber, h.severityText]).toEqual([17, 'ERROR']);
+    expect(ok(run('go_panic', deadlock!)).fields).toMatchObject({
+      'exception.type': 'fatal error',
+      'exception.message': 'all goroutines are asleep - deadlock!',
+      'exception.frame_count': 1,
+      'code.function': 'main.main',
+      'code.filepath': '/app/main.go',
+    });
+    expect(ok(run('go_panic', recovered!)).fields).toMatchObject({ 'exception.type': 'panic', 'exception.message': 'boom', 'code.function': 'testing.tRunner.func1.2' });
   });
   it('python: last exception raised, innermost frame, chained root cause, header', () => {
     const [pil, zero, chained, keyErr, interrupt] = fixture('python_traceback.log', true);

@@ -77,6 +77,47 @@ describe('Multiline', () => {
     expect(events.map((e) => e.text)).toEqual([lines.slice(0, 11).join('\n')]);
   });
 
+  test('go preset joins a panic, a fatal error and a recovered handler panic with their goroutine traces, as Go prints them', () => {
+    const panic = [
+      'panic: runtime error: invalid memory address or nil pointer dereference',
+      '[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x47d3a5]',
+      '',
+      'goroutine 1 [running]:',
+      'main.(*Store).Get(...)',
+      '\t/app/store.go:12',
+      'main.main()',
+      '\t/app/main.go:9 +0x25',
+    ];
+    const fatal = [
+      'fatal error: all goroutines are asleep - deadlock!',
+      '',
+      'goroutine 1 [chan receive]:',
+      'main.main()',
+      '\t/app/main.go:5 +0x2d',
+      '',
+      'goroutine 18 gp=0xc000007a40 m=nil [select, 2 minutes]:',
+      'runtime.gopark(0x0?, 0x0?, 0x0?, 0x0?, 0x0?)',
+      '\t/usr/local/go/src/runtime/proc.go:402 +0xce',
+      '...additional frames elided...',
+      'created by main.startWorker in goroutine 1',
+      '\t/app/worker.go:20 +0x3c',
+    ];
+    const served = [
+      '2026/11/26 10:00:00 http: panic serving 10.0.0.1:54321: boom',
+      'goroutine 35 [running]:',
+      'net/http.(*conn).serve.func1()',
+      '\t/usr/local/go/src/net/http/server.go:1898 +0xbe',
+      'panic({0x6c5f60?, 0x7f2a10?})',
+      '\t/usr/local/go/src/runtime/panic.go:770 +0x132',
+      'main.handler({0x7f5b28?, 0xc0001a2000?}, 0x0?)',
+      '\t/app/main.go:20 +0x25',
+    ];
+    const logs = ['2026/11/26 10:00:01 GET /healthz (200)', '{"level":"info","msg":"started(ok)"}', 'level=info msg=ready'];
+    const { events, ml } = run([logs[0]!, ...panic, logs[1]!, ...fatal, ...served, logs[2]!], { ...base, preset: 'go' });
+    ml.flush(0, true, events);
+    expect(events.map((e) => e.text)).toEqual([logs[0], panic.join('\n'), logs[1], fatal.join('\n'), served.join('\n'), logs[2]]);
+  });
+
   test('start_pattern: a matching line starts an event, others extend it', () => {
     const { events } = run(['[1] a', 'x', '[2] b', '[3] c', 'y', 'z', '[4]'], { ...base, start_pattern: '^\\[' });
     expect(events.map((e) => e.text)).toEqual(['[1] a\nx', '[2] b', '[3] c\ny\nz']);
