@@ -103,7 +103,7 @@ async function setup(extra = ''): Promise<{ dir: string; config: string; log: st
  */
 async function writeRotating(
   log: string,
-  o: { total: number; perWrite: number; rotateMs: number; pauseMs: number; line: (n: number) => { raw: string; says: string } },
+  o: { total: number; perWrite: number; rotateMs: number; pauseMs: number; line: (n: number) => { raw: string; says: string }; encoding?: BufferEncoding | undefined },
 ): Promise<{ written: string[]; fh: FileHandle; rotations: number }> {
   const written: string[] = [];
   let fh = await open(log, 'a');
@@ -116,7 +116,7 @@ async function writeRotating(
       written.push(l.says);
       s += l.raw;
     }
-    await fh.write(s);
+    await fh.write(Buffer.from(s, o.encoding ?? 'utf8'));
     if (Date.now() - lastRot >= o.rotateMs) {
       await rename(log, `${log}.${rot++}`);
       await fh.close();
@@ -135,6 +135,8 @@ async function writeRotating(
  */
 interface Variant {
   extra: string;
+  /** How the writer encodes its lines (utf8 unless given). */
+  encoding?: BufferEncoding;
   line(n: number): { raw: string; says: string };
   said(body: string): string | undefined;
 }
@@ -154,7 +156,7 @@ async function killNineWhileWriting(v: Variant): Promise<void> {
   let writing = true;
   // ~25k lines/s: the writer is still busy during most of the kills
   const writer = (async () => {
-    const w = await writeRotating(log, { total, perWrite: 100, rotateMs: 250, pauseMs: 4, line: v.line });
+    const w = await writeRotating(log, { total, perWrite: 100, rotateMs: 250, pauseMs: 4, line: v.line, encoding: v.encoding });
     written = w.written;
     await w.fh.close();
     writing = false;
@@ -215,6 +217,19 @@ describe('file source in a real agent process', () => {
       line: (n) => {
         const l = `line-${String(n).padStart(8, '0')} ${'z'.repeat(n % 61)}`;
         return { raw: `${l}\n`, says: l };
+      },
+      said: (body) => body,
+    });
+  }, 300_000);
+
+  test('kill -9 with utf-16le files: every line at least once, decoded, every duplicate with the identity it had', async () => {
+    await killNineWhileWriting({
+      extra: ', encoding: utf-16le',
+      encoding: 'utf16le',
+      line: (n) => {
+        // U+0A0D: a 0x0A byte inside a character, which must not end the line.
+        const l = `línea-${String(n).padStart(8, '0')} 中\u0a0d ${'z'.repeat(n % 61)}`;
+        return { raw: `${l}\r\n`, says: l };
       },
       said: (body) => body,
     });
