@@ -20,10 +20,11 @@
  * offset after a backoff: lines after it may be sent again, with the same identity and offset.
  */
 import { lstat, open, stat, readdir, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { SourceContext, Source } from '../../../core/component.js';
 import type { Attributes } from '../../../core/model.js';
@@ -149,6 +150,10 @@ class Tracker {
   eof = false;
   drainSince = 0;
   retiredAt = 0;
+  /** A retired file was looked for among the compressed files beside it (recoverFromGz). */
+  gzTried = false;
+  /** The uncompressed copy of a .gz this tracker reads (removed at release). */
+  gzTemp: string | undefined;
   finishing = false;
   /** Cached checkpoint entry; undefined when something in it changed. */
   entry: CheckpointEntry | undefined;
@@ -208,6 +213,8 @@ const C = {
   ckWrites: 'tidewatch_file_checkpoint_writes_total',
   ckCorrupt: 'tidewatch_file_checkpoint_corrupt_total',
   ioErrors: 'tidewatch_file_io_errors_total',
+  gzRecovered: 'tidewatch_file_gz_recovered_files_total',
+  gzRecoveredBytes: 'tidewatch_file_gz_recovered_bytes_total',
   openDeferred: 'tidewatch_file_open_deferred_total',
   ignoredFiles: 'tidewatch_file_ignored_files_total',
   ignoredBytes: 'tidewatch_file_ignored_bytes_total',
@@ -376,6 +383,10 @@ export class FileTailer implements Source {
         t.eof = true;
       }
       this.track(t);
+    }
+    // Uncompressed copies of .gz files from before a crash: a recovery writes its copy anew.
+    for (const n of await readdir(this.opts.stateDir).catch(() => [])) {
+      if (n.startsWith(GZ_TEMP)) await unlink(join(this.opts.stateDir, n)).catch(() => {});
     }
     if (this.opts.watch && this.globs.roots.length > 0) {
       try {
@@ -791,23 +802,14 @@ export class FileTailer implements Source {
       const t = verdict.of;
       await adopt(t);
       this.pending.delete(key);
-      t.path = path;
-      t.dev = st.dev;
-      t.ino = st.ino;
-      t.btime = st.birthtimeMs;
       t.state = 'live';
       this.note(t);
-      t.size = st.size;
-      t.entry = undefined;
       t.lastActiveAt = now;
-      this.byIno.set(key, t);
-      this.byPath.set(path, t);
-      this.ckDirty = true;
       this.ctx.telemetry.add(C.copies, this.labels);
       // Bytes the original had beyond what the copy holds were written between copy and truncate.
       if (t.maxSize > st.size) this.ctx.telemetry.add(C.possiblyLost, this.labels, t.maxSize - st.size);
-      t.maxSize = st.size;
-      this.dirty.add(t);
+      this.moveTo(t, path, st);
+      this.byPath.set(path, t);
       return;
     }
     if (verdict.kind === 'wait') {
@@ -1269,6 +1271,10 @@ export class FileTailer implements Source {
       }
     } else if (t.state === 'retired') {
       if (now - t.retiredAt < this.opts.copyDetectMs) return;
+      if (t.fd === undefined && !t.gzTried && !t.finishing && t.inflight.length === 0) {
+        t.gzTried = true;
+        if (await this.recoverFromGz(t, now)) return;
+      }
     } else {
       return;
     }
@@ -1288,8 +1294,86 @@ export class FileTailer implements Source {
     await this.release(t);
   }
 
+  /**
+   * A file that went away while nobody held it open (the agent was down, or it was rotated and
+   * compressed before the agent looked again) may be beside its old name compressed:
+   * `app.log.1.gz`, `app.log-20261126.gz`, kubelet's `0.log.<time>.gz`. A `.gz` there whose
+   * content starts with the file's fingerprint and holds, just before where reading stopped, the
+   * same bytes is the file: its content from there on is written to a sparse file in the state
+   * directory (offsets kept) and read like a rotated file, under the same identity, so a restart
+   * in between resumes where it was confirmed. Returns false when no such `.gz` is there.
+   */
+  private async recoverFromGz(t: Tracker, now: number): Promise<boolean> {
+    const dir = dirname(t.path);
+    const stem = basename(t.path);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => n.endsWith('.gz') && n.startsWith(stem));
+    } catch {
+      return false;
+    }
+    const found: { path: string; mtime: number }[] = [];
+    for (const n of names.slice(0, 256)) {
+      const st = await stat(join(dir, n)).catch(() => undefined);
+      if (st?.isFile() === true) found.push({ path: join(dir, n), mtime: st.mtimeMs });
+    }
+    found.sort((a, b) => b.mtime - a.mtime);
+    const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
+    for (const c of found.slice(0, GZ_CANDIDATES)) {
+      const ok = await inflateFrom(c.path, tmp, t).catch(() => false);
+      if (!ok) {
+        await unlink(tmp).catch(() => {});
+        continue;
+      }
+      if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
+      let fh: FileHandle;
+      try {
+        fh = await open(tmp, 'r');
+      } catch (err) {
+        this.ioError('open', err);
+        return false;
+      }
+      const st = await fh.stat();
+      t.fd = fh;
+      this.openCount++;
+      this.open.add(t);
+      t.gzTemp = tmp;
+      t.state = 'draining';
+      this.note(t);
+      t.drainSince = now;
+      t.lastGrowthAt = now;
+      t.eof = false;
+      // The identity stays; the bytes are read from the uncompressed copy, named by the .gz.
+      this.moveTo(t, c.path, st);
+      this.ctx.telemetry.add(C.gzRecovered, this.labels);
+      this.ctx.telemetry.add(C.gzRecoveredBytes, this.labels, Math.max(0, st.size - t.readOffset));
+      this.ctx.log.info('file gone while unread, found compressed: reading the rest from it', { path: c.path, from: t.readOffset, bytes: st.size - t.readOffset });
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * t goes on reading the file at `path` (`st`): a copy of its file, or the uncompressed copy of
+   * its .gz. Same identity, from where it was.
+   */
+  private moveTo(t: Tracker, path: string, st: Stats): void {
+    if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
+    t.path = path;
+    t.dev = st.dev;
+    t.ino = st.ino;
+    t.btime = st.birthtimeMs;
+    t.size = st.size;
+    t.maxSize = st.size;
+    t.entry = undefined;
+    this.byIno.set(t.key, t);
+    this.ckDirty = true;
+    this.dirty.add(t);
+  }
+
   private async release(t: Tracker): Promise<void> {
     await this.closeFd(t);
+    if (t.gzTemp !== undefined) await unlink(t.gzTemp).catch(() => {});
     t.state = 'released';
     this.untrack(t);
     if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
@@ -1551,6 +1635,54 @@ class LogLimiter {
     if (this.at.size >= 1000) return false;
     this.at.set(key, now);
     return true;
+  }
+}
+
+/** Prefix of the sparse files a `.gz` is uncompressed into (state directory). */
+const GZ_TEMP = 'gz-';
+/** Newest `.gz` files beside a vanished file that are looked into. */
+const GZ_CANDIDATES = 8;
+/** Most bytes a `.gz` may hold beyond where reading stopped (a decompression bomb stops here). */
+const GZ_MAX_BYTES = 4 * 2 ** 30;
+
+/**
+ * Uncompresses `gz` into the sparse file `out` if its content is t's file: the fingerprint at
+ * offset 0 and t's tail just before t.readOffset. Only the fingerprint and the bytes from that
+ * tail on are written, at their offsets; the rest of `out` is a hole.
+ */
+async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean> {
+  const { createGunzip } = await import('node:zlib');
+  const fp = t.fp;
+  const offset = t.readOffset;
+  const tailFrom = offset - t.tail.length;
+  const fh = await open(out, 'w');
+  const input = createReadStream(gz);
+  try {
+    let pos = 0;
+    for await (const chunk of input.pipe(createGunzip())) {
+      const c = chunk as Buffer;
+      const end = pos + c.length;
+      if (pos < fp.length) {
+        const k = Math.min(end, fp.length);
+        if (c.compare(fp, pos, k, 0, k - pos) !== 0) return false;
+        await fh.write(c, 0, k - pos, pos);
+      }
+      if (end > tailFrom && pos < offset) {
+        const a = Math.max(pos, tailFrom);
+        const b = Math.min(end, offset);
+        if (c.compare(t.tail, a - tailFrom, b - tailFrom, a - pos, b - pos) !== 0) return false;
+      }
+      if (end > tailFrom) {
+        const a = Math.max(pos, tailFrom);
+        await fh.write(c, a - pos, end - a, a);
+      }
+      pos = end;
+      if (pos - offset > GZ_MAX_BYTES) return false;
+    }
+    return pos >= offset && pos >= fp.length;
+  } finally {
+    input.destroy();
+    await fh.close();
   }
 }
 

@@ -4,7 +4,8 @@
  * unless a restart or a rejection forced it, and then with the identity it had.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { appendFile, open, readFile, rename, stat, symlink, truncate, unlink, utimes, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { appendFile, open, readFile, readdir, rename, stat, symlink, truncate, unlink, utimes, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { FakeSourceContext, until } from '../../support/fake-source-context.js';
@@ -196,6 +197,74 @@ describe('file source: lines and identity', () => {
     await appendFile(s.log, Buffer.from(' rest\nnew\n', 'utf16le'));
     await until(() => s.ctx.confirmed.length === 2, 5000, 'the two lines after the start');
     expect(bodies(s.ctx.confirmedLines())).toEqual(['old \u0a0d rest', 'new']);
+  });
+
+  test('a file rotated and compressed while the agent was down: the lines it had not read come from the .gz, each once, under the identity they would have had', async () => {
+    const opts = { copy_detect_ms: 100, rotated_idle_ms: 200 };
+    const s = await setup(opts);
+    await writeFile(s.log, lines('a', 0, 50));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 50, 5000, 'the first lines');
+    await s.src.stop();
+    const first = s.ctx.confirmedLines();
+    // While the agent is down: more lines, then logrotate without delaycompress.
+    await appendFile(s.log, lines('a', 50, 50));
+    await rename(s.log, `${s.log}.1`);
+    await writeFile(`${s.log}.1.gz`, gzipSync(await readFile(`${s.log}.1`)));
+    await unlink(`${s.log}.1`);
+    await writeFile(s.log, lines('b', 0, 10));
+    // Compressed files that are not it: another file's, and an older rotation of this one.
+    await writeFile(`${s.log}.2.gz`, gzipSync(lines('old', 0, 5)));
+    await writeFile(join(s.dir, 'logs', 'other.log.1.gz'), gzipSync(lines('a', 0, 100)));
+    // The newest: the same beginning, but not the bytes just before where reading stopped.
+    const lookalike = Buffer.from(lines('a', 0, 50));
+    lookalike[lookalike.length - 2] = 0x21;
+    await writeFile(`${s.log}.0.gz`, gzipSync(Buffer.concat([lookalike, Buffer.from(lines('z', 0, 5))])));
+    // And one with everything but its first byte.
+    const other = Buffer.from(`${lines('a', 0, 100)}${lines('z', 0, 5)}`);
+    other[0] = 0x41;
+    await writeFile(`${s.log}.00.gz`, gzipSync(other));
+    const s2 = await setup(opts, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 60, 5000, 'the unread lines and the new file');
+    await until(() => s2.src.settled, 5000, 'the recovery done');
+    const got = s2.ctx.confirmedLines();
+    expectOnce(bodies(got), `${lines('a', 50, 50)}${lines('b', 0, 10)}`.split('\n').filter((l) => l !== ''));
+    const recovered = got.filter((d) => d.body.startsWith('a-'));
+    // The same stream as before the restart, offsets going on where it stopped.
+    expect(new Set(recovered.map((d) => `${d.sid}/${d.gen}`))).toEqual(new Set([`${first[0]!.sid}/${first[0]!.gen}`]));
+    expect(recovered[0]!.offset).toBe(Buffer.byteLength(lines('a', 0, 50)));
+    expect(recovered[0]!.path).toBe(`${s.log}.1.gz`);
+    expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
+    expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_bytes_total', { source: 'app' })).toBe(Buffer.byteLength(lines('a', 50, 50)));
+    // The uncompressed copy is gone once read.
+    expect((await readdir(join(s.dir, 'data', 'source', 'app'))).filter((n) => n.startsWith('gz-'))).toEqual([]);
+  });
+
+  test('a restart in the middle of reading a .gz resumes where the sink confirmed, under the same identities', async () => {
+    const opts = { copy_detect_ms: 100, rotated_idle_ms: 200, max_batch_lines: 10, stop_timeout_ms: 100 };
+    const s = await setup(opts);
+    await writeFile(s.log, lines('a', 0, 20));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 20, 5000, 'the first lines');
+    await s.src.stop();
+    await appendFile(s.log, lines('a', 20, 80));
+    await rename(s.log, `${s.log}.1`);
+    await writeFile(`${s.log}.1.gz`, gzipSync(await readFile(`${s.log}.1`)));
+    await unlink(`${s.log}.1`);
+    // The second run confirms three batches of the .gz, then the sink stops answering.
+    const s2 = await setup(opts, s.dir);
+    s2.ctx.policy = (_batch, i) => (i < 3 ? 'ok' : 'hold');
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length === 30 && s2.ctx.emitted().length > 30, 5000, 'part of the .gz');
+    await s2.src.stop();
+    const s3 = await setup(opts, s.dir);
+    await s3.src.start();
+    await until(() => s3.ctx.confirmed.length === 50, 5000, 'the rest of the .gz');
+    const all = [...s2.ctx.confirmedLines(), ...s3.ctx.confirmedLines()];
+    expectOnce(bodies(all), lines('a', 20, 80).split('\n').filter((l) => l !== ''));
+    expect(new Set(all.map((d) => d.sid))).toEqual(new Set([s.ctx.confirmedLines()[0]!.sid]));
+    expect(s3.ctx.confirmedLines()[0]!.offset).toBe(Buffer.byteLength(lines('a', 0, 50)));
   });
 
   test('copytruncate with a writer that does not append: the hole it leaves (NUL bytes) is skipped and counted, the lines after it arrive whole', async () => {
