@@ -1,13 +1,14 @@
 /**
- * Java and Python tracebacks, Go panics. The agent's multiline rules join a trace into one event (lines
- * separated by `\n`); these read the joined text. Attributes follow the OpenTelemetry exception
- * conventions: `exception.type`, `exception.message`, `exception.stacktrace` (the trace from the
- * exception line on), plus `exception.frame_count`, the innermost frame as `code.function`,
- * `code.filepath`, `code.lineno`, the root cause (`exception.root_cause.type`/`.message`, Java's
- * last `Caused by:`), and `message` for a log header line before the trace (`2026-... ERROR
- * Request failed`). A text with no recognisable exception fails with `no_exception`.
+ * Java and Python tracebacks, Go panics. The agent's multiline rules join a trace into one event
+ * (lines separated by `\n`); these read the joined text. Attributes follow the OpenTelemetry
+ * exception conventions: `exception.type`, `exception.message`, `exception.stacktrace` (the trace
+ * from the exception line on), plus `exception.frame_count`, the innermost frame as
+ * `code.function`, `code.filepath`, `code.lineno`, the root cause (`exception.root_cause.type` /
+ * `.message`, Java's last `Caused by:`), and `message` for a log header line before the trace
+ * (`2026-... ERROR Request failed`). A text with no recognisable exception fails with
+ * `no_exception` (Go's: `no_panic`).
  *
- * Both scan lines with indexOf and character tests; no regular expression runs on the whole text.
+ * All scan lines with indexOf and character tests; no regular expression runs on the whole text.
  */
 import { fail, text, type Fields, type ParseResult } from './result.js';
 

@@ -138,7 +138,7 @@ export function lastLineEnd(tail: Buffer, base: number, framing: Framing | undef
 }
 
 export class LineFramer {
-  /** Bytes of the current unfinished line (never more than maxLineBytes + 1): a prefix of `store`. */
+  /** Bytes of the current unfinished line (never more than maxLineBytes + one unit): a prefix of `store`. */
   private carry: Buffer | undefined;
   /**
    * Room `carry` grows into, doubling: a line that arrives a few bytes per read is copied

@@ -7,6 +7,8 @@
  * and starts generation + 1 on the same file. Device, inode, birth time and the first bytes (the
  * fingerprint) only *recognise* files: after a rename, at restart, and for the copy a copytruncate
  * rotation leaves behind, which takes over the retired tracker and goes on from where it stopped.
+ * A file that vanished unread (rotated and compressed while the agent was down) is looked for as a
+ * `.gz` beside its old name, recognised the same way, and read from there (recoverFromGz).
  * An identity is written to the checkpoint before any line carrying it is emitted, so a crash
  * never hands the same identity to different bytes, nor new identities to bytes already sent.
  *
@@ -1334,6 +1336,8 @@ export class FileTailer implements Source {
         return false;
       }
       const st = await fh.stat();
+      // As for a copy: what the file had beyond what its .gz holds was written after the copy.
+      if (t.maxSize > st.size) this.ctx.telemetry.add(C.possiblyLost, this.labels, t.maxSize - st.size);
       t.fd = fh;
       this.openCount++;
       this.open.add(t);
