@@ -167,16 +167,17 @@ describe('file source: lines and identity', () => {
       ['utf-16be', be, [0xfe, 0xff]],
     ] as const) {
       const { ctx, src, log } = await setup({ encoding });
-      const file = Buffer.concat([Buffer.from(bom), enc(`${texts[0]}\n${texts[1]}\n${texts[2]}\r\n`)]);
+      // And a line with an unpaired surrogate, which arrives with U+FFFD in its place.
+      const file = Buffer.concat([Buffer.from(bom), enc(`${texts[0]}\n${texts[1]}\n${texts[2]}\r\nlone \ud800 half\n`)]);
       // The first write ends in the middle of a unit: the rest of it arrives with the next read.
       await writeFile(log, file.subarray(0, 33));
       await src.start();
       await src.sync();
       await appendFile(log, file.subarray(33));
-      await until(() => ctx.confirmed.length === 3, 5000, `3 lines (${encoding})`);
-      expect(bodies(ctx.confirmedLines())).toEqual(texts);
+      await until(() => ctx.confirmed.length === 4, 5000, `4 lines (${encoding})`);
+      expect(bodies(ctx.confirmedLines())).toEqual([...texts, 'lone \ufffd half']);
       // Offsets stay the file's bytes: the first line's range holds the mark.
-      expect(ctx.confirmedLines().map((d) => d.offset)).toEqual([0, 2 + 2 * (texts[0]!.length + 1), 2 + 2 * (texts[0]!.length + texts[1]!.length + 2)]);
+      expect(ctx.confirmedLines().map((d) => d.offset).slice(0, 3)).toEqual([0, 2 + 2 * (texts[0]!.length + 1), 2 + 2 * (texts[0]!.length + texts[1]!.length + 2)]);
       const [msg] = encodeLineBlock(ctx.lineBlocks[0]!);
       expect(decodeLogBatch(msg!.value).map((r) => r.body)).toEqual([texts[0]]);
       await src.stop();
@@ -186,6 +187,17 @@ describe('file source: lines and identity', () => {
     await u.src.start();
     await until(() => u.ctx.confirmed.length === 2, 5000, 'utf-8 lines');
     expect(bodies(u.ctx.confirmedLines())).toEqual(['{"a":1}', '\ufeffkept: not at the start']);
+  });
+
+  test('encoding: utf-16le, a last line flushed in the middle of a character ends in U+FFFD; the character\'s other half starts nothing', async () => {
+    const s = await setup({ encoding: 'utf-16le', partial_line_flush_ms: 300 });
+    const all = Buffer.from('abc\nnext\n', 'utf16le');
+    await writeFile(s.log, all.subarray(0, 5)); // 'a', 'b' and half of 'c'
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 1, 5000, 'the flushed line');
+    await appendFile(s.log, all.subarray(5));
+    await until(() => s.ctx.confirmed.length === 2, 5000, 'the next line');
+    expect(bodies(s.ctx.confirmedLines())).toEqual(['ab\ufffd', 'next']);
   });
 
   test('encoding: utf-16le with start_at: end begins after the last whole line, not after a 0x0A byte inside a character', async () => {
