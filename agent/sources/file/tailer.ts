@@ -1306,6 +1306,8 @@ export class FileTailer implements Source {
    * in between resumes where it was confirmed. Returns false when no such `.gz` is there.
    */
   private async recoverFromGz(t: Tracker, now: number): Promise<boolean> {
+    // Without a fingerprint any .gz would match (as for copies: a file found empty has none).
+    if (t.fp.length === 0) return false;
     const dir = dirname(t.path);
     const stem = basename(t.path);
     let names: string[];

@@ -253,6 +253,26 @@ describe('file source: lines and identity', () => {
     expect((await readdir(join(s.dir, 'data', 'source', 'app'))).filter((n) => n.startsWith('gz-'))).toEqual([]);
   });
 
+  test('a file that vanished empty is not matched to some .gz beside it (no fingerprint to compare)', async () => {
+    const opts = { copy_detect_ms: 100, rotated_idle_ms: 200 };
+    const s = await setup(opts);
+    await writeFile(s.log, lines('a', 0, 5));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 5, 5000, 'the lines');
+    // Truncated: its next generation starts empty, with nothing to recognise it by.
+    await truncate(s.log, 0);
+    await s.src.sync();
+    await s.src.stop();
+    await unlink(s.log);
+    await writeFile(`${s.log}.1.gz`, gzipSync(lines('unrelated', 0, 5)));
+    const s2 = await setup(opts, s.dir);
+    await s2.src.start();
+    await new Promise((r) => setTimeout(r, 600));
+    await s2.src.sync();
+    expect(s2.ctx.emitted()).toEqual([]);
+    expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(0);
+  });
+
   test('a restart in the middle of reading a .gz resumes where the sink confirmed, under the same identities', async () => {
     const opts = { copy_detect_ms: 100, rotated_idle_ms: 200, max_batch_lines: 10, stop_timeout_ms: 100 };
     const s = await setup(opts);
