@@ -1324,7 +1324,12 @@ export class FileTailer implements Source {
     found.sort((a, b) => b.mtime - a.mtime);
     const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
     for (const c of found.slice(0, GZ_CANDIDATES)) {
-      const ok = await inflateFrom(c.path, tmp, t).catch(() => false);
+      // A .gz that cannot be read or uncompressed, or a full data_dir, is counted and said
+      // (tidewatch_file_io_errors_total{op="gz"}); the next candidate is tried.
+      const ok = await inflateFrom(c.path, tmp, t).catch((err: unknown) => {
+        this.ioError('gz', err);
+        return false;
+      });
       if (!ok) {
         await unlink(tmp).catch(() => {});
         continue;

@@ -236,6 +236,8 @@ describe('file source: lines and identity', () => {
     const other = Buffer.from(`${lines('a', 0, 100)}${lines('z', 0, 5)}`);
     other[0] = 0x41;
     await writeFile(`${s.log}.00.gz`, gzipSync(other));
+    // And a .gz cut short (the compressor was stopped): counted as an I/O error, passed over.
+    await writeFile(`${s.log}.000.gz`, gzipSync(`${lines('a', 0, 100)}${lines('z', 0, 500)}`).subarray(0, 600));
     const s2 = await setup(opts, s.dir);
     await s2.src.start();
     await until(() => s2.ctx.confirmed.length >= 60, 5000, 'the unread lines and the new file');
@@ -248,6 +250,7 @@ describe('file source: lines and identity', () => {
     expect(recovered[0]!.offset).toBe(Buffer.byteLength(lines('a', 0, 50)));
     expect(recovered[0]!.path).toBe(`${s.log}.1.gz`);
     expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
+    expect(s2.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'gz' })).toBe(1);
     expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_bytes_total', { source: 'app' })).toBe(Buffer.byteLength(lines('a', 50, 50)));
     // The uncompressed copy is gone once read.
     expect((await readdir(join(s.dir, 'data', 'source', 'app'))).filter((n) => n.startsWith('gz-'))).toEqual([]);
