@@ -7,8 +7,9 @@
  * and starts generation + 1 on the same file. Device, inode, birth time and the first bytes (the
  * fingerprint) only *recognise* files: after a rename, at restart, and for the copy a copytruncate
  * rotation leaves behind, which takes over the retired tracker and goes on from where it stopped.
- * A file that vanished unread (rotated and compressed while the agent was down) is looked for as a
- * `.gz` beside its old name, recognised the same way, and read from there (recoverFromGz).
+ * A retired file nobody selected a copy of (a copy the globs do not match, or one compressed while
+ * the agent was down) is looked for beside its old name, recognised the same way, and read from
+ * there (recoverBeside).
  * An identity is written to the checkpoint before any line carrying it is emitted, so a crash
  * never hands the same identity to different bytes, nor new identities to bytes already sent.
  *
@@ -152,7 +153,7 @@ class Tracker {
   eof = false;
   drainSince = 0;
   retiredAt = 0;
-  /** A retired file was looked for among the compressed files beside it (recoverFromGz). */
+  /** A retired file was looked for among the files beside its old name (recoverBeside). */
   gzTried = false;
   /** The uncompressed copy of a .gz this tracker reads (removed at release). */
   gzTemp: string | undefined;
@@ -1275,7 +1276,7 @@ export class FileTailer implements Source {
       if (now - t.retiredAt < this.opts.copyDetectMs) return;
       if (t.fd === undefined && !t.gzTried && !t.finishing && t.inflight.length === 0) {
         t.gzTried = true;
-        if (await this.recoverFromGz(t, now)) return;
+        if (await this.recoverBeside(t, now)) return;
       }
     } else {
       return;
@@ -1297,68 +1298,77 @@ export class FileTailer implements Source {
   }
 
   /**
-   * A file that went away while nobody held it open (the agent was down, or it was rotated and
-   * compressed before the agent looked again) may be beside its old name compressed:
-   * `app.log.1.gz`, `app.log-20261126.gz`, kubelet's `0.log.<time>.gz`. A `.gz` there whose
-   * content starts with the file's fingerprint and holds, just before where reading stopped, the
-   * same bytes is the file: its content from there on is written to a sparse file in the state
-   * directory (offsets kept) and read like a rotated file, under the same identity, so a restart
-   * in between resumes where it was confirmed. Returns false when no such `.gz` is there.
+   * A retired file (truncated, or gone while nobody held it open) whose copy the globs did not
+   * select may still be beside its old name: `app.log.1` after a copytruncate when only
+   * `app.log` is followed, or compressed (`app.log.1.gz`, `app.log-20261126.gz`, kubelet's
+   * `0.log.<time>.gz`) when logrotate ran without `delaycompress` while the agent was down. A
+   * file there whose content starts with the fingerprint and holds, just before where reading
+   * stopped, the same bytes is the file: read on from there like a rotated file, under the same
+   * identity, so a restart in between resumes where it was confirmed. A `.gz` is uncompressed
+   * first, into a sparse file in the state directory (offsets kept). Returns false when none is.
    */
-  private async recoverFromGz(t: Tracker, now: number): Promise<boolean> {
-    // Without a fingerprint any .gz would match (as for copies: a file found empty has none).
+  private async recoverBeside(t: Tracker, now: number): Promise<boolean> {
+    // Without a fingerprint anything would match (as for copies: a file found empty has none).
     if (t.fp.length === 0) return false;
     const dir = dirname(t.path);
     const stem = basename(t.path);
     let names: string[];
     try {
-      names = (await readdir(dir)).filter((n) => n.endsWith('.gz') && n.startsWith(stem));
+      // With the name itself: a .gz this tracker was reading before a restart.
+      names = (await readdir(dir)).filter((n) => n.startsWith(stem));
     } catch {
       return false;
     }
     const found: { path: string; mtime: number }[] = [];
     for (const n of names.slice(0, 256)) {
       const st = await stat(join(dir, n)).catch(() => undefined);
-      if (st?.isFile() === true) found.push({ path: join(dir, n), mtime: st.mtimeMs });
+      // A file another tracker reads is not this one's (the new file at a truncated file's path).
+      if (st?.isFile() === true && !this.byIno.has(keyOf(st))) found.push({ path: join(dir, n), mtime: st.mtimeMs });
     }
     found.sort((a, b) => b.mtime - a.mtime);
     const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
-    for (const c of found.slice(0, GZ_CANDIDATES)) {
-      // A .gz that cannot be read or uncompressed, or a full data_dir, is counted and said
-      // (tidewatch_file_io_errors_total{op="gz"}); the next candidate is tried.
-      const ok = await inflateFrom(c.path, tmp, t).catch((err: unknown) => {
-        this.ioError('gz', err);
+    for (const c of found.slice(0, BESIDE_CANDIDATES)) {
+      const gz = c.path.endsWith('.gz');
+      // A file that cannot be read, a .gz that cannot be uncompressed, a full data_dir: counted
+      // and said (tidewatch_file_io_errors_total{op="recover"}), and the next candidate is tried.
+      const ok = await (gz ? inflateFrom(c.path, tmp, t) : holds(c.path, t)).catch((err: unknown) => {
+        this.ioError('recover', err);
         return false;
       });
       if (!ok) {
-        await unlink(tmp).catch(() => {});
+        if (gz) await unlink(tmp).catch(() => {});
         continue;
       }
       if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
       let fh: FileHandle;
       try {
-        fh = await open(tmp, 'r');
+        fh = await open(gz ? tmp : c.path, 'r');
       } catch (err) {
         this.ioError('open', err);
         return false;
       }
       const st = await fh.stat();
-      // As for a copy: what the file had beyond what its .gz holds was written after the copy.
+      // As for a copy: what the file had beyond what the copy holds was written after the copy.
       if (t.maxSize > st.size) this.ctx.telemetry.add(C.possiblyLost, this.labels, t.maxSize - st.size);
       t.fd = fh;
       this.openCount++;
       this.open.add(t);
-      t.gzTemp = tmp;
+      if (gz) t.gzTemp = tmp;
       t.state = 'draining';
       this.note(t);
       t.drainSince = now;
       t.lastGrowthAt = now;
       t.eof = false;
-      // The identity stays; the bytes are read from the uncompressed copy, named by the .gz.
+      // The identity stays; a .gz's bytes are read from its uncompressed copy, named by the .gz.
       this.moveTo(t, c.path, st);
-      this.ctx.telemetry.add(C.gzRecovered, this.labels);
-      this.ctx.telemetry.add(C.gzRecoveredBytes, this.labels, Math.max(0, st.size - t.readOffset));
-      this.ctx.log.info('file gone while unread, found compressed: reading the rest from it', { path: c.path, from: t.readOffset, bytes: st.size - t.readOffset });
+      const bytes = Math.max(0, st.size - t.readOffset);
+      if (gz) {
+        this.ctx.telemetry.add(C.gzRecovered, this.labels);
+        this.ctx.telemetry.add(C.gzRecoveredBytes, this.labels, bytes);
+      } else {
+        this.ctx.telemetry.add(C.copies, this.labels);
+      }
+      this.ctx.log.info('file gone before it was read to its end, found beside its old name: reading the rest from there', { path: c.path, from: t.readOffset, bytes });
       return true;
     }
     return false;
@@ -1651,8 +1661,8 @@ class LogLimiter {
 
 /** Prefix of the sparse files a `.gz` is uncompressed into (state directory). */
 const GZ_TEMP = 'gz-';
-/** Newest `.gz` files beside a vanished file that are looked into. */
-const GZ_CANDIDATES = 8;
+/** Newest files beside a retired file's old name that are looked into. */
+const BESIDE_CANDIDATES = 8;
 /** Most bytes a `.gz` may hold beyond where reading stopped (a decompression bomb stops here). */
 const GZ_MAX_BYTES = 4 * 2 ** 30;
 
@@ -1695,6 +1705,14 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
     input.destroy();
     await fh.close();
   }
+}
+
+/** Whether the plain file at `path` is t's file: its fingerprint at 0, its tail before t.readOffset. */
+async function holds(path: string, t: Tracker): Promise<boolean> {
+  const head = await readAt(path, 0, t.fp.length);
+  if (!head.equals(t.fp)) return false;
+  const tail = await readAt(path, t.readOffset - t.tail.length, t.tail.length);
+  return tail.equals(t.tail);
 }
 
 async function readAt(path: string, pos: number, len: number): Promise<Buffer> {

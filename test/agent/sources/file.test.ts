@@ -250,10 +250,53 @@ describe('file source: lines and identity', () => {
     expect(recovered[0]!.offset).toBe(Buffer.byteLength(lines('a', 0, 50)));
     expect(recovered[0]!.path).toBe(`${s.log}.1.gz`);
     expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
-    expect(s2.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'gz' })).toBe(1);
+    expect(s2.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'recover' })).toBe(1);
     expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_bytes_total', { source: 'app' })).toBe(Buffer.byteLength(lines('a', 50, 50)));
     // The uncompressed copy is gone once read.
     expect((await readdir(join(s.dir, 'data', 'source', 'app'))).filter((n) => n.startsWith('gz-'))).toEqual([]);
+  });
+
+  test('copytruncate while the agent was down, the copy not selected by the globs: the lines it had not read come from the copy beside the file', async () => {
+    const opts = { copy_detect_ms: 100, rotated_idle_ms: 200 };
+    const s = await setup(opts);
+    await writeFile(s.log, lines('a', 0, 30));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 30, 5000, 'the first lines');
+    await s.src.stop();
+    await appendFile(s.log, lines('a', 30, 30));
+    // `include: logs/*.log` does not select app.log.1.
+    await copyFile(s.log, `${s.log}.1`);
+    await truncate(s.log, 0);
+    await appendFile(s.log, lines('b', 0, 5));
+    const s2 = await setup(opts, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 35, 5000, 'the unread lines and the new generation');
+    await until(() => s2.src.settled, 5000, 'the copy read and let go');
+    const got = s2.ctx.confirmedLines();
+    expectOnce(bodies(got), `${lines('a', 30, 30)}${lines('b', 0, 5)}`.split('\n').filter((l) => l !== ''));
+    const recovered = got.filter((d) => d.body.startsWith('a-'));
+    expect(new Set(recovered.map((d) => `${d.sid}/${d.gen}/${d.path}`))).toEqual(new Set([`${s.ctx.confirmedLines()[0]!.sid}/0/${s.log}.1`]));
+    expect(s2.ctx.telemetry.value('tidewatch_file_copies_recognised_total', { source: 'app' })).toBe(1);
+    expect(s2.ctx.telemetry.value('tidewatch_file_possibly_lost_bytes_total', { source: 'app' }) ?? 0).toBe(0);
+  });
+
+  test('truncated, then rewritten with the same lines and more: the retired generation does not take the new one\'s file for its copy', async () => {
+    const s = await setup({ copy_detect_ms: 100, rotated_idle_ms: 200 });
+    await writeFile(s.log, lines('a', 0, 10));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 10, 5000, 'the first lines');
+    await truncate(s.log, 0);
+    await s.src.sync();
+    await appendFile(s.log, lines('a', 0, 20));
+    await until(() => s.ctx.confirmed.length >= 30, 5000, 'the rewritten file');
+    await new Promise((r) => setTimeout(r, 500)); // past copy_detect_ms: the retired generation looked around
+    await s.src.sync();
+    const counts = new Map<string, number>();
+    for (const b of bodies(s.ctx.confirmedLines())) counts.set(b, (counts.get(b) ?? 0) + 1);
+    // Lines 0-9 twice (written twice), 10-19 once: nobody read the new file from the old offset.
+    expect([...counts.values()].filter((n) => n === 2).length).toBe(10);
+    expect([...counts.values()].filter((n) => n === 1).length).toBe(10);
+    expect(s.ctx.confirmed.length).toBe(30);
   });
 
   test('a file that vanished empty is not matched to some .gz beside it (no fingerprint to compare)', async () => {
