@@ -1331,22 +1331,27 @@ export class FileTailer implements Source {
       const gz = c.path.endsWith('.gz');
       // A file that cannot be read, a .gz that cannot be uncompressed, a full data_dir: counted
       // and said (tidewatch_file_io_errors_total{op="recover"}), and the next candidate is tried.
-      const ok = await (gz ? inflateFrom(c.path, tmp, t) : holds(c.path, t)).catch((err: unknown) => {
+      // A plain file is checked through the handle it is then read by: a rename in between
+      // cannot slip another file in.
+      let fh: FileHandle | undefined;
+      const ok = await (async () => {
+        if (gz) {
+          if (!(await inflateFrom(c.path, tmp, t))) return false;
+          fh = await open(tmp, 'r');
+          return true;
+        }
+        fh = await open(c.path, 'r');
+        return holds(fh, t);
+      })().catch((err: unknown) => {
         this.ioError('recover', err);
         return false;
       });
-      if (!ok) {
+      if (!ok || fh === undefined) {
+        await fh?.close().catch(() => {});
         if (gz) await unlink(tmp).catch(() => {});
         continue;
       }
       if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
-      let fh: FileHandle;
-      try {
-        fh = await open(gz ? tmp : c.path, 'r');
-      } catch (err) {
-        this.ioError('open', err);
-        return false;
-      }
       const st = await fh.stat();
       // As for a copy: what the file had beyond what the copy holds was written after the copy.
       if (t.maxSize > st.size) this.ctx.telemetry.add(C.possiblyLost, this.labels, t.maxSize - st.size);
@@ -1707,20 +1712,23 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
   }
 }
 
-/** Whether the plain file at `path` is t's file: its fingerprint at 0, its tail before t.readOffset. */
-async function holds(path: string, t: Tracker): Promise<boolean> {
-  const head = await readAt(path, 0, t.fp.length);
-  if (!head.equals(t.fp)) return false;
-  const tail = await readAt(path, t.readOffset - t.tail.length, t.tail.length);
-  return tail.equals(t.tail);
+/** Whether the file open as `fh` is t's file: its fingerprint at 0, its tail before t.readOffset. */
+async function holds(fh: FileHandle, t: Tracker): Promise<boolean> {
+  if (!(await readFrom(fh, 0, t.fp.length)).equals(t.fp)) return false;
+  return (await readFrom(fh, t.readOffset - t.tail.length, t.tail.length)).equals(t.tail);
+}
+
+/** Up to `len` bytes at `pos` (fewer at the end of the file). */
+async function readFrom(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
+  const b = Buffer.alloc(len);
+  const { bytesRead } = await fh.read(b, 0, len, pos);
+  return b.subarray(0, bytesRead);
 }
 
 async function readAt(path: string, pos: number, len: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const b = Buffer.alloc(len);
-    const { bytesRead } = await fh.read(b, 0, len, pos);
-    return b.subarray(0, bytesRead);
+    return await readFrom(fh, pos, len);
   } finally {
     await fh.close();
   }
