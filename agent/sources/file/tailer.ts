@@ -717,6 +717,14 @@ export class FileTailer implements Source {
       this.byPath.set(path, t);
       t.size = st.size;
       if (this.initialScan && t.fd === undefined) await this.verifyOnAttach(t);
+      // Shorter than where reading got: truncated. Seen here, not only at the next read, which
+      // waits while the sink is slow: by then the file may have grown past that point again with
+      // other lines, and 32 bytes of tail alike (lines ending in the same padding) would let the
+      // new content pass for the old one's continuation.
+      if (st.size < t.readOffset && t.fd !== undefined && t.state === 'live' && !t.failed) {
+        await this.truncated(t);
+        return;
+      }
       this.dirty.add(t);
       return;
     }

@@ -299,6 +299,31 @@ describe('file source: lines and identity', () => {
     expect(s.ctx.confirmed.length).toBe(30);
   });
 
+  test('copytruncate while reading waits for the sink, lines ending alike: the truncation is seen at once, not taken for more of the old file once it has grown again', async () => {
+    const s = await setup({ max_batch_lines: 5, max_inflight_batches: 1, copy_detect_ms: 300, rotated_idle_ms: 200 });
+    s.ctx.policy = () => 'hold';
+    // Lines of one length ending in the same 41 bytes: the 32 bytes before any line boundary are alike.
+    const cycle = (from: number, n: number): string => Array.from({ length: n }, (_, i) => `seq=${from + i} ${'x'.repeat(40)}\n`).join('');
+    await writeFile(s.log, cycle(100, 5));
+    await s.src.start();
+    await until(() => s.ctx.emitted().length === 5, 5000, 'a first batch, out and unanswered');
+    // More lines, not read: reading waits for the sink at the end of the fifth line.
+    await appendFile(s.log, cycle(105, 15));
+    await s.src.sync();
+    expect(s.ctx.emitted().length).toBe(5);
+    await copyFile(s.log, join(s.dir, 'logs', 'copy-1.log'));
+    await truncate(s.log, 0);
+    await s.src.sync();
+    // The file grows past where reading stopped before the sink answers.
+    await appendFile(s.log, cycle(500, 20));
+    await s.src.sync();
+    s.ctx.policy = () => 'ok';
+    s.ctx.release();
+    await until(() => s.ctx.confirmed.length >= 40, 10_000, 'both cycles');
+    await until(() => s.src.settled, 5000, 'settled');
+    expectOnce(bodies(s.ctx.confirmedLines()), `${cycle(100, 20)}${cycle(500, 20)}`.split('\n').filter((l) => l !== ''));
+  });
+
   test('a file that vanished empty is not matched to some .gz beside it (no fingerprint to compare)', async () => {
     const opts = { copy_detect_ms: 100, rotated_idle_ms: 200 };
     const s = await setup(opts);
