@@ -154,7 +154,7 @@ class Tracker {
   drainSince = 0;
   retiredAt = 0;
   /** A retired file was looked for among the files beside its old name (recoverBeside). */
-  gzTried = false;
+  lookedBeside = false;
   /** The uncompressed copy of a .gz this tracker reads (removed at release). */
   gzTemp: string | undefined;
   finishing = false;
@@ -800,9 +800,7 @@ export class FileTailer implements Source {
     const handle = fh;
     const adopt = async (t: Tracker): Promise<void> => {
       if (this.openCount < this.opts.maxOpenFiles && t.fd === undefined) {
-        t.fd = handle;
-        this.openCount++;
-        this.open.add(t);
+        this.holdOpen(t, handle);
       } else {
         await handle.close().catch(() => {});
       }
@@ -925,6 +923,11 @@ export class FileTailer implements Source {
         return;
       }
     }
+    this.startDraining(t, now);
+  }
+
+  /** t is read to its end through its handle and let go (maybeRelease): a file no longer selected. */
+  private startDraining(t: Tracker, now: number): void {
     t.state = 'draining';
     this.note(t);
     t.drainSince = now;
@@ -1282,8 +1285,8 @@ export class FileTailer implements Source {
       }
     } else if (t.state === 'retired') {
       if (now - t.retiredAt < this.opts.copyDetectMs) return;
-      if (t.fd === undefined && !t.gzTried && !t.finishing && t.inflight.length === 0) {
-        t.gzTried = true;
+      if (t.fd === undefined && !t.lookedBeside && !t.finishing && t.inflight.length === 0) {
+        t.lookedBeside = true;
         if (await this.recoverBeside(t, now)) return;
       }
     } else {
@@ -1363,17 +1366,12 @@ export class FileTailer implements Source {
       const st = await fh.stat();
       // As for a copy: what the file had beyond what the copy holds was written after the copy.
       if (t.maxSize > st.size) this.ctx.telemetry.add(C.possiblyLost, this.labels, t.maxSize - st.size);
-      t.fd = fh;
-      this.openCount++;
-      this.open.add(t);
+      this.holdOpen(t, fh);
       if (gz) t.gzTemp = tmp;
-      t.state = 'draining';
-      this.note(t);
-      t.drainSince = now;
-      t.lastGrowthAt = now;
       t.eof = false;
       // The identity stays; a .gz's bytes are read from its uncompressed copy, named by the .gz.
       this.moveTo(t, c.path, st);
+      this.startDraining(t, now);
       const bytes = Math.max(0, st.size - t.readOffset);
       if (gz) {
         this.ctx.telemetry.add(C.gzRecovered, this.labels);
@@ -1502,12 +1500,17 @@ export class FileTailer implements Source {
       this.hints.set(p, 'rename');
       return false;
     }
-    t.fd = fh;
+    this.holdOpen(t, fh);
     t.size = st.size;
-    this.openCount++;
-    this.open.add(t);
     this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
     return true;
+  }
+
+  /** t reads through `fh` from now on, one of the open handles (counted against max_open_files). */
+  private holdOpen(t: Tracker, fh: FileHandle): void {
+    t.fd = fh;
+    this.openCount++;
+    this.open.add(t);
   }
 
   /**
@@ -1696,20 +1699,19 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
     for await (const chunk of input.pipe(createGunzip())) {
       const c = chunk as Buffer;
       const end = pos + c.length;
+      // From `a` on, this chunk is in the region written whole (the tail and what follows it).
+      const a = Math.max(pos, tailFrom);
       if (pos < fp.length) {
         const k = Math.min(end, fp.length);
         if (c.compare(fp, pos, k, 0, k - pos) !== 0) return false;
-        await fh.write(c, 0, k - pos, pos);
+        const e = Math.min(k, a);
+        if (e > pos) await fh.write(c, 0, e - pos, pos);
       }
       if (end > tailFrom && pos < offset) {
-        const a = Math.max(pos, tailFrom);
         const b = Math.min(end, offset);
         if (c.compare(t.tail, a - tailFrom, b - tailFrom, a - pos, b - pos) !== 0) return false;
       }
-      if (end > tailFrom) {
-        const a = Math.max(pos, tailFrom);
-        await fh.write(c, a - pos, end - a, a);
-      }
+      if (end > a) await fh.write(c, a - pos, end - a, a);
       pos = end;
       if (pos - offset > GZ_MAX_BYTES) return false;
     }
