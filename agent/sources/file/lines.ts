@@ -195,26 +195,7 @@ export class LineFramer {
     const w = this.nl.width;
     let i = 0;
     if (w === 2 && (base & 1) === 1) {
-      // The first byte ends a unit begun before this chunk.
-      if (this.half !== -1 && this.nl.isNewline(this.half, chunk[0]!)) {
-        // The newline's first half is the last byte of the line so far, not content.
-        if (this.carry !== undefined && !this.skipping) this.carry = this.carry.subarray(0, this.carry.length - 1);
-        this.finish(base + 1, out);
-      } else if (this.carry === undefined && !this.skipping && this.start === base) {
-        // The unit's first half went out with a flushed line (which reads it as U+FFFD), or lies
-        // before the offset framing started at. Its second half is no text of its own: skipped,
-        // so that every line starts on a unit boundary; a newline right after it ended that line.
-        this.start = base + 1;
-        this.afterFlush = true;
-      } else if (this.half === 0 && chunk[0] === 0 && this.carry?.length === 1 && !this.skipping && this.start === base - 1) {
-        // A NUL unit where a line starts, across two chunks.
-        this.carry = undefined;
-        this.store = undefined;
-        this.start = base + 1;
-        this.nulBytes += 2;
-      } else {
-        this.append(chunk, 0, 1, out);
-      }
+      this.unitAcross(chunk, base, out);
       i = 1;
     }
     while (i < chunk.length) {
@@ -244,6 +225,29 @@ export class LineFramer {
     }
     this.pos = base + chunk.length;
     this.half = w === 2 && (this.pos & 1) === 1 ? chunk[chunk.length - 1]! : -1;
+  }
+
+  /** UTF-16: chunk[0] is the second half of a unit that began before this chunk (at `base` - 1). */
+  private unitAcross(chunk: Buffer, base: number, out: Line[]): void {
+    if (this.half !== -1 && this.nl.isNewline(this.half, chunk[0]!)) {
+      // The newline's first half is the last byte of the line so far, not content.
+      if (this.carry !== undefined && !this.skipping) this.carry = this.carry.subarray(0, this.carry.length - 1);
+      this.finish(base + 1, out);
+    } else if (this.carry === undefined && !this.skipping && this.start === base) {
+      // The unit's first half went out with a flushed line (which reads it as U+FFFD), or lies
+      // before the offset framing started at. Its second half is no text of its own: skipped,
+      // so that every line starts on a unit boundary; a newline right after it ended that line.
+      this.start = base + 1;
+      this.afterFlush = true;
+    } else if (this.half === 0 && chunk[0] === 0 && this.carry?.length === 1 && !this.skipping && this.start === base - 1) {
+      // A NUL unit where a line starts, across two chunks.
+      this.carry = undefined;
+      this.store = undefined;
+      this.start = base + 1;
+      this.nulBytes += 2;
+    } else {
+      this.append(chunk, 0, 1, out);
+    }
   }
 
   /** Index just past the NUL units at chunk[i] (whole units inside the chunk). */
