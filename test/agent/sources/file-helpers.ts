@@ -1,5 +1,5 @@
 /** Shared setup for the file source tests: temp dirs, a source built from YAML-shaped options. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
@@ -11,6 +11,13 @@ import { FakeSourceContext } from '../../support/fake-source-context.js';
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tw-file-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 export function configOf(opts: Record<string, unknown>): FileSourceConfig {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { FakeSourceContext, until } from '../../support/fake-source-context.js';
 import type { Delivered } from '../../support/fake-source-context.js';
-import { makeSource, tempDir } from './file-helpers.js';
+import { exists, makeSource, tempDir } from './file-helpers.js';
 import type { FileTailer } from '../../../agent/sources/file/tailer.js';
 import { scale } from '../../support/scale.js';
 import { parseCri } from '../../../collector/parsers/container.js';
@@ -45,6 +45,17 @@ const lines = (prefix: string, from: number, n: number): string => {
   for (let i = from; i < from + n; i++) s += `${prefix}-${String(i).padStart(7, '0')} payload ${'x'.repeat(i % 37)}\n`;
   return s;
 };
+
+/** A first run that reads `n` lines of `a-` and stops, all confirmed; what happens next is the test's. */
+async function readThenStop(opts: Opts, n: number): Promise<Awaited<ReturnType<typeof setup>>> {
+  const s = await setup(opts);
+  await writeFile(s.log, lines('a', 0, n));
+  await s.src.start();
+  await until(() => s.ctx.confirmed.length === n, 5000, 'the first lines');
+  await s.src.stop();
+  return s;
+}
+
 
 const bodies = (d: Delivered[]): string[] => d.map((x) => x.body);
 
@@ -213,11 +224,7 @@ describe('file source: lines and identity', () => {
 
   test('a file rotated and compressed while the agent was down: the lines it had not read come from the .gz, each once, under the identity they would have had', async () => {
     const opts = { copy_detect_ms: 100, rotated_idle_ms: 200 };
-    const s = await setup(opts);
-    await writeFile(s.log, lines('a', 0, 50));
-    await s.src.start();
-    await until(() => s.ctx.confirmed.length === 50, 5000, 'the first lines');
-    await s.src.stop();
+    const s = await readThenStop(opts, 50);
     const first = s.ctx.confirmedLines();
     // While the agent is down: more lines, then logrotate without delaycompress.
     await appendFile(s.log, lines('a', 50, 50));
@@ -258,11 +265,7 @@ describe('file source: lines and identity', () => {
 
   test('copytruncate while the agent was down, the copy not selected by the globs: the lines it had not read come from the copy beside the file', async () => {
     const opts = { copy_detect_ms: 100, rotated_idle_ms: 200 };
-    const s = await setup(opts);
-    await writeFile(s.log, lines('a', 0, 30));
-    await s.src.start();
-    await until(() => s.ctx.confirmed.length === 30, 5000, 'the first lines');
-    await s.src.stop();
+    const s = await readThenStop(opts, 30);
     await appendFile(s.log, lines('a', 30, 30));
     // `include: logs/*.log` does not select app.log.1.
     await copyFile(s.log, `${s.log}.1`);
@@ -346,11 +349,7 @@ describe('file source: lines and identity', () => {
 
   test('a restart in the middle of reading a .gz resumes where the sink confirmed, under the same identities', async () => {
     const opts = { copy_detect_ms: 100, rotated_idle_ms: 200, max_batch_lines: 10, stop_timeout_ms: 100 };
-    const s = await setup(opts);
-    await writeFile(s.log, lines('a', 0, 20));
-    await s.src.start();
-    await until(() => s.ctx.confirmed.length === 20, 5000, 'the first lines');
-    await s.src.stop();
+    const s = await readThenStop(opts, 20);
     await appendFile(s.log, lines('a', 20, 80));
     await rename(s.log, `${s.log}.1`);
     await writeFile(`${s.log}.1.gz`, gzipSync(await readFile(`${s.log}.1`)));
@@ -396,10 +395,6 @@ describe('file source: lines and identity', () => {
   test('remove_after_ms: a file is deleted only once its lines were confirmed and it stayed unchanged; files truncated to nothing and linked files stay', async () => {
     const s = await setup({ remove_after_ms: 300, rotated_idle_ms: 1000 });
     s.ctx.policy = () => 'hold';
-    const exists = (p: string): Promise<boolean> => stat(p).then(
-      () => true,
-      () => false,
-    );
     await writeFile(s.log, lines('a', 0, 3));
     // Truncated after it was read (copytruncate without a copy): its writer goes on at offset 0.
     const trunc = join(s.dir, 'logs', 'trunc.log');

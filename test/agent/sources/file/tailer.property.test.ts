@@ -16,10 +16,10 @@
  */
 import { afterAll, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { appendFile, copyFile, mkdir, rename, truncate, unlink, stat } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, rename, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FakeSourceContext, until } from '../../../support/fake-source-context.js';
-import { makeSource, tempDir } from '../file-helpers.js';
+import { exists, makeSource, tempDir } from '../file-helpers.js';
 import type { FileTailer } from '../../../../agent/sources/file/tailer.js';
 import { scale } from '../../../support/scale.js';
 
@@ -51,13 +51,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups) await c();
 });
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function unlessGone(p: Promise<unknown>): Promise<void> {
   await p.catch((err: NodeJS.ErrnoException) => {
