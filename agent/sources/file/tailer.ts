@@ -13,8 +13,8 @@
  * An identity is written to the checkpoint before any line carrying it is emitted, so a crash
  * never hands the same identity to different bytes, nor new identities to bytes already sent.
  *
- * Rewrites are seen by re-reading the 32 bytes before the read position with every read: if they
- * changed (or are gone), the file was truncated, whatever its size is now.
+ * Rewrites are seen by re-reading the TAIL (256) bytes before the read position with every read: if
+ * they changed (or are gone), the file was truncated, whatever its size is now.
  *
  * Concurrency: one work loop does all file I/O, one operation at a time; events, timers and
  * acknowledgements only mark work and wake the loop. Several batches per file are in flight
@@ -113,7 +113,13 @@ interface Inflight {
   ok: boolean;
 }
 
-const TAIL = 32;
+/**
+ * Bytes before a read position kept to see a rewrite. Long enough to span a few lines with their
+ * timestamps or sequence numbers: 32 bytes matched any two files whose lines end in the same
+ * padding. It costs a base64 field of up to 344 characters per checkpoint entry (the fingerprint's
+ * is up to 1368) and as many extra bytes per read.
+ */
+export const TAIL = 256;
 /** Bytes of fingerprint that key the copy-recognition index. */
 const FP_KEY = 64;
 /** Files with their own lag gauges (the most lagging ones). */
@@ -719,8 +725,8 @@ export class FileTailer implements Source {
       if (this.initialScan && t.fd === undefined) await this.verifyOnAttach(t);
       // Shorter than where reading got: truncated. Seen here, not only at the next read, which
       // waits while the sink is slow: by then the file may have grown past that point again with
-      // other lines, and 32 bytes of tail alike (lines ending in the same padding) would let the
-      // new content pass for the old one's continuation.
+      // other lines, and a tail alike (lines ending in the same padding, longer than TAIL) would
+      // let the new content pass for the old one's continuation.
       if (st.size < t.readOffset && t.fd !== undefined && t.state === 'live' && !t.failed) {
         await this.truncated(t);
         return;
@@ -1036,7 +1042,7 @@ export class FileTailer implements Source {
       const chunk = full ? this.buf.subarray(tailLen, n) : Buffer.from(this.buf.subarray(tailLen, n));
       // The fingerprint was read when the file was found, perhaps long before this read (the
       // identity is checkpointed first). Bytes read within it must be those bytes: otherwise the
-      // file was truncated and rewritten in between, which the 32 bytes before a read position
+      // file was truncated and rewritten in between, which the few bytes before a read position
       // near 0 cannot show. Reading on would tie the old fingerprint to the new content (a
       // restart would then take the file for rewritten and send it all again) and keep a copy
       // of the old content from being recognised.

@@ -15,6 +15,7 @@ import type { FileTailer } from '../../../agent/sources/file/tailer.js';
 import { scale } from '../../support/scale.js';
 import { parseCri } from '../../../collector/parsers/container.js';
 import { decodeLogBatch, encodeLineBlock } from '../../../core/wire.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../../../agent/sources/file/checkpoint.js';
 import { tmpdir } from 'node:os';
 
 let cleanups: (() => Promise<void>)[] = [];
@@ -325,6 +326,62 @@ describe('file source: lines and identity', () => {
     await until(() => s.ctx.confirmed.length >= 40, 10_000, 'both cycles');
     await until(() => s.src.settled, 5000, 'settled');
     expectOnce(bodies(s.ctx.confirmedLines()), `${cycle(100, 20)}${cycle(500, 20)}`.split('\n').filter((l) => l !== ''));
+  });
+
+  // Lines of one length ending in the same 41 bytes, as a fixed-width log with padding writes
+  // them: 32 bytes before any line boundary are alike, so only a longer tail tells two files apart.
+  const paddedLines = (from: number, n: number): string => Array.from({ length: n }, (_, i) => `seq=${from + i} ${'x'.repeat(40)}\n`).join('');
+
+  test('truncated and rewritten past the read position between two looks, lines ending alike: read again from 0 as a new generation, nothing skipped', async () => {
+    // No watcher: the agent looks only when told (sync), so the rewrite happens between two looks.
+    const s = await setup({ watch: false, rescan_interval_ms: 600_000, fingerprint_bytes: 64 });
+    await writeFile(s.log, paddedLines(100, 5));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 5, 5000, 'the first lines');
+    // Past the fingerprint, so the bytes read next are not checked against it.
+    await truncate(s.log, 0);
+    await appendFile(s.log, paddedLines(500, 20));
+    await s.src.sync();
+    await until(() => s.ctx.confirmed.length >= 25, 5000, 'the rewritten file');
+    await s.src.sync();
+    expectOnce(bodies(s.ctx.confirmedLines()), `${paddedLines(100, 5)}${paddedLines(500, 20)}`.split('\n').filter((l) => l !== ''));
+    const gens = new Set(s.ctx.confirmedLines().map((d) => d.gen));
+    expect(gens).toEqual(new Set([0, 1]));
+  });
+
+  test('rewritten while the agent was down with the same first bytes, lines ending alike: the restart reads it from 0, nothing skipped', async () => {
+    const opts = { fingerprint_bytes: 64 };
+    const s = await setup(opts);
+    await writeFile(s.log, paddedLines(100, 5));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 5, 5000, 'the first lines');
+    await s.src.stop();
+    // The same first two lines (the fingerprint), then others: longer than the checkpoint, and the
+    // 32 bytes before the checkpoint's offset are the same as before.
+    await writeFile(s.log, `${paddedLines(100, 2)}${paddedLines(600, 20)}`);
+    const s2 = await setup(opts, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 22, 5000, 'the rewritten file');
+    await s2.src.sync();
+    expectOnce(bodies(s2.ctx.confirmedLines()), `${paddedLines(100, 2)}${paddedLines(600, 20)}`.split('\n').filter((l) => l !== ''));
+  });
+
+  test('a checkpoint written with the earlier 32-byte tail resumes exactly: nothing sent again, nothing skipped', async () => {
+    const s = await readThenStop({}, 20);
+    const ck = join(s.dir, 'data', 'source', 'app', 'checkpoint');
+    const d = decodeCheckpoint(await readFile(ck));
+    if (!d.ok) throw new Error(d.reason);
+    const entry = d.state.entries[0]!;
+    expect(Buffer.from(entry.tail, 'base64').length).toBe(256);
+    entry.tail = Buffer.from(entry.tail, 'base64').subarray(-32).toString('base64');
+    await writeFile(ck, encodeCheckpoint(d.state));
+    await appendFile(s.log, lines('a', 20, 10));
+    const s2 = await setup({}, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 10, 5000, 'the new lines');
+    await s2.src.sync();
+    expectOnce(bodies(s2.ctx.confirmedLines()), lines('a', 20, 10).split('\n').filter((l) => l !== ''));
+    expect(s2.ctx.confirmedLines()[0]!.sid).toBe(entry.sid);
   });
 
   test('a file that vanished empty is not matched to some .gz beside it (no fingerprint to compare)', async () => {

@@ -12,6 +12,7 @@ import { appendFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FakeSourceContext, until } from '../../../support/fake-source-context.js';
 import { makeSource, tempDir } from '../file-helpers.js';
+import { TAIL } from '../../../../agent/sources/file/tailer.js';
 
 // One-shot hooks: `race.run` inside the tailer's next open() of `race.path`, before the real open;
 // `onRead` inside a read of a handle, before the real read (a true return consumes it).
@@ -102,7 +103,8 @@ test('an acknowledgement during a checkpoint save: the tail is saved with its ow
   // Batch 2 (the partial line completed, and 9 more) is held until the save reads batch 1's tail.
   ctx1.policy = () => 'hold';
   race.onRead = (length, position) => {
-    if (length !== 32 || position !== end1 - 32) return false;
+    const n = Math.min(TAIL, end1);
+    if (length !== n || position !== end1 - n) return false;
     ctx1.release();
     return true;
   };
