@@ -43,7 +43,11 @@ export const FileSourceSchema = Type.Object(
   {
     include: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Glob patterns of files to follow (picomatch syntax; ** crosses directories).' }),
     exclude: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Glob patterns of files never to follow, even when included.' }),
-    exclude_gz: Type.Boolean({ default: true, description: 'Skip *.gz files: compressed rotations are not text and were read before compression (a file compressed before it was read to its end, while the agent was down, is found compressed beside its old name and read from its checkpoint on, whatever this says).' }),
+    exclude_gz: Type.Boolean({
+      default: true,
+      description:
+        'Skip *.gz files: compressed rotations were read before compression (a file compressed before it was read to its end, while the agent was down, is found compressed beside its old name and read from its checkpoint on, whatever this says). false: selected .gz files are archives, read once, uncompressed, under a stream id of their own, once unchanged for rotated_idle_ms; select them only where the files they were rotated from are not also selected, or those lines arrive twice.',
+    }),
     start_at: Type.Union([Type.Literal('beginning'), Type.Literal('end')], {
       default: 'end',
       description: 'Where to start in files present at the very first start (no checkpoint yet); files that appear later are always read from their beginning.',

@@ -135,9 +135,9 @@ export function toDelivered(e: Event): Delivered {
 }
 
 /** Polls `cond` every 10 ms until it holds or `ms` passes (then throws with `what`). */
-export async function until(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

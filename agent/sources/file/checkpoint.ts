@@ -35,6 +35,11 @@ export interface CheckpointEntry {
   state: 'live' | 'retired';
   /** When it was retired, epoch ms. */
   retired_at?: number;
+  /**
+   * A selected `.gz` (exclude_gz: false), read through its uncompressed copy: `reading` until every
+   * line of it was confirmed, then `done`. Offsets and the fingerprint are the uncompressed content's.
+   */
+  archive?: 'reading' | 'done';
 }
 
 export interface CheckpointState {
@@ -94,7 +99,8 @@ function validEntry(e: unknown): e is CheckpointEntry {
     nat(e.offset) &&
     typeof e.tail === 'string' &&
     (e.state === 'live' || e.state === 'retired') &&
-    (e.retired_at === undefined || nat(e.retired_at))
+    (e.retired_at === undefined || nat(e.retired_at)) &&
+    (e.archive === undefined || e.archive === 'reading' || e.archive === 'done')
   );
 }
 

@@ -9,7 +9,8 @@
  * rotation leaves behind, which takes over the retired tracker and goes on from where it stopped.
  * A retired file nobody selected a copy of (a copy the globs do not match, or one compressed while
  * the agent was down) is looked for beside its old name, recognised the same way, and read from
- * there (recoverBeside).
+ * there (recoverBeside). With exclude_gz: false, a selected .gz is an archive: read once through its
+ * uncompressed copy, under a stream id of its own (onArchive).
  * An identity is written to the checkpoint before any line carrying it is emitted, so a crash
  * never hands the same identity to different bytes, nor new identities to bytes already sent.
  *
@@ -163,6 +164,8 @@ class Tracker {
   lookedBeside = false;
   /** The uncompressed copy of a .gz this tracker reads (removed at release). */
   gzTemp: string | undefined;
+  /** A selected .gz (exclude_gz: false): read once through its uncompressed copy (onArchive). */
+  archive: 'reading' | 'done' | undefined;
   finishing = false;
   /** Cached checkpoint entry; undefined when something in it changed. */
   entry: CheckpointEntry | undefined;
@@ -262,6 +265,12 @@ export class FileTailer implements Source {
   private readonly fpShort = new Set<Tracker>();
   /** Files whose wait as a possible copy ran out: classified as new without looking again. */
   private readonly waitedOut = new Set<string>();
+  /** exclude_gz: false: selected .gz files are archives, read through their uncompressed content. */
+  private readonly archives: boolean;
+  /** New archives still being written (logrotate compressing), by path: when to look again. */
+  private readonly archiveWait = new Map<string, number>();
+  /** Archives that could not be uncompressed, by `dev:ino`: the size and mtime then (tried again once either changes). */
+  private readonly badArchives = new Map<string, string>();
   /** I/O errors are logged at most once a minute per operation (counted every time). */
   private readonly ioLog = new LogLimiter(60_000);
   /** Directories the scan cannot list are named at most every ten minutes each. */
@@ -313,6 +322,7 @@ export class FileTailer implements Source {
     private readonly ctx: SourceContext,
   ) {
     this.globs = compileGlobs(opts.include, opts.exclude, opts.excludeGz);
+    this.archives = !opts.excludeGz;
     this.store = new CheckpointStore(opts.stateDir);
     const encoding = opts.encoding ?? 'utf-8';
     this.decode = decoder(encoding);
@@ -379,6 +389,10 @@ export class FileTailer implements Source {
       t.persisted = !reidentify;
       if (reidentify) this.ckUrgent = true;
       t.maxSize = e.offset;
+      if (e.archive !== undefined) {
+        t.archive = e.archive;
+        t.size = e.offset;
+      }
       if (e.state === 'retired') {
         t.state = 'retired';
         this.note(t);
@@ -451,7 +465,7 @@ export class FileTailer implements Source {
 
   /** true when nothing is pending: no copy candidate waiting, no retired or draining file, nothing unread or unconfirmed. */
   get settled(): boolean {
-    if (this.pending.size > 0) return false;
+    if (this.pending.size > 0 || this.archiveWait.size > 0) return false;
     for (const t of this.trackers) {
       if (t.state !== 'live' || t.holding || t.inflight.length > 0 || t.failed || t.size > t.readOffset) return false;
     }
@@ -502,7 +516,8 @@ export class FileTailer implements Source {
   }
 
   private indexFp(t: Tracker): void {
-    if (t.fp.length === 0) return;
+    // An archive's fingerprint is of its uncompressed content: no plain file is its copy.
+    if (t.fp.length === 0 || t.archive !== undefined) return;
     if (t.fp.length < FP_KEY) {
       this.fpShort.add(t);
       return;
@@ -574,6 +589,7 @@ export class FileTailer implements Source {
     }
     for (const t of this.removals) if (now - t.lastGrowthAt >= (this.opts.removeAfterMs ?? 0)) this.dirty.add(t);
     if (this.pending.size > 0) for (const [, p] of this.pending) this.hints.set(p.path, 'rename');
+    for (const [p, at] of this.archiveWait) if (now >= at) this.hints.set(p, 'rename');
     if (now >= this.nextScanAt) this.scanDue = true;
     if (this.ckDirty && now - this.lastCkAt >= this.opts.checkpointIntervalMs) this.ckUrgent = true;
     if (now >= this.nextLagAt) {
@@ -704,12 +720,15 @@ export class FileTailer implements Source {
         st = await stat(path);
       } catch {
         this.pending.delete([...this.pending].find(([, p]) => p.path === path)?.[0] ?? '');
+        this.archiveWait.delete(path);
         if (cur !== undefined) await this.pathGone(cur);
         return;
       }
     }
     if (!st.isFile() || !this.globs.match(path)) return;
     const t = this.byIno.get(keyOf(st));
+    // A plain file renamed to a .gz name is the same file, followed on as before.
+    if (this.archives && path.endsWith('.gz') && (t === undefined || t.archive !== undefined)) return this.onArchive(path, st, cur);
     if (t !== undefined && sameBirth(t.btime, st.birthtimeMs)) {
       if (cur !== undefined && cur !== t) await this.pathGone(cur);
       if (t.path !== path || t.state !== 'live') {
@@ -892,7 +911,7 @@ export class FileTailer implements Source {
     for (const t of this.fpCandidates(head)) {
       // Only a live file (copytruncate) or a retired one (truncated away) can have a copy; a file
       // renamed away and drained is not copied by anyone.
-      if ((t.state !== 'live' && t.state !== 'retired') || t.fp.length === 0) continue;
+      if ((t.state !== 'live' && t.state !== 'retired') || t.fp.length === 0 || t.archive !== undefined) continue;
       if (t.state === 'live' && t.dev === st.dev && t.ino === st.ino) continue;
       const k = Math.min(head.length, t.fp.length);
       if (!head.subarray(0, k).equals(t.fp.subarray(0, k))) continue;
@@ -912,6 +931,21 @@ export class FileTailer implements Source {
   private async pathGone(t: Tracker, removed = false): Promise<void> {
     if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
     if (t.state !== 'live') return;
+    if (t.archive !== undefined) {
+      // Renamed within the selection, an archive is the same archive: not read again.
+      const found = await findByInode(dirname(t.path), t).catch(() => undefined);
+      if (found !== undefined && this.globs.match(found)) {
+        t.path = found;
+        t.entry = undefined;
+        this.ckDirty = true;
+        this.byPath.set(found, t);
+        return;
+      }
+      if (t.archive === 'done') {
+        await this.release(t); // nothing of it left to read
+        return;
+      }
+    }
     if (!removed) this.ctx.telemetry.add(C.rotations, this.labels);
     const now = this.ctx.now();
     if (t.fd === undefined) {
@@ -960,11 +994,132 @@ export class FileTailer implements Source {
       await this.maybeRelease(t, now);
       return;
     }
+    if (t.archive === 'done' && t.state === 'live') {
+      if ((this.opts.removeAfterMs ?? 0) > 0) await this.maybeRemove(t, now);
+      return;
+    }
     if (t.fd === undefined && !(await this.openFd(t))) return;
     await this.pump(t, now);
     await this.flushDue(t, now);
     if (t.state === 'draining') await this.maybeRelease(t, now);
+    else if (t.archive === 'reading') await this.archiveRead(t, now);
     else if ((this.opts.removeAfterMs ?? 0) > 0) await this.maybeRemove(t, now);
+  }
+
+  /**
+   * A selected `.gz` (exclude_gz: false) is an archive: read once, through its uncompressed copy in
+   * the state directory, under a stream id of its own; its offsets and fingerprint are those of the
+   * uncompressed content. Known by device, inode and birth time like any file, so a rename within
+   * the selection does not read it again. A new one is read once it stayed unchanged for
+   * rotated_idle_ms: logrotate may still be compressing it. A `.gz` name on plain content is read
+   * as a plain file.
+   */
+  private async onArchive(path: string, st: Stats, cur: Tracker | undefined): Promise<void> {
+    const key = keyOf(st);
+    const t = this.byIno.get(key);
+    if (t !== undefined && sameBirth(t.btime, st.birthtimeMs)) {
+      if (cur !== undefined && cur !== t) await this.pathGone(cur);
+      if (t.path !== path) {
+        if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+        t.path = path;
+        t.entry = undefined;
+        this.ckDirty = true;
+      }
+      this.byPath.set(path, t);
+      if (t.state === 'live' && t.archive === 'reading' && t.fd === undefined) this.dirty.add(t);
+      return;
+    }
+    if (t !== undefined) {
+      await this.pathGone(t); // its inode reused
+      if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
+    }
+    if (cur !== undefined) await this.pathGone(cur);
+    const now = this.ctx.now();
+    const quietAt = st.mtimeMs + this.opts.rotatedIdleMs;
+    if (now < quietAt) {
+      this.archiveWait.set(path, quietAt);
+      return;
+    }
+    this.archiveWait.delete(path);
+    if (st.size === 0 || this.badArchives.get(key) === `${st.size}:${st.mtimeMs}`) return;
+    let magic: Buffer;
+    try {
+      magic = await readAt(path, 0, 2);
+    } catch (err) {
+      this.ioError('open', err);
+      return;
+    }
+    if (magic.length < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) return this.newFile(path, st);
+    const a = new Tracker({ sid: newSid(), gen: 0, head: true, path, dev: st.dev, ino: st.ino, btime: st.birthtimeMs, fp: EMPTY, offset: 0, tail: EMPTY }, this.opts, now);
+    a.archive = 'reading';
+    // As for plain files: start_at: end on the first start, and ignore_older_ms, skip what is there.
+    const old = this.opts.ignoreOlderMs > 0 && now - st.mtimeMs > this.opts.ignoreOlderMs;
+    if (old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) {
+      a.archive = 'done';
+      if (old) this.ctx.telemetry.add(C.ignoredFiles, this.labels);
+    }
+    a.eof = a.archive === 'done';
+    this.track(a);
+    this.byIno.set(key, a);
+    this.byPath.set(path, a);
+    this.ckUrgent = true; // its identity is written down before its first line goes out
+    this.ckDirty = true;
+    if (a.archive === 'reading') this.dirty.add(a);
+  }
+
+  /**
+   * An archive's handle is on its uncompressed copy, written anew (from the fingerprint and the
+   * tail before where reading stopped, as for a recovered .gz) each time it is opened. One that
+   * cannot be uncompressed is counted (`op="archive"`) and let go until it changes; one whose
+   * content is no longer what was read is let go and read again as a new archive.
+   */
+  private async openArchive(t: Tracker): Promise<boolean> {
+    if (t.archive !== 'reading') return false;
+    const seen = await stat(t.path).catch(() => undefined);
+    if (seen === undefined || keyOf(seen) !== t.key || !sameBirth(t.btime, seen.birthtimeMs)) {
+      const p = t.path;
+      await this.pathGone(t);
+      this.hints.set(p, 'rename');
+      return false;
+    }
+    const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
+    let fh: FileHandle | undefined;
+    try {
+      if (await inflateFrom(t.path, tmp, t)) fh = await open(tmp, 'r');
+    } catch (err) {
+      this.ioError('archive', err);
+      this.badArchives.set(t.key, `${seen.size}:${seen.mtimeMs}`);
+    }
+    if (fh === undefined) {
+      await unlink(tmp).catch(() => {});
+      const p = t.path;
+      await this.release(t);
+      this.hints.set(p, 'rename');
+      return false;
+    }
+    const st = await fh.stat();
+    this.holdOpen(t, fh);
+    t.gzTemp = tmp;
+    t.size = st.size;
+    t.maxSize = st.size;
+    t.eof = false;
+    this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
+    return true;
+  }
+
+  /**
+   * An archive read to its end: its last partial line and multiline event go out at once (no
+   * more is coming), and once every line is confirmed it is done, its copy removed.
+   */
+  private async archiveRead(t: Tracker, now: number): Promise<void> {
+    if (!t.eof || t.failed || t.readOffset < t.size) return;
+    if (t.holding) this.flushAll(t, now);
+    if (t.inflight.length > 0 || t.confirmed < t.size) return; // its acknowledgement comes back here
+    t.archive = 'done';
+    t.entry = undefined;
+    this.ckDirty = true;
+    await this.closeFd(t);
+    if ((this.opts.removeAfterMs ?? 0) > 0) this.removals.add(t);
   }
 
   /**
@@ -986,8 +1141,10 @@ export class FileTailer implements Source {
     this.removals.delete(t);
     // lstat: a link has an inode of its own, never the file's.
     const st = await lstat(t.path).catch(() => undefined);
-    // Moved, replaced or grown since the last read: rotation and reading take it from here.
-    if (st === undefined || st.dev !== t.dev || st.ino !== t.ino || st.size !== t.readOffset || t.fd === undefined) return;
+    // Moved, replaced or grown since the last read: rotation and reading take it from here. (An
+    // archive is done: its size is the compressed one, and its copy is closed.)
+    if (st === undefined || st.dev !== t.dev || st.ino !== t.ino) return;
+    if (t.archive === undefined && (st.size !== t.readOffset || t.fd === undefined)) return;
     try {
       await unlink(t.path);
     } catch (err) {
@@ -1270,6 +1427,15 @@ export class FileTailer implements Source {
     if (t.batch !== undefined && now - t.batch.observedTime >= this.opts.batchLingerMs) this.emitBatch(t);
   }
 
+  /** The end of t's content: its partial last line and open multiline event go out now. */
+  private flushAll(t: Tracker, now: number): void {
+    this.flushPartial(t, now);
+    const out: Piece[] = [];
+    t.ml?.flush(now, true, out);
+    for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, undefined);
+    this.emitBatch(t);
+  }
+
   private flushPartial(t: Tracker, now: number): void {
     const lines: Line[] = [];
     t.framer.flushPartial(lines);
@@ -1300,11 +1466,7 @@ export class FileTailer implements Source {
     }
     if (!t.finishing) {
       t.finishing = true;
-      this.flushPartial(t, now);
-      const out: Piece[] = [];
-      t.ml?.flush(now, true, out);
-      for (const p of out) this.addText(t, p.text, p.offset, p.next, p.bytes, now, undefined);
-      this.emitBatch(t);
+      this.flushAll(t, now);
     }
     if (t.inflight.length > 0) return; // an acknowledgement (or its rejection) brings it back
     if (t.state === 'retired' && t.fd === undefined) {
@@ -1489,6 +1651,7 @@ export class FileTailer implements Source {
       this.ctx.telemetry.add(C.openDeferred, this.labels);
       return false;
     }
+    if (t.archive !== undefined) return this.openArchive(t);
     let fh: FileHandle;
     try {
       fh = await open(t.path, 'r');
@@ -1541,6 +1704,11 @@ export class FileTailer implements Source {
     this.openCount--;
     this.open.delete(t);
     await fd.close().catch(() => {});
+    // An archive's copy is written anew when it is opened again.
+    if (t.archive !== undefined && t.gzTemp !== undefined) {
+      await unlink(t.gzTemp).catch(() => {});
+      t.gzTemp = undefined;
+    }
   }
 
   // ---- checkpoint -----------------------------------------------------------------------
@@ -1580,6 +1748,7 @@ export class FileTailer implements Source {
           tail: (tail ?? EMPTY).toString('base64'),
           state: t.state === 'retired' ? 'retired' : 'live',
           ...(t.state === 'retired' ? { retired_at: t.retiredAt } : {}),
+          ...(t.archive !== undefined ? { archive: t.archive } : {}),
         };
         // Kept for the next save only while it is still current.
         if (t.confirmed === offset) t.entry = entry;
@@ -1719,7 +1888,7 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
       }
       if (end > a) await fh.write(c, a - pos, end - a, a);
       pos = end;
-      if (pos - offset > GZ_MAX_BYTES) return false;
+      if (pos - offset > GZ_MAX_BYTES) throw new Error(`${gz}: more than ${GZ_MAX_BYTES} bytes uncompressed past offset ${offset}`);
     }
     return pos >= offset && pos >= fp.length;
   } finally {

@@ -1,0 +1,211 @@
+/**
+ * Selected .gz files (exclude_gz: false): archives, read once through their uncompressed content,
+ * with real files and real gzip.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { appendFile, mkdir, readdir, readFile, rename, truncate, utimes, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { FakeSourceContext, until } from '../../../support/fake-source-context.js';
+import { decodeCheckpoint } from '../../../../agent/sources/file/checkpoint.js';
+import { exists, makeSource, tempDir } from '../file-helpers.js';
+import type { FileTailer } from '../../../../agent/sources/file/tailer.js';
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+type Opts = Record<string, unknown>;
+const base: Opts = { exclude_gz: false, rotated_idle_ms: 100, start_at: 'beginning' };
+
+async function setup(opts: Opts = {}, dir?: string): Promise<{ dir: string; logs: string; ctx: FakeSourceContext; src: FileTailer }> {
+  let d = dir;
+  if (d === undefined) {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    d = t.dir;
+  }
+  const logs = join(d, 'logs');
+  await mkdir(logs, { recursive: true });
+  const ctx = new FakeSourceContext({ dataDir: join(d, 'data') });
+  const src = makeSource(ctx, { include: [join(logs, '*')], ...base, ...opts });
+  cleanups.push(() => src.stop());
+  return { dir: d, logs, ctx, src };
+}
+
+const lines = (prefix: string, n: number): string => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, '0')} ${'p'.repeat(i % 29)}\n`).join('');
+const split = (text: string): string[] => text.split('\n').filter((l) => l !== '');
+const bodies = (ctx: FakeSourceContext): string[] => ctx.confirmedLines().map((d) => d.body);
+
+/** A .gz written a while ago (not still being compressed). */
+async function writeGz(path: string, text: string): Promise<void> {
+  await writeFile(path, gzipSync(Buffer.from(text)));
+  const past = new Date(Date.now() - 60_000);
+  await utimes(path, past, past);
+}
+
+async function checkpointOf(dir: string): Promise<ReturnType<typeof decodeCheckpoint>> {
+  return decodeCheckpoint(await readFile(join(dir, 'data', 'source', 'app', 'checkpoint')));
+}
+
+const tempsIn = async (dir: string): Promise<string[]> => (await readdir(join(dir, 'data', 'source', 'app'))).filter((n) => n.startsWith('gz-'));
+
+describe('file source: .gz archives (exclude_gz: false)', () => {
+  test('a selected .gz is read once, uncompressed, with offsets of its content; its copy is removed; a restart and a rename do not read it again', async () => {
+    const s = await setup();
+    const text = lines('old', 500);
+    await writeGz(join(s.logs, 'app.log.2.gz'), text);
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 500, 5000, 'the archive');
+    await until(async () => (await exists(join(s.dir, 'data', 'source', 'app', 'checkpoint'))), 5000, 'a checkpoint');
+    await s.src.sync();
+    expect(bodies(s.ctx)).toEqual(split(text));
+    const got = s.ctx.confirmedLines();
+    expect(got[1]!.offset).toBe(Buffer.byteLength(split(text)[0]!) + 1);
+    expect(got[0]!.path).toBe(join(s.logs, 'app.log.2.gz'));
+    expect(await tempsIn(s.dir)).toEqual([]);
+    await rename(join(s.logs, 'app.log.2.gz'), join(s.logs, 'app.log.3.gz'));
+    await s.src.sync();
+    await new Promise((r) => setTimeout(r, 300));
+    await s.src.sync();
+    expect(s.ctx.emitted().length).toBe(500);
+    await s.src.stop();
+    const ck = await checkpointOf(s.dir);
+    if (!ck.ok) throw new Error(ck.reason);
+    expect(ck.state.entries.map((e) => [e.path, e.archive, e.offset])).toEqual([[join(s.logs, 'app.log.3.gz'), 'done', Buffer.byteLength(text)]]);
+
+    const s2 = await setup({}, s.dir);
+    await writeGz(join(s.logs, 'app.log.4.gz'), lines('new', 10));
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length === 10, 5000, 'the new archive');
+    await new Promise((r) => setTimeout(r, 300));
+    await s2.src.sync();
+    expect(bodies(s2.ctx)).toEqual(split(lines('new', 10)));
+  });
+
+  test('a restart in the middle of an archive resumes where the sink confirmed, under the same identity', async () => {
+    const opts = { max_batch_lines: 10, stop_timeout_ms: 100 };
+    const s = await setup(opts);
+    const text = lines('a', 100);
+    await writeGz(join(s.logs, 'app.log.1.gz'), text);
+    s.ctx.policy = (_b, i) => (i < 3 ? 'ok' : 'hold');
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 30 && s.ctx.emitted().length > 30, 5000, 'part of the archive');
+    await s.src.stop();
+    const s2 = await setup(opts, s.dir);
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length === 70, 5000, 'the rest');
+    await s2.src.sync();
+    expect([...bodies(s.ctx), ...bodies(s2.ctx)]).toEqual(split(text));
+    expect(s2.ctx.confirmedLines()[0]!.sid).toBe(s.ctx.confirmedLines()[0]!.sid);
+    expect(s2.ctx.confirmedLines()[0]!.offset).toBe(Buffer.byteLength(split(text).slice(0, 30).join('\n')) + 1);
+  });
+
+  test('renamed within the selection while it is read (the next rotation): read on to its end once, not again from the start', async () => {
+    const s = await setup({ max_batch_lines: 10 });
+    const text = lines('r', 100);
+    await writeGz(join(s.logs, 'app.log.1.gz'), text);
+    s.ctx.policy = () => 'hold';
+    await s.src.start();
+    await until(() => s.ctx.emitted().length > 0, 5000, 'reading');
+    await rename(join(s.logs, 'app.log.1.gz'), join(s.logs, 'app.log.2.gz'));
+    await s.src.sync();
+    s.ctx.policy = () => 'ok';
+    s.ctx.release();
+    await until(() => s.ctx.confirmed.length >= 100, 5000, 'the archive');
+    // Past rotated_idle_ms twice: a tracker let go after draining would make the new name new.
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await s.src.sync();
+    }
+    expect(s.ctx.emitted().length).toBe(100);
+    expect(bodies(s.ctx)).toEqual(split(text));
+    expect(new Set(s.ctx.confirmedLines().map((d) => d.sid)).size).toBe(1);
+  });
+
+  test('a .gz still being written waits until it is quiet; one cut short is counted, not read, and read once it is whole', async () => {
+    const s = await setup({ rotated_idle_ms: 400 });
+    const whole = gzipSync(Buffer.from(lines('z', 200)));
+    const gz = join(s.logs, 'app.log.1.gz');
+    // logrotate compressing: the first half is there, and fresh.
+    await writeFile(gz, whole.subarray(0, whole.length >> 1));
+    await s.src.start();
+    await new Promise((r) => setTimeout(r, 150));
+    await s.src.sync();
+    expect(s.ctx.emitted()).toEqual([]);
+    expect(s.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'archive' })).toBe(0);
+    // It stays cut short: once quiet, it is counted and nothing of it is sent.
+    await until(() => s.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'archive' }) === 1, 5000, 'the broken archive counted');
+    await new Promise((r) => setTimeout(r, 300));
+    await s.src.sync();
+    expect(s.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'archive' })).toBe(1);
+    expect(s.ctx.confirmed.length).toBe(0);
+    // Completed: read whole, once.
+    await appendFile(gz, whole.subarray(whole.length >> 1));
+    await until(() => s.ctx.confirmed.length === 200, 5000, 'the completed archive');
+    await new Promise((r) => setTimeout(r, 300));
+    await s.src.sync();
+    expect(bodies(s.ctx)).toEqual(split(lines('z', 200)));
+  });
+
+  test('its last line without a newline and its last multiline event go out at once, not after partial_line_flush_ms or the multiline timeout', async () => {
+    const s = await setup({ partial_line_flush_ms: 60_000, multiline: { preset: 'java', timeout_ms: 60_000 } });
+    await writeGz(join(s.logs, 'a.gz'), 'ERROR boom\njava.lang.IllegalStateException: x\n\tat A.b(A.java:1)\nlast line');
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 2, 3000, 'both events');
+    expect(bodies(s.ctx)).toEqual(['ERROR boom\njava.lang.IllegalStateException: x\n\tat A.b(A.java:1)', 'last line']);
+  });
+
+  test('start_at: end skips the archives there at the first start, not the ones that come later; a .gz name on plain text is read as text', async () => {
+    const s = await setup({ start_at: 'end' });
+    await writeGz(join(s.logs, 'before.gz'), lines('before', 5));
+    await s.src.start();
+    await s.src.sync();
+    await writeGz(join(s.logs, 'after.gz'), lines('after', 5));
+    await writeFile(join(s.logs, 'plain.gz'), lines('plain', 3));
+    await until(() => s.ctx.confirmed.length === 8, 5000, 'the later files');
+    await s.src.sync();
+    expect(bodies(s.ctx).sort()).toEqual([...split(lines('after', 5)), ...split(lines('plain', 3))].sort());
+  });
+
+  test('remove_after_ms deletes an archive once every line of it was confirmed', async () => {
+    const s = await setup({ remove_after_ms: 200 });
+    const gz = join(s.logs, 'spool-1.gz');
+    await writeGz(gz, lines('s', 50));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 50, 5000, 'the archive');
+    await until(async () => !(await exists(gz)), 5000, 'the archive removed');
+    expect(s.ctx.telemetry.value('tidewatch_file_removed_files_total', { source: 'app' })).toBe(1);
+    await s.src.sync();
+    expect(s.src.lag()).toEqual([]);
+  });
+
+  test('exclude_gz: true (the default) leaves selected .gz files alone', async () => {
+    const s = await setup({ exclude_gz: true });
+    await writeGz(join(s.logs, 'x.gz'), lines('x', 5));
+    await writeFile(join(s.logs, 'x.log'), lines('y', 5));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 5, 5000, 'the plain file');
+    await new Promise((r) => setTimeout(r, 300));
+    await s.src.sync();
+    expect(bodies(s.ctx)).toEqual(split(lines('y', 5)));
+  });
+
+  test('an archive truncated while it is read: its lines still come, from the uncompressed copy already made', async () => {
+    const s = await setup({ max_batch_lines: 10 });
+    const gz = join(s.logs, 'b.gz');
+    await writeGz(gz, lines('b', 100));
+    s.ctx.policy = () => 'hold';
+    await s.src.start();
+    await until(() => s.ctx.emitted().length > 0, 5000, 'reading');
+    await truncate(gz, 0);
+    await s.src.sync();
+    s.ctx.policy = () => 'ok';
+    s.ctx.release();
+    await until(() => s.ctx.confirmed.length === 100, 5000, 'the lines read from its copy');
+    await s.src.sync();
+    expect(bodies(s.ctx)).toEqual(split(lines('b', 100)));
+  });
+});
