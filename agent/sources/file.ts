@@ -46,7 +46,7 @@ export const FileSourceSchema = Type.Object(
     exclude_gz: Type.Boolean({
       default: true,
       description:
-        'Skip *.gz files: compressed rotations were read before compression (a file compressed before it was read to its end, while the agent was down, is found compressed beside its old name and read from its checkpoint on, whatever this says). false: selected .gz files are archives, read once, uncompressed, under a stream id of their own, once unchanged for rotated_idle_ms; select them only where the files they were rotated from are not also selected, or those lines arrive twice.',
+        'Skip *.gz files: compressed rotations were read before compression (a file compressed before it was read to its end, while the agent was down, is found compressed beside its old name and read from its checkpoint on, whatever this says). false: selected .gz files are archives, read once, uncompressed, once unchanged for rotated_idle_ms; the compressed rotation of a file already followed goes on where that file\'s reading got, under its identity (nothing twice).',
     }),
     start_at: Type.Union([Type.Literal('beginning'), Type.Literal('end')], {
       default: 'end',

@@ -271,6 +271,11 @@ export class FileTailer implements Source {
   private readonly archiveWait = new Map<string, number>();
   /** Archives that could not be uncompressed, by `dev:ino`: the size and mtime then (tried again once either changes). */
   private readonly badArchives = new Map<string, string>();
+  /**
+   * Files let go lately (read to their end, or given up), kept for copy_detect_ms when archives
+   * are selected: the compressed rotation of one shows up after it was let go (rotatedInto).
+   */
+  private readonly recent = new Map<Tracker, number>();
   /** I/O errors are logged at most once a minute per operation (counted every time). */
   private readonly ioLog = new LogLimiter(60_000);
   /** Directories the scan cannot list are named at most every ten minutes each. */
@@ -1050,11 +1055,13 @@ export class FileTailer implements Source {
       return;
     }
     if (magic.length < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) return this.newFile(path, st);
+    const rotated = await this.rotatedInto(path, st, now);
+    if (rotated === 'taken' || rotated === 'wait') return;
     const a = new Tracker({ sid: newSid(), gen: 0, head: true, path, dev: st.dev, ino: st.ino, btime: st.birthtimeMs, fp: EMPTY, offset: 0, tail: EMPTY }, this.opts, now);
     a.archive = 'reading';
     // As for plain files: start_at: end on the first start, and ignore_older_ms, skip what is there.
     const old = this.opts.ignoreOlderMs > 0 && now - st.mtimeMs > this.opts.ignoreOlderMs;
-    if (old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) {
+    if (rotated === 'read' || old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) {
       a.archive = 'done';
       if (old) this.ctx.telemetry.add(C.ignoredFiles, this.labels);
     }
@@ -1065,6 +1072,80 @@ export class FileTailer implements Source {
     this.ckUrgent = true; // its identity is written down before its first line goes out
     this.ckDirty = true;
     if (a.archive === 'reading') this.dirty.add(a);
+  }
+
+  /**
+   * A new archive may be the compressed rotation of a file already followed (logrotate's
+   * `compress` with `app.log*` selected, or run while the agent was down): its content starts with
+   * that file's fingerprint and holds, just before where reading got, the same bytes. It is then
+   * not a stream of its own:
+   * - `read`: the file is still read through its own handle, or still at its path: it reads on
+   *   itself, and the archive is done at once;
+   * - `taken`: the file is gone (gzip deleted it, or it went while the agent was down, or it was
+   *   let go lately): the archive takes over its identity and is read from where reading got, as
+   *   a recovered .gz is (`tidewatch_file_gz_recovered_files_total`);
+   * - `wait`: the file has batches in flight: looked at again later;
+   * - `none`: no followed file's content; a stream of its own.
+   */
+  private async rotatedInto(path: string, st: Stats, now: number): Promise<'none' | 'read' | 'taken' | 'wait'> {
+    const head = await gunzipHead(path, this.opts.fingerprintBytes).catch(() => EMPTY);
+    if (head.length === 0) return 'none';
+    const seen = new Set<Tracker>();
+    for (const t of [...this.fpCandidates(head), ...this.recent.keys()]) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      if (t.archive !== undefined || t.fp.length === 0 || head.length < t.fp.length || !head.subarray(0, t.fp.length).equals(t.fp)) continue;
+      if (t.state === 'released' && (this.recent.get(t) ?? 0) <= now) continue;
+      const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}-archive`);
+      let fh: FileHandle | undefined;
+      try {
+        if (await inflateFrom(path, tmp, t)) fh = await open(tmp, 'r');
+      } catch (err) {
+        this.ioError('archive', err);
+      }
+      if (fh === undefined) {
+        await unlink(tmp).catch(() => {});
+        continue;
+      }
+      const alive =
+        t.state !== 'released' &&
+        (t.fd !== undefined || (t.state !== 'retired' && (await stat(t.path).then((s) => keyOf(s) === t.key && sameBirth(t.btime, s.birthtimeMs), () => false))));
+      if (alive || t.inflight.length > 0 || t.failed) {
+        await fh.close().catch(() => {});
+        await unlink(tmp).catch(() => {});
+        if (alive) return 'read';
+        this.archiveWait.set(path, now + this.opts.rotatedIdleMs);
+        return 'wait';
+      }
+      if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
+      const tst = await fh.stat();
+      if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+      if (t.state === 'released') {
+        // Let go lately: its identity is written down again before its next line goes out.
+        this.recent.delete(t);
+        t.persisted = false;
+        this.ckUrgent = true;
+      }
+      this.unindexFp(t);
+      t.archive = 'reading';
+      t.state = 'live';
+      if (!this.trackers.has(t)) this.track(t);
+      this.note(t);
+      this.holdOpen(t, fh);
+      t.gzTemp = tmp;
+      t.eof = false;
+      t.finishing = false;
+      this.moveTo(t, path, st);
+      t.size = tst.size;
+      t.maxSize = tst.size;
+      this.byPath.set(path, t);
+      const bytes = Math.max(0, tst.size - t.readOffset);
+      this.ctx.telemetry.add(C.gzRecovered, this.labels);
+      this.ctx.telemetry.add(C.gzRecoveredBytes, this.labels, bytes);
+      this.ctx.log.info('a followed file, compressed by its rotation: read on from its archive', { path, from: t.readOffset, bytes });
+      return 'taken';
+    }
+    return 'none';
   }
 
   /**
@@ -1574,6 +1655,11 @@ export class FileTailer implements Source {
   private async release(t: Tracker): Promise<void> {
     await this.closeFd(t);
     if (t.gzTemp !== undefined) await unlink(t.gzTemp).catch(() => {});
+    if (this.archives && t.archive === undefined && t.fp.length > 0 && !this.stopping) {
+      const now = this.ctx.now();
+      for (const [r, until] of this.recent) if (until <= now || this.recent.size >= RECENT_MAX) this.recent.delete(r);
+      this.recent.set(t, now + this.opts.copyDetectMs);
+    }
     t.state = 'released';
     this.untrack(t);
     if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
@@ -1854,6 +1940,8 @@ class LogLimiter {
 const GZ_TEMP = 'gz-';
 /** Newest files beside a retired file's old name that are looked into. */
 const BESIDE_CANDIDATES = 8;
+/** Files let go lately, kept to recognise their compressed rotation (FileTailer.recent), at most. */
+const RECENT_MAX = 1024;
 /** Most bytes a `.gz` may hold beyond where reading stopped (a decompression bomb stops here). */
 const GZ_MAX_BYTES = 4 * 2 ** 30;
 
@@ -1895,6 +1983,24 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
     input.destroy();
     await fh.close();
   }
+}
+
+/** The first `n` uncompressed bytes of the .gz at `path` (fewer when it holds fewer). */
+async function gunzipHead(path: string, n: number): Promise<Buffer> {
+  const { createGunzip } = await import('node:zlib');
+  const input = createReadStream(path);
+  const parts: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const chunk of input.pipe(createGunzip())) {
+      parts.push(chunk as Buffer);
+      got += (chunk as Buffer).length;
+      if (got >= n) break;
+    }
+  } finally {
+    input.destroy();
+  }
+  return Buffer.concat(parts).subarray(0, n);
 }
 
 /** Whether the file open as `fh` is t's file: its fingerprint at 0, its tail before t.readOffset. */

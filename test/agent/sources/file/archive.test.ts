@@ -3,7 +3,7 @@
  * with real files and real gzip.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { appendFile, mkdir, readdir, readFile, rename, truncate, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { FakeSourceContext, until } from '../../../support/fake-source-context.js';
@@ -123,6 +123,81 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
     expect(s.ctx.emitted().length).toBe(100);
     expect(bodies(s.ctx)).toEqual(split(text));
     expect(new Set(s.ctx.confirmedLines().map((d) => d.sid)).size).toBe(1);
+  });
+
+  describe('the compressed rotation of a followed file (app.log* selected)', () => {
+    const opts: Opts = { copy_detect_ms: 3000, max_batch_lines: 10 };
+    const withLogs = (o: Opts, logs: string): Opts => ({ ...o, include: [join(logs, 'app.log*')] });
+    /** app.log* followed, app.log's `n` lines of `a` read and confirmed. */
+    const following = async (n: number, o: Opts = opts): Promise<{ s: Awaited<ReturnType<typeof setup>>; log: string; o: Opts }> => {
+      const s0 = await setup();
+      const all = withLogs(o, s0.logs);
+      const s = await setup(all, s0.dir);
+      const log = join(s.logs, 'app.log');
+      await writeFile(log, lines('a', n));
+      await s.src.start();
+      await until(() => s.ctx.confirmed.length === n, 5000, 'the file');
+      return { s, log, o: all };
+    };
+    const settle = async (src: FileTailer): Promise<void> => {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        await src.sync();
+      }
+    };
+
+    test('compressed right after the rename (logrotate compress): not read again', async () => {
+      const { s, log } = await following(100);
+      await rename(log, `${log}.1`);
+      await writeFile(log, lines('b', 10));
+      await writeFile(`${log}.1.gz`, gzipSync(await readFile(`${log}.1`)));
+      await unlink(`${log}.1`);
+      await until(() => s.ctx.confirmed.length >= 110, 5000, 'the new file');
+      await settle(s.src);
+      expect(s.ctx.emitted().length).toBe(110);
+      expect(bodies(s.ctx).sort()).toEqual([...split(lines('a', 100)), ...split(lines('b', 10))].sort());
+    });
+
+    test('a compressed copy of a file still followed (gzip -k): the file reads on itself, the copy is not read', async () => {
+      const { s, log } = await following(100);
+      await writeGz(`${log}.gz`, await readFile(log, 'utf8'));
+      await settle(s.src);
+      await appendFile(log, lines('b', 10));
+      await until(() => s.ctx.confirmed.length >= 110, 5000, 'more of the file');
+      await settle(s.src);
+      expect(s.ctx.emitted().length).toBe(110);
+      expect(new Set(s.ctx.confirmedLines().map((d) => d.path))).toEqual(new Set([log]));
+    });
+
+    test('compressed after the file was let go (read to its end and released): not read again', async () => {
+      const { s, log } = await following(100);
+      await rename(log, join(s.logs, 'other.1'));
+      await s.src.sync();
+      // Renamed out of the selection: drained and let go after rotated_idle_ms.
+      await until(() => s.src.lag().length === 0, 5000, 'the file let go');
+      await writeGz(`${log}.1.gz`, await readFile(join(s.logs, 'other.1'), 'utf8'));
+      await settle(s.src);
+      expect(s.ctx.emitted().length).toBe(100);
+      expect(s.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
+    });
+
+    test('rotated and compressed while the agent was down: the archive goes on from the checkpoint, under the same identity', async () => {
+      const { s, log, o } = await following(20, { ...opts, stop_timeout_ms: 100 });
+      await s.src.stop();
+      await appendFile(log, lines('c', 80));
+      await writeGz(`${log}.1.gz`, await readFile(log, 'utf8'));
+      await unlink(log);
+      await writeFile(log, lines('b', 10));
+      const s2 = await setup(o, s.dir);
+      await s2.src.start();
+      await until(() => s2.ctx.confirmed.length >= 90, 5000, 'the rest and the new file');
+      await settle(s2.src);
+      expect(s2.ctx.emitted().length).toBe(90);
+      expect(bodies(s2.ctx).sort()).toEqual([...split(lines('c', 80)), ...split(lines('b', 10))].sort());
+      const fromArchive = s2.ctx.confirmedLines().filter((d) => d.path.endsWith('.gz'));
+      expect(new Set(fromArchive.map((d) => d.sid))).toEqual(new Set([s.ctx.confirmedLines()[0]!.sid]));
+      expect(fromArchive[0]!.offset).toBe(Buffer.byteLength(lines('a', 20)));
+    });
   });
 
   test('a .gz still being written waits until it is quiet; one cut short is counted, not read, and read once it is whole', async () => {
