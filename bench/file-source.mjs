@@ -5,16 +5,18 @@
 //               as LineBlocks (the Kafka/bus sinks' path), as LogRecords, and as LineBlocks
 //               encoded to wire v1 batches; with include_lines / exclude_lines testing every
 //               line; CRI container lines with and without `multiline: { preset: cri }`;
-//               UTF-16LE lines (`encoding: utf-16le`); beside it, the naive baseline: readline
-//               over a read stream, one record per line.
+//               UTF-16LE lines (`encoding: utf-16le`); the same lines as a .gz archive
+//               (`exclude_gz: false`) beside zcat of it; beside it all, the naive baseline:
+//               readline over a read stream, one record per line.
 //   idle        one followed file, no writes, 5 s: CPU and RSS.
 //   rate10k     a writer process appends 10,000 lines/s for 5 s: CPU, RSS, write-to-emit latency.
 //   files10k    10,000 idle files in one directory: time to take them in, then 12 s idle (one
 //               rescan): CPU, RSS, inotify watches, open files; beside it, chokidar watching the
 //               same files one by one (its default way).
 // TW_SCALE=full makes the throughput file 10x larger. Figures go to stdout as a table and JSON.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, statSync, writeFileSync, rmSync, readdirSync, readlinkSync, readFileSync, createReadStream, openSync, writeSync, closeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { mkdtempSync, mkdirSync, statSync, writeFileSync, rmSync, readdirSync, readlinkSync, readFileSync, createReadStream, openSync, writeSync, closeSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -141,6 +143,19 @@ const scenarios = {
     const utf16Path = join(dir, 'logs', 'utf16.log');
     writeLines(utf16Path, n, line, 'utf16le');
     const utf16 = await pass('utf16', true, false, { encoding: 'utf-16le' }, utf16Path);
+    // The same lines as a .gz archive (exclude_gz: false): uncompressed into the state directory,
+    // then read. Its mtime is set back, so the quiet wait (rotated_idle_ms) is not in the figure.
+    // Beside it, the floor of that work: zcat of the same .gz to /dev/null.
+    const gzPath = join(dir, 'logs', 'big.log.gz');
+    writeFileSync(gzPath, gzipSync(readFileSync(path)));
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(gzPath, past, past);
+    const archive = await pass('archive', true, false, { exclude_gz: false }, gzPath);
+    const z0 = performance.now();
+    const z = spawnSync('/usr/bin/time', ['-f', 'TWCPU %U %S', 'sh', '-c', `zcat '${gzPath}' > /dev/null`]);
+    const zMs = performance.now() - z0;
+    const zCpu = /TWCPU ([\d.]+) ([\d.]+)/.exec(z.stderr.toString());
+    const zcat = { lines_per_s: n / (zMs / 1000), mb_per_s: bytes / 2 ** 20 / (zMs / 1000), cpu_ms: zCpu ? (Number(zCpu[1]) + Number(zCpu[2])) * 1000 : NaN, wall_ms: zMs };
     // Naive baseline, same process afterwards (its peak RSS is not separable; CPU and time are).
     const c1 = process.cpuUsage();
     const t1 = performance.now();
@@ -162,6 +177,8 @@ const scenarios = {
       tidewatch_filtered: filtered,
       cri_lines: { plain: cri, multiline_cri: criJoined },
       utf16le: utf16,
+      archive: { ...archive, mb_per_s: bytes / 2 ** 20 / (archive.wall_ms / 1000), gz_mb: statSync(gzPath).size / 2 ** 20 },
+      zcat,
       naive_readline: { lines_per_s: m / (ms2 / 1000), mb_per_s: bytes / 2 ** 20 / (ms2 / 1000), cpu_ms: cpuMs(c1), wall_ms: ms2 },
     };
   },
@@ -354,6 +371,8 @@ if (process.argv[2] === '--child') {
     row('tidewatch, CRI container lines (`stdout F ...`), as LineBlocks', t.cri_lines.plain);
     row('tidewatch, the same with `multiline: { preset: cri }` (split lines joined)', t.cri_lines.multiline_cri);
     row('tidewatch, the nginx-like lines in UTF-16LE (`encoding: utf-16le`), as LineBlocks', t.utf16le);
+    row(`tidewatch, the same lines as a .gz archive (${fmt(t.archive.gz_mb)} MB; \`exclude_gz: false\`), as LineBlocks (MB/s uncompressed)`, t.archive);
+    row('zcat of that .gz to /dev/null (decompression alone, another process)', t.zcat);
     row('naive readline', t.naive_readline);
   }
   if (results.idle) console.log(`\nidle (1 file, 5 s): CPU ${fmt(results.idle.cpu_pct, 2)} %, RSS ${fmt(results.idle.rss_mb)} MB, inotify watches ${results.idle.inotify_watches}`);

@@ -1940,6 +1940,8 @@ class LogLimiter {
 const GZ_TEMP = 'gz-';
 /** Newest files beside a retired file's old name that are looked into. */
 const BESIDE_CANDIDATES = 8;
+/** Uncompressed bytes per chunk out of gunzip (zlib's default is 16 KiB: an await per 16 KiB written). */
+const GZ_CHUNK = 256 * 1024;
 /** Files let go lately, kept to recognise their compressed rotation (FileTailer.recent), at most. */
 const RECENT_MAX = 1024;
 /** Most bytes a `.gz` may hold beyond where reading stopped (a decompression bomb stops here). */
@@ -1959,7 +1961,7 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
   const input = createReadStream(gz);
   try {
     let pos = 0;
-    for await (const chunk of input.pipe(createGunzip())) {
+    for await (const chunk of input.pipe(createGunzip({ chunkSize: GZ_CHUNK }))) {
       const c = chunk as Buffer;
       const end = pos + c.length;
       // From `a` on, this chunk is in the region written whole (the tail and what follows it).
@@ -1992,7 +1994,7 @@ async function gunzipHead(path: string, n: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let got = 0;
   try {
-    for await (const chunk of input.pipe(createGunzip())) {
+    for await (const chunk of input.pipe(createGunzip({ chunkSize: GZ_CHUNK }))) {
       parts.push(chunk as Buffer);
       got += (chunk as Buffer).length;
       if (got >= n) break;
