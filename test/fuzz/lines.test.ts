@@ -2,7 +2,7 @@
  * Bad input against the file source's framing (issue 11), beyond the model tests in
  * test/agent/sources/file/: lines that arrive a few bytes per read, huge lines, binary and
  * invalid UTF-8, flushes at any point, and multiline rules (presets and user patterns) over
- * random lines. The framer never holds more than maxLineBytes + 2 bytes of a line, accounts for
+ * random lines. The framer never holds more than maxLineBytes + 3 bytes of a line, accounts for
  * every byte it was given, and stays linear in the input; multiline events respect their limits.
  */
 import fc from 'fast-check';

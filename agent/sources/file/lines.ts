@@ -6,7 +6,7 @@
  * Boundaries: `\n` ends a line; a `\r` right before it is not part of the line (`\r\n`). A lone
  * `\r` is content. Lines longer than `maxLineBytes` are truncated (the rest up to the newline is
  * skipped) or split into pieces of `maxLineBytes`, and counted either way; memory held for one
- * line is bounded by `maxLineBytes + 2` whatever the input.
+ * line is bounded by `maxLineBytes + 3` whatever the input.
  *
  * NUL bytes where a line starts are skipped, and counted: they are the hole a copytruncate leaves
  * when the writer does not append (it writes on at its old offset, and the bytes before read as
@@ -138,7 +138,7 @@ export function lastLineEnd(tail: Buffer, base: number, framing: Framing | undef
 }
 
 export class LineFramer {
-  /** Bytes of the current unfinished line (never more than maxLineBytes + one unit): a prefix of `store`. */
+  /** Bytes of the current unfinished line (never more than maxLineBytes + a unit, and half a unit in UTF-16): a prefix of `store`. */
   private carry: Buffer | undefined;
   /**
    * Room `carry` grows into, doubling: a line that arrives a few bytes per read is copied
@@ -278,7 +278,10 @@ export class LineFramer {
 
   private append(chunk: Buffer, from: number, to: number, out: Line[]): void {
     if (from === to || this.skipping) return;
-    const limit = this.max + this.nl.width; // room for a `\r` that may precede the newline
+    // Room for a `\r` that may precede the newline, and in UTF-16 for the first half of a unit
+    // that may be the newline itself (a read ending at an odd offset; found by the UTF-16 property
+    // test: a line of exactly max_line_bytes whose `\r\n` a read cut in the newline was cut).
+    const limit = this.max + (this.nl.width === 2 ? 3 : 1);
     const seg = chunk.subarray(from, to);
     const have = this.carry?.length ?? 0;
     if (have + seg.length <= limit) {
@@ -325,7 +328,8 @@ export class LineFramer {
 
   /** Emits a finished line, held to max_line_bytes: split in two or cut, as long_lines says. */
   private emitLimited(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
-    if (bytes.length > this.max) {
+    // The carry may hold up to a unit and a half (UTF-16) beyond the limit.
+    while (bytes.length > this.max) {
       if (this.longLines === 'split') {
         this.emit(bytes, 0, this.max, this.start + this.max, true, out);
         bytes = bytes.subarray(this.max);

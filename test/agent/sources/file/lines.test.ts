@@ -44,9 +44,10 @@ function model(input: Buffer, maxLineBytes: number, mode: LongLines, framing: Fr
     start = pastNul(nl + w);
     nl = start - w;
   }
-  // split mode hands out full pieces of an unfinished line as soon as more bytes follow them.
+  // split mode hands out full pieces of an unfinished line as soon as more whole units than a
+  // piece and a `\r` follow them (a last half unit may be half of the newline).
   if (mode === 'split') {
-    while (input.length - start > max + w) {
+    while (input.length - start - ((input.length - start) % w) > max + w) {
       out.push({ text: input.subarray(start, start + max).toString('latin1'), offset: start, next: start + max, cut: true });
       start += max;
     }
@@ -154,6 +155,14 @@ describe('LineFramer', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  test('UTF-16: a line of exactly max_line_bytes whose \\r\\n a read cuts inside the newline unit is not cut (was truncated)', () => {
+    // U+0A0A, then \r\n; the first read ends after the newline's first byte.
+    for (const mode of ['truncate', 'split'] as const) {
+      const { lines } = frame(Buffer.from([0x0a, 0x0a, 0x0d, 0x00, 0x0a, 0x00]), [5], 2, mode, 'utf-16le');
+      expect(lines).toEqual([{ text: '\n\n', offset: 0, next: 6, cut: false }]);
+    }
   });
 
   test('UTF-16: a character whose half is 0x0A (U+0A0D, U+0D0A) does not end a line; \r\n does', () => {
