@@ -1197,6 +1197,11 @@ export class FileTailer implements Source {
     if (t.holding) this.flushAll(t, now);
     if (t.inflight.length > 0 || t.confirmed < t.size) return; // its acknowledgement comes back here
     t.archive = 'done';
+    // Never read again: its checkpoint entry need not carry the fingerprint and tail (a spool of
+    // many archives would otherwise rewrite them all with every checkpoint).
+    t.fp = EMPTY;
+    t.tail = EMPTY;
+    t.confirmedTail = EMPTY;
     t.entry = undefined;
     this.ckDirty = true;
     await this.closeFd(t);

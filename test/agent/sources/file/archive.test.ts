@@ -74,7 +74,7 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
     await s.src.stop();
     const ck = await checkpointOf(s.dir);
     if (!ck.ok) throw new Error(ck.reason);
-    expect(ck.state.entries.map((e) => [e.path, e.archive, e.offset])).toEqual([[join(s.logs, 'app.log.3.gz'), 'done', Buffer.byteLength(text)]]);
+    expect(ck.state.entries.map((e) => [e.path, e.archive, e.offset, e.fp, e.tail])).toEqual([[join(s.logs, 'app.log.3.gz'), 'done', Buffer.byteLength(text), '', '']]);
 
     const s2 = await setup({}, s.dir);
     await writeGz(join(s.logs, 'app.log.4.gz'), lines('new', 10));
