@@ -21,7 +21,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.kafka.test.ts', 'test/**/*.browser.test.ts', 'test/**/*.chaos.test.ts', 'node_modules/**'],
-          testTimeout: 30_000,
+          // TW_SCALE=full runs the fuzz and property tests 10-30x longer (test/support/scale.ts).
+          testTimeout: process.env.TW_SCALE === 'full' ? 600_000 : 30_000,
         },
       },
       {
