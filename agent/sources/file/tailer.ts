@@ -272,8 +272,9 @@ export class FileTailer implements Source {
   /** Archives that could not be uncompressed, by `dev:ino`: the size and mtime then (tried again once either changes). */
   private readonly badArchives = new Map<string, string>();
   /**
-   * Files let go lately (read to their end, or given up), kept for copy_detect_ms when archives
-   * are selected: the compressed rotation of one shows up after it was let go (rotatedInto).
+   * Files let go lately (read to their end, or given up), kept for a day (RECENT_MS) when archives
+   * are selected, in memory only: the compressed rotation of one shows up after it was let go
+   * (rotatedInto).
    */
   private readonly recent = new Map<Tracker, number>();
   /** I/O errors are logged at most once a minute per operation (counted every time). */
@@ -1663,7 +1664,7 @@ export class FileTailer implements Source {
     if (this.archives && t.archive === undefined && t.fp.length > 0 && !this.stopping) {
       const now = this.ctx.now();
       for (const [r, until] of this.recent) if (until <= now || this.recent.size >= RECENT_MAX) this.recent.delete(r);
-      this.recent.set(t, now + this.opts.copyDetectMs);
+      this.recent.set(t, now + Math.max(this.opts.copyDetectMs, RECENT_MS));
     }
     t.state = 'released';
     this.untrack(t);
@@ -1949,6 +1950,11 @@ const BESIDE_CANDIDATES = 8;
 const GZ_CHUNK = 256 * 1024;
 /** Files let go lately, kept to recognise their compressed rotation (FileTailer.recent), at most. */
 const RECENT_MAX = 1024;
+/**
+ * How long: past a day, for logrotate's `delaycompress` when the globs select `*.log` and `*.gz`
+ * but not `app.log.1` (let go after rotated_idle_ms, compressed at the next daily rotation).
+ */
+const RECENT_MS = 26 * 3600 * 1000;
 /** Most bytes a `.gz` may hold beyond where reading stopped (a decompression bomb stops here). */
 const GZ_MAX_BYTES = 4 * 2 ** 30;
 

@@ -181,6 +181,26 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       expect(s.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
     });
 
+    test('delaycompress with *.log and *.gz selected: the rotation let go a day before its archive appears is not read again', async () => {
+      const s0 = await setup();
+      const s = await setup({ ...opts, include: [join(s0.logs, '*.log'), join(s0.logs, '*.gz')] }, s0.dir);
+      const log = join(s.logs, 'app.log');
+      await writeFile(log, lines('a', 100));
+      await s.src.start();
+      await until(() => s.ctx.confirmed.length === 100, 5000, 'the file');
+      // Rotated to app.log.1, which the globs do not select: drained and let go.
+      await rename(log, `${log}.1`);
+      await s.src.sync();
+      await until(() => s.src.lag().length === 0, 5000, 'the file let go');
+      // The next day's rotation compresses it.
+      s.ctx.setNow(() => Date.now() + 25 * 3600 * 1000);
+      await writeFile(`${log}.1.gz`, gzipSync(await readFile(`${log}.1`)));
+      await unlink(`${log}.1`);
+      await settle(s.src);
+      expect(s.ctx.emitted().length).toBe(100);
+      expect(s.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
+    });
+
     test('rotated and compressed while the agent was down: the archive goes on from the checkpoint, under the same identity', async () => {
       const { s, log, o } = await following(20, { ...opts, stop_timeout_ms: 100 });
       await s.src.stop();
