@@ -278,10 +278,11 @@ export class LineFramer {
 
   private append(chunk: Buffer, from: number, to: number, out: Line[]): void {
     if (from === to || this.skipping) return;
-    // Room for a `\r` that may precede the newline, and in UTF-16 for the first half of a unit
-    // that may be the newline itself (a read ending at an odd offset; found by the UTF-16 property
-    // test: a line of exactly max_line_bytes whose `\r\n` a read cut in the newline was cut).
-    const limit = this.max + (this.nl.width === 2 ? 3 : 1);
+    // Room for a `\r` unit that may precede the newline, and for the newline unit but its last
+    // byte: in UTF-16, a read ending at an odd offset may hold the newline's first half (found by
+    // the UTF-16 property test: a line of exactly max_line_bytes whose `\r\n` a read cut in the
+    // newline was cut).
+    const limit = this.max + 2 * this.nl.width - 1;
     const seg = chunk.subarray(from, to);
     const have = this.carry?.length ?? 0;
     if (have + seg.length <= limit) {
@@ -326,7 +327,7 @@ export class LineFramer {
     this.emitLimited(bytes, next, cut, out);
   }
 
-  /** Emits a finished line, held to max_line_bytes: split in two or cut, as long_lines says. */
+  /** Emits a finished line, held to max_line_bytes: split into pieces or cut, as long_lines says. */
   private emitLimited(bytes: Buffer, next: number, cut: boolean, out: Line[]): void {
     // The carry may hold up to a unit and a half (UTF-16) beyond the limit.
     while (bytes.length > this.max) {

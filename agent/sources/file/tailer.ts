@@ -10,7 +10,7 @@
  * A retired file nobody selected a copy of (a copy the globs do not match, or one compressed while
  * the agent was down) is looked for beside its old name, recognised the same way, and read from
  * there (recoverBeside). With exclude_gz: false, a selected .gz is an archive: read once through its
- * uncompressed copy, under a stream id of its own (onArchive).
+ * uncompressed copy, under a stream id of its own (newArchive).
  * An identity is written to the checkpoint before any line carrying it is emitted, so a crash
  * never hands the same identity to different bytes, nor new identities to bytes already sent.
  *
@@ -164,7 +164,7 @@ class Tracker {
   lookedBeside = false;
   /** The uncompressed copy of a .gz this tracker reads (removed at release). */
   gzTemp: string | undefined;
-  /** A selected .gz (exclude_gz: false): read once through its uncompressed copy (onArchive). */
+  /** A selected .gz (exclude_gz: false): read once through its uncompressed copy (newArchive). */
   archive: 'reading' | 'done' | undefined;
   finishing = false;
   /** Cached checkpoint entry; undefined when something in it changed. */
@@ -733,19 +733,21 @@ export class FileTailer implements Source {
     }
     if (!st.isFile() || !this.globs.match(path)) return;
     const t = this.byIno.get(keyOf(st));
-    // A plain file renamed to a .gz name is the same file, followed on as before.
-    if (this.archives && path.endsWith('.gz') && (t === undefined || t.archive !== undefined)) return this.onArchive(path, st, cur);
     if (t !== undefined && sameBirth(t.btime, st.birthtimeMs)) {
       if (cur !== undefined && cur !== t) await this.pathGone(cur);
-      if (t.path !== path || t.state !== 'live') {
-        if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
-        t.path = path;
+      if (t.archive !== undefined) {
+        // An archive does not change: renamed within the selection at most, not read again.
+        this.followAt(t, path);
+        if (t.state === 'live' && t.archive === 'reading' && t.fd === undefined) this.dirty.add(t);
+        return;
+      }
+      if (t.state !== 'live') {
         t.state = 'live';
         this.note(t);
         t.entry = undefined;
         this.ckDirty = true;
       }
-      this.byPath.set(path, t);
+      this.followAt(t, path);
       t.size = st.size;
       if (this.initialScan && t.fd === undefined) await this.verifyOnAttach(t);
       // Shorter than where reading got: truncated. Seen here, not only at the next read, which
@@ -765,7 +767,20 @@ export class FileTailer implements Source {
       if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
     }
     if (cur !== undefined) await this.pathGone(cur);
-    await this.newFile(path, st);
+    // A plain file renamed to a .gz name was found above, and is followed on as before.
+    if (this.archives && path.endsWith('.gz')) await this.newArchive(path, st);
+    else await this.newFile(path, st);
+  }
+
+  /** t's file is at the selected `path` now (found there, or renamed within the selection). */
+  private followAt(t: Tracker, path: string): void {
+    if (t.path !== path) {
+      if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+      t.path = path;
+      t.entry = undefined;
+      this.ckDirty = true;
+    }
+    this.byPath.set(path, t);
   }
 
   /**
@@ -941,10 +956,7 @@ export class FileTailer implements Source {
       // Renamed within the selection, an archive is the same archive: not read again.
       const found = await findByInode(dirname(t.path), t).catch(() => undefined);
       if (found !== undefined && this.globs.match(found)) {
-        t.path = found;
-        t.entry = undefined;
-        this.ckDirty = true;
-        this.byPath.set(found, t);
+        this.followAt(t, found);
         return;
       }
       if (t.archive === 'done') {
@@ -1013,33 +1025,15 @@ export class FileTailer implements Source {
   }
 
   /**
-   * A selected `.gz` (exclude_gz: false) is an archive: read once, through its uncompressed copy in
-   * the state directory, under a stream id of its own; its offsets and fingerprint are those of the
-   * uncompressed content. Known by device, inode and birth time like any file, so a rename within
-   * the selection does not read it again. A new one is read once it stayed unchanged for
-   * rotated_idle_ms: logrotate may still be compressing it. A `.gz` name on plain content is read
-   * as a plain file.
+   * A new selected `.gz` (exclude_gz: false) is an archive: read once, through its uncompressed
+   * copy in the state directory, under a stream id of its own; its offsets and fingerprint are
+   * those of the uncompressed content. Known by device, inode and birth time like any file
+   * (onPath), so a rename within the selection does not read it again. It is read once it stayed
+   * unchanged for rotated_idle_ms: logrotate may still be compressing it. A `.gz` name on plain
+   * content is read as a plain file.
    */
-  private async onArchive(path: string, st: Stats, cur: Tracker | undefined): Promise<void> {
+  private async newArchive(path: string, st: Stats): Promise<void> {
     const key = keyOf(st);
-    const t = this.byIno.get(key);
-    if (t !== undefined && sameBirth(t.btime, st.birthtimeMs)) {
-      if (cur !== undefined && cur !== t) await this.pathGone(cur);
-      if (t.path !== path) {
-        if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
-        t.path = path;
-        t.entry = undefined;
-        this.ckDirty = true;
-      }
-      this.byPath.set(path, t);
-      if (t.state === 'live' && t.archive === 'reading' && t.fd === undefined) this.dirty.add(t);
-      return;
-    }
-    if (t !== undefined) {
-      await this.pathGone(t); // its inode reused
-      if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
-    }
-    if (cur !== undefined) await this.pathGone(cur);
     const now = this.ctx.now();
     const quietAt = st.mtimeMs + this.opts.rotatedIdleMs;
     if (now < quietAt) {
@@ -1098,16 +1092,11 @@ export class FileTailer implements Source {
       if (t.archive !== undefined || t.fp.length === 0 || head.length < t.fp.length || !head.subarray(0, t.fp.length).equals(t.fp)) continue;
       if (t.state === 'released' && (this.recent.get(t) ?? 0) <= now) continue;
       const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}-archive`);
-      let fh: FileHandle | undefined;
-      try {
-        if (await inflateFrom(path, tmp, t)) fh = await open(tmp, 'r');
-      } catch (err) {
+      const fh = await openInflated(path, tmp, t).catch((err: unknown) => {
         this.ioError('archive', err);
-      }
-      if (fh === undefined) {
-        await unlink(tmp).catch(() => {});
-        continue;
-      }
+        return undefined;
+      });
+      if (fh === undefined) continue;
       const alive =
         t.state !== 'released' &&
         (t.fd !== undefined || (t.state !== 'retired' && (await stat(t.path).then((s) => keyOf(s) === t.key && sameBirth(t.btime, s.birthtimeMs), () => false))));
@@ -1165,15 +1154,12 @@ export class FileTailer implements Source {
       return false;
     }
     const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
-    let fh: FileHandle | undefined;
-    try {
-      if (await inflateFrom(t.path, tmp, t)) fh = await open(tmp, 'r');
-    } catch (err) {
+    const fh = await openInflated(t.path, tmp, t).catch((err: unknown) => {
       this.ioError('archive', err);
       this.badArchives.set(t.key, `${seen.size}:${seen.mtimeMs}`);
-    }
+      return undefined;
+    });
     if (fh === undefined) {
-      await unlink(tmp).catch(() => {});
       const p = t.path;
       await this.release(t);
       this.hints.set(p, 'rename');
@@ -1602,9 +1588,8 @@ export class FileTailer implements Source {
       let fh: FileHandle | undefined;
       const ok = await (async () => {
         if (gz) {
-          if (!(await inflateFrom(c.path, tmp, t))) return false;
-          fh = await open(tmp, 'r');
-          return true;
+          fh = await openInflated(c.path, tmp, t);
+          return fh !== undefined;
         }
         fh = await open(c.path, 'r');
         return holds(fh, t);
@@ -1614,7 +1599,6 @@ export class FileTailer implements Source {
       });
       if (!ok || fh === undefined) {
         await fh?.close().catch(() => {});
-        if (gz) await unlink(tmp).catch(() => {});
         continue;
       }
       if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
@@ -2014,6 +1998,21 @@ async function gunzipHead(path: string, n: number): Promise<Buffer> {
     input.destroy();
   }
   return Buffer.concat(parts).subarray(0, n);
+}
+
+/**
+ * `gz` uncompressed into `out` (inflateFrom) and opened for reading, when its content is t's
+ * file; undefined when it is not. `out` is removed unless a handle is returned, also when
+ * uncompressing or opening throws (which it passes on).
+ */
+async function openInflated(gz: string, out: string, t: Tracker): Promise<FileHandle | undefined> {
+  let fh: FileHandle | undefined;
+  try {
+    if (await inflateFrom(gz, out, t)) fh = await open(out, 'r');
+  } finally {
+    if (fh === undefined) await unlink(out).catch(() => {});
+  }
+  return fh;
 }
 
 /** Whether the file open as `fh` is t's file: its fingerprint at 0, its tail before t.readOffset. */
