@@ -1171,7 +1171,6 @@ export class FileTailer implements Source {
     t.size = st.size;
     t.maxSize = st.size;
     t.eof = false;
-    this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
     return true;
   }
 
@@ -1747,7 +1746,6 @@ export class FileTailer implements Source {
     }
     this.holdOpen(t, fh);
     t.size = st.size;
-    this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
     return true;
   }
 
@@ -1756,6 +1754,7 @@ export class FileTailer implements Source {
     t.fd = fh;
     this.openCount++;
     this.open.add(t);
+    this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
   }
 
   /**
@@ -1779,6 +1778,7 @@ export class FileTailer implements Source {
     t.fd = undefined;
     this.openCount--;
     this.open.delete(t);
+    this.ctx.telemetry.set('tidewatch_file_open_files', this.labels, this.openCount);
     await fd.close().catch(() => {});
     // An archive's copy is written anew when it is opened again.
     if (t.archive !== undefined && t.gzTemp !== undefined) {

@@ -1102,5 +1102,12 @@ describe('file source: many files', () => {
     await s.src.sync();
     expectOnce(bodies(s.ctx.confirmedLines()), want);
     expect(s.src.openFiles).toBeLessThanOrEqual(16);
+    // The gauge follows the handles both ways: idle ones closed (close_idle_ms: 0) bring it to 0.
+    await until(() => s.src.openFiles === 0, 10_000, 'idle handles closed');
+    expect(s.ctx.telemetry.value('tidewatch_file_open_files', { source: 'app' })).toBe(0);
+    await appendFile(join(s.dir, 'logs', 'f0.log'), lines('last', 0, 1));
+    want.push(...wantLines(lines('last', 0, 1)));
+    await until(() => s.ctx.confirmed.length >= want.length, 20_000, 'append after every handle closed');
+    expect(s.ctx.telemetry.value('tidewatch_file_open_files', { source: 'app' })).toBe(s.src.openFiles);
   }, 120_000);
 });
