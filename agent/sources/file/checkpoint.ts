@@ -29,12 +29,18 @@ export interface CheckpointEntry {
   fp: string;
   /** Confirmed offset: every line before it reached every sink. Always a line boundary. */
   offset: number;
-  /** The bytes just before `offset` (base64, up to 32), to see a rewrite of the file. */
+  /** The bytes just before `offset` (base64, up to TAIL), to see a rewrite of the file. */
   tail: string;
   /** `live`: followed at its path; `retired`: truncated away or lost, kept to recognise a copy. */
   state: 'live' | 'retired';
-  /** When it was retired, epoch ms. */
+  /** When it was retired (or let go), epoch ms. */
   retired_at?: number;
+  /**
+   * A file read to its end and let go, remembered until then (epoch ms) to recognise its
+   * compressed rotation when archives are read (exclude_gz: false). Written as `retired`, so an
+   * agent that does not know this field keeps it for a copy_detect_ms and forgets it.
+   */
+  released_until?: number;
   /**
    * A selected `.gz` (exclude_gz: false), read through its uncompressed copy: `reading` until every
    * line of it was confirmed, then `done`. Offsets and the fingerprint are the uncompressed content's.
@@ -100,6 +106,7 @@ function validEntry(e: unknown): e is CheckpointEntry {
     typeof e.tail === 'string' &&
     (e.state === 'live' || e.state === 'retired') &&
     (e.retired_at === undefined || nat(e.retired_at)) &&
+    (e.released_until === undefined || nat(e.released_until)) &&
     (e.archive === undefined || e.archive === 'reading' || e.archive === 'done')
   );
 }

@@ -376,6 +376,8 @@ export class FileTailer implements Source {
     // line is ever sent under an identity that already named other bytes (duplicates, never loss).
     const reidentify = loaded.status === 'recovered_from_prev';
     for (const e of loaded.state.entries) {
+      // A file let go before the restart: remembered until released_until when archives are read.
+      if (e.released_until !== undefined && (!this.archives || e.released_until <= now)) continue;
       const t = new Tracker(
         {
           sid: reidentify ? newSid() : e.sid,
@@ -398,6 +400,12 @@ export class FileTailer implements Source {
       if (e.archive !== undefined) {
         t.archive = e.archive;
         t.size = e.offset;
+      }
+      if (e.released_until !== undefined) {
+        t.state = 'released';
+        t.retiredAt = e.retired_at ?? now;
+        if (this.recent.size < RECENT_MAX) this.recent.set(t, e.released_until);
+        continue;
       }
       if (e.state === 'retired') {
         t.state = 'retired';
@@ -1642,13 +1650,18 @@ export class FileTailer implements Source {
   }
 
   private async release(t: Tracker): Promise<void> {
+    const remember = this.archives && t.archive === undefined && t.fp.length > 0 && !this.stopping;
+    // Its checkpoint entry needs the bytes before its confirmed offset, read while it is open.
+    if (remember) await this.entryOf(t);
     await this.closeFd(t);
     if (t.gzTemp !== undefined) await unlink(t.gzTemp).catch(() => {});
-    if (this.archives && t.archive === undefined && t.fp.length > 0 && !this.stopping) {
+    if (remember) {
       const now = this.ctx.now();
       for (const [r, until] of this.recent) if (until <= now || this.recent.size >= RECENT_MAX) this.recent.delete(r);
       this.recent.set(t, now + Math.max(this.opts.copyDetectMs, RECENT_MS));
+      t.retiredAt = now;
     }
+    t.entry = undefined;
     t.state = 'released';
     this.untrack(t);
     if (this.byIno.get(t.key) === t) this.byIno.delete(t.key);
@@ -1789,6 +1802,42 @@ export class FileTailer implements Source {
 
   // ---- checkpoint -----------------------------------------------------------------------
 
+  /** t's checkpoint entry: cached while its confirmed offset stays where it was. */
+  private async entryOf(t: Tracker): Promise<CheckpointEntry> {
+    if (t.entry !== undefined) return t.entry;
+    // Offset and tail are taken together: an acknowledgement may move the confirmed offset while
+    // the tail is read below, and a tail saved with another offset's bytes makes the next start
+    // take the file for rewritten (it sent the whole file again).
+    const offset = t.confirmed;
+    let tail = t.confirmedTail;
+    if (tail === undefined && t.fd !== undefined && offset > 0) {
+      const n = Math.min(TAIL, offset);
+      const b = Buffer.alloc(n);
+      const r = await t.fd.read(b, 0, n, offset - n).catch(() => undefined);
+      tail = r?.bytesRead === n ? b : EMPTY;
+      if (t.confirmed === offset) t.confirmedTail = tail;
+    }
+    const retired = t.state === 'retired' || t.state === 'released';
+    const entry: CheckpointEntry = {
+      sid: t.sid,
+      gen: t.gen,
+      head: t.head,
+      path: t.path,
+      dev: t.dev,
+      ino: t.ino,
+      btime: t.btime,
+      fp: t.fp.toString('base64'),
+      offset,
+      tail: (tail ?? EMPTY).toString('base64'),
+      state: retired ? 'retired' : 'live',
+      ...(retired ? { retired_at: t.retiredAt } : {}),
+      ...(t.archive !== undefined ? { archive: t.archive } : {}),
+    };
+    // Kept for the next save only while it is still current.
+    if (t.confirmed === offset) t.entry = entry;
+    return entry;
+  }
+
   private async saveCheckpoint(): Promise<void> {
     this.ckUrgent = false;
     // Cleared first: an acknowledgement that lands while this save awaits marks the next one due.
@@ -1797,40 +1846,16 @@ export class FileTailer implements Source {
     const saved: Tracker[] = [];
     for (const t of this.trackers) {
       if (t.state === 'released') continue;
-      let entry = t.entry;
-      if (entry === undefined) {
-        // Offset and tail are taken together: an acknowledgement may move the confirmed offset
-        // while the tail is read below, and a tail saved with another offset's bytes makes the
-        // next start take the file for rewritten (it sent the whole file again).
-        const offset = t.confirmed;
-        let tail = t.confirmedTail;
-        if (tail === undefined && t.fd !== undefined && offset > 0) {
-          const n = Math.min(TAIL, offset);
-          const b = Buffer.alloc(n);
-          const r = await t.fd.read(b, 0, n, offset - n).catch(() => undefined);
-          tail = r?.bytesRead === n ? b : EMPTY;
-          if (t.confirmed === offset) t.confirmedTail = tail;
-        }
-        entry = {
-          sid: t.sid,
-          gen: t.gen,
-          head: t.head,
-          path: t.path,
-          dev: t.dev,
-          ino: t.ino,
-          btime: t.btime,
-          fp: t.fp.toString('base64'),
-          offset,
-          tail: (tail ?? EMPTY).toString('base64'),
-          state: t.state === 'retired' ? 'retired' : 'live',
-          ...(t.state === 'retired' ? { retired_at: t.retiredAt } : {}),
-          ...(t.archive !== undefined ? { archive: t.archive } : {}),
-        };
-        // Kept for the next save only while it is still current.
-        if (t.confirmed === offset) t.entry = entry;
-      }
-      entries.push(entry);
+      entries.push(await this.entryOf(t));
       saved.push(t);
+    }
+    // Files let go lately, so a restart still knows their compressed rotation (rotatedInto). Only
+    // with the bytes before their offset: a fingerprint alone could take another file's archive
+    // for theirs and skip its lines.
+    const now = this.ctx.now();
+    for (const [t, until] of this.recent) {
+      if (until <= now || t.state !== 'released' || (t.confirmed > 0 && (t.confirmedTail?.length ?? 0) === 0)) continue;
+      entries.push({ ...(await this.entryOf(t)), released_until: until });
     }
     try {
       await this.store.save({ entries });

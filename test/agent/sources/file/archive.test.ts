@@ -181,17 +181,23 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       expect(s.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
     });
 
-    test('delaycompress with *.log and *.gz selected: the rotation let go a day before its archive appears is not read again', async () => {
+    /** *.log and *.gz selected; app.log's 100 lines read, then rotated to app.log.1 (not selected), drained and let go. */
+    const rotatedAway = async (): Promise<{ s: Awaited<ReturnType<typeof setup>>; log: string; o: Opts }> => {
       const s0 = await setup();
-      const s = await setup({ ...opts, include: [join(s0.logs, '*.log'), join(s0.logs, '*.gz')] }, s0.dir);
+      const o = { ...opts, include: [join(s0.logs, '*.log'), join(s0.logs, '*.gz')] };
+      const s = await setup(o, s0.dir);
       const log = join(s.logs, 'app.log');
       await writeFile(log, lines('a', 100));
       await s.src.start();
       await until(() => s.ctx.confirmed.length === 100, 5000, 'the file');
-      // Rotated to app.log.1, which the globs do not select: drained and let go.
       await rename(log, `${log}.1`);
       await s.src.sync();
       await until(() => s.src.lag().length === 0, 5000, 'the file let go');
+      return { s, log, o };
+    };
+
+    test('delaycompress with *.log and *.gz selected: the rotation let go a day before its archive appears is not read again', async () => {
+      const { s, log } = await rotatedAway();
       // The next day's rotation compresses it.
       s.ctx.setNow(() => Date.now() + 25 * 3600 * 1000);
       await writeFile(`${log}.1.gz`, gzipSync(await readFile(`${log}.1`)));
@@ -199,6 +205,45 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       await settle(s.src);
       expect(s.ctx.emitted().length).toBe(100);
       expect(s.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
+    });
+
+    test('delaycompress with a restart in between: the file let go before it is remembered, its archive reads on from where the file was confirmed', async () => {
+      const { s, log, o } = await rotatedAway();
+      await s.src.stop();
+      const ck = await checkpointOf(s.dir);
+      if (!ck.ok) throw new Error(ck.reason);
+      expect(ck.state.entries.length).toBe(1);
+      const let_go = ck.state.entries[0];
+      // Written as retired, so an agent that does not know released_until keeps it only briefly.
+      expect(let_go).toMatchObject({ state: 'retired', offset: Buffer.byteLength(lines('a', 100)) });
+      expect(let_go?.released_until).toBeGreaterThan(Date.now() + 25 * 3600 * 1000);
+      // The application wrote a little more to app.log.1 after it was let go (why delaycompress
+      // exists); the next day's rotation compresses it while the agent runs again.
+      await appendFile(`${log}.1`, lines('late', 5));
+      const s2 = await setup(o, s.dir);
+      await s2.src.start();
+      s2.ctx.setNow(() => Date.now() + 25 * 3600 * 1000);
+      await writeFile(`${log}.1.gz`, gzipSync(await readFile(`${log}.1`)));
+      await unlink(`${log}.1`);
+      await until(() => s2.ctx.confirmed.length >= 5, 5000, 'the late lines');
+      await settle(s2.src);
+      expect(bodies(s2.ctx)).toEqual(split(lines('late', 5)));
+      expect(new Set(s2.ctx.confirmedLines().map((d) => d.sid))).toEqual(new Set([s.ctx.confirmedLines()[0]!.sid]));
+      expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(1);
+    });
+
+    test('a file let go more than a day before the restart is forgotten: its archive is read whole (the documented limit)', async () => {
+      const { s, log, o } = await rotatedAway();
+      await s.src.stop();
+      const s2 = await setup(o, s.dir);
+      s2.ctx.setNow(() => Date.now() + 27 * 3600 * 1000);
+      await s2.src.start();
+      await writeFile(`${log}.1.gz`, gzipSync(await readFile(`${log}.1`)));
+      await unlink(`${log}.1`);
+      await until(() => s2.ctx.confirmed.length >= 100, 5000, 'the archive, whole');
+      await settle(s2.src);
+      expect(bodies(s2.ctx)).toEqual(split(lines('a', 100)));
+      expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(0);
     });
 
     test('rotated and compressed while the agent was down: the archive goes on from the checkpoint, under the same identity', async () => {

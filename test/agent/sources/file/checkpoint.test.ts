@@ -18,7 +18,10 @@ const entryArb: fc.Arbitrary<CheckpointEntry> = fc.record({
   offset: fc.nat(),
   tail: fc.base64String(),
   state: fc.constantFrom<'live' | 'retired'>('live', 'retired'),
-});
+  retired_at: fc.nat(),
+  archive: fc.constantFrom<'reading' | 'done'>('reading', 'done'),
+  released_until: fc.nat(),
+}, { requiredKeys: ['sid', 'gen', 'head', 'path', 'dev', 'ino', 'btime', 'fp', 'offset', 'tail', 'state'] });
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -34,6 +37,14 @@ describe('checkpoint encoding', () => {
         expect(d).toEqual({ ok: true, state: { entries } });
       }),
     );
+  });
+
+  test('an optional field out of its range is a malformed entry, not state', () => {
+    const e: CheckpointEntry = { sid: 'ab', gen: 1, head: false, path: '/a', dev: 1, ino: 2, btime: 3, fp: 'eA==', offset: 99, tail: 'eA==', state: 'retired', retired_at: 5, released_until: 6 };
+    expect(decodeCheckpoint(encodeCheckpoint({ entries: [e] })).ok).toBe(true);
+    for (const bad of [{ released_until: -1 }, { released_until: 'soon' }, { retired_at: Number.NaN }, { archive: 'maybe' }]) {
+      expect(decodeCheckpoint(encodeCheckpoint({ entries: [{ ...e, ...bad } as unknown as CheckpointEntry] }))).toEqual({ ok: false, reason: 'malformed entry' });
+    }
   });
 
   test('any flipped byte or truncation is detected, never decoded into other state', () => {
