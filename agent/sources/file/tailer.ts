@@ -105,6 +105,15 @@ export interface FileLag {
 
 type TrackerState = 'live' | 'draining' | 'retired' | 'released';
 
+/** An archive's uncompressed copy, or why there is none (`fh` undefined; no `err`: not its content). */
+interface Inflated {
+  fh: FileHandle | undefined;
+  tmp: string;
+  err?: unknown;
+  /** The .gz's size and mtime when it was read (badArchives). */
+  seen: string;
+}
+
 interface Inflight {
   end: number;
   bytes: number;
@@ -166,6 +175,8 @@ class Tracker {
   gzTemp: string | undefined;
   /** A selected .gz (exclude_gz: false): read once through its uncompressed copy (newArchive). */
   archive: 'reading' | 'done' | undefined;
+  /** Its copy, uncompressed off the work loop (FileTailer.inflate), waiting for openArchive. */
+  inflated: Inflated | undefined;
   finishing = false;
   /** Cached checkpoint entry; undefined when something in it changed. */
   entry: CheckpointEntry | undefined;
@@ -277,6 +288,14 @@ export class FileTailer implements Source {
    * (rotatedInto).
    */
   private readonly recent = new Map<Tracker, number>();
+  /** Archives being uncompressed into their copies, off the work loop (inflate). */
+  private readonly inflating = new Map<Tracker, Promise<void>>();
+  /** Copies written and not yet taken by openArchive. */
+  private readyCopies = 0;
+  /** Archives waiting for a copy (at most ARCHIVE_COPIES on disk at once). */
+  private readonly archiveQueue = new Set<Tracker>();
+  /** Stops the uncompressing at stop(). */
+  private readonly aborter = new AbortController();
   /** I/O errors are logged at most once a minute per operation (counted every time). */
   private readonly ioLog = new LogLimiter(60_000);
   /** Directories the scan cannot list are named at most every ten minutes each. */
@@ -453,6 +472,9 @@ export class FileTailer implements Source {
     this.watcher = undefined;
     await w?.close().catch(() => {});
     while (this.loop !== undefined) await this.loop;
+    this.aborter.abort();
+    await Promise.all(this.inflating.values());
+    for (const t of this.trackers) this.dropInflated(t);
     // Whole lines already framed go out; a partial line or an open multiline event stays unsent
     // and is read again after the restart, from the checkpoint.
     for (const t of this.trackers) this.emitBatch(t);
@@ -496,6 +518,11 @@ export class FileTailer implements Source {
     this.scanDue = true;
     for (const t of this.trackers) this.dirty.add(t);
     await this.kickAndWait();
+    // Archives uncompressed meanwhile are picked up by the loop they kick.
+    while (this.inflating.size > 0 || this.loop !== undefined) {
+      await Promise.all(this.inflating.values());
+      await this.kickAndWait();
+    }
   }
 
   /** Runs the work loop until nothing is left to do (tests, start). */
@@ -515,6 +542,8 @@ export class FileTailer implements Source {
   }
 
   private untrack(t: Tracker): void {
+    this.dropInflated(t);
+    this.archiveQueue.delete(t);
     this.attention.delete(t);
     this.removals.delete(t);
     this.trackers.delete(t);
@@ -604,6 +633,8 @@ export class FileTailer implements Source {
     for (const t of this.removals) if (now - t.lastGrowthAt >= (this.opts.removeAfterMs ?? 0)) this.dirty.add(t);
     if (this.pending.size > 0) for (const [, p] of this.pending) this.hints.set(p.path, 'rename');
     for (const [p, at] of this.archiveWait) if (now >= at) this.hints.set(p, 'rename');
+    // A copy's place freed by a path that did not say so.
+    if (this.archiveQueue.size > 0 && this.archiveCopies() < ARCHIVE_COPIES) this.wakeArchives();
     if (now >= this.nextScanAt) this.scanDue = true;
     if (this.ckDirty && now - this.lastCkAt >= this.opts.checkpointIntervalMs) this.ckUrgent = true;
     if (now >= this.nextLagAt) {
@@ -1153,34 +1184,103 @@ export class FileTailer implements Source {
    * content is no longer what was read is let go and read again as a new archive.
    */
   private async openArchive(t: Tracker): Promise<boolean> {
-    if (t.archive !== 'reading') return false;
-    const seen = await stat(t.path).catch(() => undefined);
-    if (seen === undefined || keyOf(seen) !== t.key || !sameBirth(t.btime, seen.birthtimeMs)) {
-      const p = t.path;
-      await this.pathGone(t);
-      this.hints.set(p, 'rename');
+    const r = this.takeInflated(t);
+    if (r === undefined) return false;
+    if (t.archive !== 'reading') {
+      discardCopy(r);
+      this.wakeArchives();
       return false;
     }
-    const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
-    const fh = await openInflated(t.path, tmp, t).catch((err: unknown) => {
-      this.ioError('archive', err);
-      this.badArchives.set(t.key, `${seen.size}:${seen.mtimeMs}`);
-      return undefined;
-    });
-    if (fh === undefined) {
+    if (r.fh === undefined) {
+      if (r.err !== undefined) {
+        this.ioError('archive', r.err);
+        this.badArchives.set(t.key, r.seen);
+      }
       const p = t.path;
       await this.release(t);
       this.hints.set(p, 'rename');
       return false;
     }
-    const st = await fh.stat();
-    this.holdOpen(t, fh);
-    t.gzTemp = tmp;
+    const st = await r.fh.stat();
+    this.holdOpen(t, r.fh);
+    t.gzTemp = r.tmp;
     t.size = st.size;
     t.maxSize = st.size;
     t.eof = false;
     return true;
   }
+
+  /**
+   * Starts writing t's uncompressed copy, off the work loop: other files are read meanwhile, and
+   * the copy is taken (openArchive) once written. At most ARCHIVE_COPIES copies are on disk at
+   * once (being written, or read); the other archives wait their turn.
+   */
+  private async inflate(t: Tracker): Promise<void> {
+    if (this.archiveCopies() >= ARCHIVE_COPIES) {
+      this.archiveQueue.add(t);
+      return;
+    }
+    this.archiveQueue.delete(t);
+    const seen = await stat(t.path).catch(() => undefined);
+    if (seen === undefined || keyOf(seen) !== t.key || !sameBirth(t.btime, seen.birthtimeMs)) {
+      const p = t.path;
+      await this.pathGone(t);
+      this.hints.set(p, 'rename');
+      return;
+    }
+    const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}`);
+    const mark = `${seen.size}:${seen.mtimeMs}`;
+    const job = openInflated(t.path, tmp, t, this.aborter.signal)
+      .then(
+        (fh): Inflated => ({ fh, tmp, seen: mark }),
+        (err: unknown): Inflated => ({ fh: undefined, tmp, err, seen: mark }),
+      )
+      .then((r) => {
+        this.inflating.delete(t);
+        if (this.stopping || t.archive !== 'reading' || t.fd !== undefined || !this.trackers.has(t)) {
+          if (r.fh !== undefined) discardCopy(r);
+          this.wakeArchives();
+          return;
+        }
+        t.inflated = r;
+        if (r.fh !== undefined) this.readyCopies++;
+        else this.wakeArchives();
+        this.dirty.add(t);
+        this.kick();
+      });
+    this.inflating.set(t, job);
+  }
+
+  /** Uncompressed copies on disk: being written, written and not yet taken, or open. */
+  private archiveCopies(): number {
+    let n = this.inflating.size + this.readyCopies;
+    for (const o of this.open) if (o.gzTemp !== undefined) n++;
+    return n;
+  }
+
+  private takeInflated(t: Tracker): Inflated | undefined {
+    const r = t.inflated;
+    t.inflated = undefined;
+    if (r?.fh !== undefined) this.readyCopies--;
+    return r;
+  }
+
+  /** A copy written for a tracker that no longer reads it is removed. */
+  private dropInflated(t: Tracker): void {
+    const r = this.takeInflated(t);
+    if (r?.fh === undefined) return;
+    discardCopy(r);
+    this.wakeArchives();
+  }
+
+  /** A copy's place is free: the archives waiting for one are looked at again. */
+  private wakeArchives(): void {
+    if (this.archiveQueue.size === 0) return;
+    for (const q of this.archiveQueue) if (this.trackers.has(q)) this.dirty.add(q);
+    this.archiveQueue.clear();
+    this.kick();
+  }
+
 
   /**
    * An archive read to its end: its last partial line and multiline event go out at once (no
@@ -1735,6 +1835,11 @@ export class FileTailer implements Source {
   // ---- handles ----------------------------------------------------------------------------
 
   private async openFd(t: Tracker): Promise<boolean> {
+    if (t.archive !== undefined && t.inflated === undefined) {
+      // Its copy is written off the work loop first; the handle is taken once it is there.
+      if (t.archive === 'reading' && !this.inflating.has(t)) await this.inflate(t);
+      return false;
+    }
     if (this.openCount >= this.opts.maxOpenFiles && !(await this.evictIdle())) {
       this.ctx.telemetry.add(C.openDeferred, this.labels);
       return false;
@@ -1788,6 +1893,7 @@ export class FileTailer implements Source {
   private async closeFd(t: Tracker): Promise<void> {
     const fd = t.fd;
     if (fd === undefined) return;
+    const hadCopy = t.gzTemp !== undefined;
     t.fd = undefined;
     this.openCount--;
     this.open.delete(t);
@@ -1798,6 +1904,8 @@ export class FileTailer implements Source {
       await unlink(t.gzTemp).catch(() => {});
       t.gzTemp = undefined;
     }
+    // A copy no longer counts once its handle is closed (archiveCopies).
+    if (hadCopy) this.wakeArchives();
   }
 
   // ---- checkpoint -----------------------------------------------------------------------
@@ -1957,6 +2065,8 @@ const GZ_TEMP = 'gz-';
 const BESIDE_CANDIDATES = 8;
 /** Uncompressed bytes per chunk out of gunzip (zlib's default is 16 KiB: an await per 16 KiB written). */
 const GZ_CHUNK = 256 * 1024;
+/** Archives' uncompressed copies on disk at once: one read while the next is written. */
+const ARCHIVE_COPIES = 2;
 /** Files let go lately, kept to recognise their compressed rotation (FileTailer.recent), at most. */
 const RECENT_MAX = 1024;
 /**
@@ -1972,7 +2082,7 @@ const GZ_MAX_BYTES = 4 * 2 ** 30;
  * offset 0 and t's tail just before t.readOffset. Only the fingerprint and the bytes from that
  * tail on are written, at their offsets; the rest of `out` is a hole.
  */
-async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean> {
+async function inflateFrom(gz: string, out: string, t: Tracker, signal?: AbortSignal): Promise<boolean> {
   const { createGunzip } = await import('node:zlib');
   const fp = t.fp;
   const offset = t.readOffset;
@@ -1982,6 +2092,7 @@ async function inflateFrom(gz: string, out: string, t: Tracker): Promise<boolean
   try {
     let pos = 0;
     for await (const chunk of input.pipe(createGunzip({ chunkSize: GZ_CHUNK }))) {
+      signal?.throwIfAborted();
       const c = chunk as Buffer;
       const end = pos + c.length;
       // From `a` on, this chunk is in the region written whole (the tail and what follows it).
@@ -2030,14 +2141,19 @@ async function gunzipHead(path: string, n: number): Promise<Buffer> {
  * file; undefined when it is not. `out` is removed unless a handle is returned, also when
  * uncompressing or opening throws (which it passes on).
  */
-async function openInflated(gz: string, out: string, t: Tracker): Promise<FileHandle | undefined> {
+async function openInflated(gz: string, out: string, t: Tracker, signal?: AbortSignal): Promise<FileHandle | undefined> {
   let fh: FileHandle | undefined;
   try {
-    if (await inflateFrom(gz, out, t)) fh = await open(out, 'r');
+    if (await inflateFrom(gz, out, t, signal)) fh = await open(out, 'r');
   } finally {
     if (fh === undefined) await unlink(out).catch(() => {});
   }
   return fh;
+}
+
+function discardCopy(r: Inflated): void {
+  void r.fh?.close().catch(() => {});
+  void unlink(r.tmp).catch(() => {});
 }
 
 /** Whether the file open as `fh` is t's file: its fingerprint at 0, its tail before t.readOffset. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { FakeSourceContext, until } from '../../../support/fake-source-context.js';
 import { decodeCheckpoint } from '../../../../agent/sources/file/checkpoint.js';
 import { exists, makeSource, tempDir } from '../file-helpers.js';
+import { scale } from '../../../support/scale.js';
 import type { FileTailer } from '../../../../agent/sources/file/tailer.js';
 
 let cleanups: (() => Promise<void>)[] = [];
@@ -321,6 +322,76 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
     expect(await exists(gz)).toBe(false);
     await s.src.sync();
     expect(s.src.lag()).toEqual([]);
+  });
+
+  describe('uncompressed off the work loop, two copies on disk at most', () => {
+    /** `n` lines of about 1 KiB each. */
+    const big = (prefix: string, n: number): string => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(7, '0')} ${'k'.repeat(1000)}\n`).join('');
+
+    test('a live file is read while a large archive is being uncompressed', async () => {
+      const s = await setup();
+      const live = join(s.logs, 'live.log');
+      await writeFile(live, lines('live', 3));
+      await s.src.start();
+      await until(() => s.ctx.confirmed.length === 3, 5000, 'the live file');
+      const n = scale(64, 256) * 1024;
+      await writeGz(join(s.logs, 'backfill.gz'), big('old', n));
+      // Once its copy is being written, a line comes to the live file ...
+      await until(async () => (await tempsIn(s.dir)).length > 0, 10_000, 'the copy begun');
+      await appendFile(live, 'live-now\n');
+      // ... and goes out before the archive's first line: the loop did not wait for the copy.
+      await until(() => bodies(s.ctx).includes('live-now'), 20_000, 'the live line');
+      expect(bodies(s.ctx).filter((b) => b.startsWith('old-'))).toEqual([]);
+      await until(() => s.ctx.confirmed.length === 4 + n, 60_000, 'the archive');
+      await s.src.sync();
+      expect(s.ctx.emitted().length).toBe(4 + n);
+      expect(await tempsIn(s.dir)).toEqual([]);
+    }, 120_000);
+
+    test('a spool of archives: every line once, never more than two uncompressed copies on disk', async () => {
+      const s = await setup();
+      const per = 8 * 1024;
+      const want: string[] = [];
+      for (let k = 0; k < 5; k++) {
+        const text = big(`spool${k}`, per);
+        want.push(...split(text));
+        await writeGz(join(s.logs, `spool-${k}.gz`), text);
+      }
+      let most = 0;
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          // The state directory is made at start.
+          most = Math.max(most, (await tempsIn(s.dir).catch(() => [])).length);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      await s.src.start();
+      await until(() => s.ctx.confirmed.length === want.length, 60_000, 'the spool');
+      watching = false;
+      await watch;
+      await s.src.sync();
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(2);
+      expect(bodies(s.ctx).sort()).toEqual(want.sort());
+    }, 120_000);
+
+    test('stopped while a copy is being written: the copy is removed, and the restart reads the archive whole once', async () => {
+      const s = await setup({ stop_timeout_ms: 100 });
+      const n = scale(64, 256) * 1024;
+      const text = big('old', n);
+      await writeGz(join(s.logs, 'backfill.gz'), text);
+      await s.src.start();
+      await until(async () => (await tempsIn(s.dir)).length > 0, 10_000, 'the copy begun');
+      await s.src.stop();
+      expect(await tempsIn(s.dir)).toEqual([]);
+      expect(s.ctx.telemetry.value('tidewatch_file_io_errors_total', { source: 'app', op: 'archive' }) ?? 0).toBe(0);
+      const s2 = await setup({}, s.dir);
+      await s2.src.start();
+      await until(() => s2.ctx.confirmed.length === n, 60_000, 'the archive');
+      await s2.src.sync();
+      expect(s.ctx.emitted().length + s2.ctx.emitted().length).toBe(n);
+    }, 120_000);
   });
 
   test('exclude_gz: true (the default) leaves selected .gz files alone', async () => {
