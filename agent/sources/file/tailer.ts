@@ -105,6 +105,19 @@ export interface FileLag {
 
 type TrackerState = 'live' | 'draining' | 'retired' | 'released';
 
+/** What a new archive was found to be (FileTailer.rotatedInto). */
+interface RotationCheck {
+  /** The archive's `dev:ino:size:mtime` when checked: a verdict on other bytes is not used. */
+  mark: string;
+  /** Checked during the first start's scan (start_at: end applies). */
+  atStart: boolean;
+  at: number;
+  /** The followed file whose content it holds, from `offset` on, uncompressed into `copy`. */
+  t?: Tracker;
+  offset?: number;
+  copy?: Inflated;
+}
+
 /** An archive's uncompressed copy, or why there is none (`fh` undefined; no `err`: not its content). */
 interface Inflated {
   fh: FileHandle | undefined;
@@ -296,6 +309,12 @@ export class FileTailer implements Source {
   private readonly archiveQueue = new Set<Tracker>();
   /** Stops the uncompressing at stop(). */
   private readonly aborter = new AbortController();
+  /** New archives checked off the work loop for a followed file's content (rotatedInto), by path. */
+  private readonly rotationChecks = new Map<string, Promise<void>>();
+  /** Their verdicts, taken when the path is looked at again. */
+  private readonly rotationChecked = new Map<string, RotationCheck>();
+  /** Copies' names are unique: two checks may try the same file. */
+  private copySeq = 0;
   /** I/O errors are logged at most once a minute per operation (counted every time). */
   private readonly ioLog = new LogLimiter(60_000);
   /** Directories the scan cannot list are named at most every ten minutes each. */
@@ -473,8 +492,10 @@ export class FileTailer implements Source {
     await w?.close().catch(() => {});
     while (this.loop !== undefined) await this.loop;
     this.aborter.abort();
-    await Promise.all(this.inflating.values());
+    await Promise.all([...this.inflating.values(), ...this.rotationChecks.values()]);
     for (const t of this.trackers) this.dropInflated(t);
+    for (const r of this.rotationChecked.values()) if (r.copy !== undefined) discardCopy(r.copy);
+    this.rotationChecked.clear();
     // Whole lines already framed go out; a partial line or an open multiline event stays unsent
     // and is read again after the restart, from the checkpoint.
     for (const t of this.trackers) this.emitBatch(t);
@@ -519,8 +540,8 @@ export class FileTailer implements Source {
     for (const t of this.trackers) this.dirty.add(t);
     await this.kickAndWait();
     // Archives uncompressed meanwhile are picked up by the loop they kick.
-    while (this.inflating.size > 0 || this.loop !== undefined) {
-      await Promise.all(this.inflating.values());
+    while (this.inflating.size > 0 || this.rotationChecks.size > 0 || this.loop !== undefined) {
+      await Promise.all([...this.inflating.values(), ...this.rotationChecks.values()]);
       await this.kickAndWait();
     }
   }
@@ -633,6 +654,12 @@ export class FileTailer implements Source {
     for (const t of this.removals) if (now - t.lastGrowthAt >= (this.opts.removeAfterMs ?? 0)) this.dirty.add(t);
     if (this.pending.size > 0) for (const [, p] of this.pending) this.hints.set(p.path, 'rename');
     for (const [p, at] of this.archiveWait) if (now >= at) this.hints.set(p, 'rename');
+    // A verdict whose archive was not looked at again (gone, or renamed meanwhile) is dropped.
+    for (const [p, r] of this.rotationChecked) {
+      if (now - r.at < ROTATION_CHECK_KEEP_MS) continue;
+      this.rotationChecked.delete(p);
+      if (r.copy !== undefined) discardCopy(r.copy);
+    }
     // A copy's place freed by a path that did not say so.
     if (this.archiveQueue.size > 0 && this.archiveCopies() < ARCHIVE_COPIES) this.wakeArchives();
     if (now >= this.nextScanAt) this.scanDue = true;
@@ -1089,13 +1116,13 @@ export class FileTailer implements Source {
       return;
     }
     if (magic.length < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) return this.newFile(path, st);
-    const rotated = await this.rotatedInto(path, st, now);
-    if (rotated === 'taken' || rotated === 'wait') return;
+    const { verdict: rotated, atStart } = await this.rotatedInto(path, st, now);
+    if (rotated === 'taken' || rotated === 'wait' || rotated === 'pending') return;
     const a = new Tracker({ sid: newSid(), gen: 0, head: true, path, dev: st.dev, ino: st.ino, btime: st.birthtimeMs, fp: EMPTY, offset: 0, tail: EMPTY }, this.opts, now);
     a.archive = 'reading';
     // As for plain files: start_at: end on the first start, and ignore_older_ms, skip what is there.
     const old = this.opts.ignoreOlderMs > 0 && now - st.mtimeMs > this.opts.ignoreOlderMs;
-    if (rotated === 'read' || old || (this.initialScan && this.firstRun && this.opts.startAt === 'end')) {
+    if (rotated === 'read' || old || (atStart && this.firstRun && this.opts.startAt === 'end')) {
       a.archive = 'done';
       if (old) this.ctx.telemetry.add(C.ignoredFiles, this.labels);
     }
@@ -1119,63 +1146,114 @@ export class FileTailer implements Source {
    *   let go lately): the archive takes over its identity and is read from where reading got, as
    *   a recovered .gz is (`tidewatch_file_gz_recovered_files_total`);
    * - `wait`: the file has batches in flight: looked at again later;
+   * - `pending`: a followed file starts as it does; its content is being uncompressed and
+   *   compared off the work loop (checkRotation), and the path looked at again when that is done;
    * - `none`: no followed file's content; a stream of its own.
    */
-  private async rotatedInto(path: string, st: Stats, now: number): Promise<'none' | 'read' | 'taken' | 'wait'> {
+  private async rotatedInto(path: string, st: Stats, now: number): Promise<{ verdict: 'none' | 'read' | 'taken' | 'wait' | 'pending'; atStart: boolean }> {
+    const mark = `${keyOf(st)}:${st.size}:${st.mtimeMs}`;
+    const found = this.rotationChecked.get(path);
+    if (found !== undefined) {
+      this.rotationChecked.delete(path);
+      if (found.mark === mark) return { verdict: await this.applyRotation(path, st, now, found), atStart: found.atStart };
+      if (found.copy !== undefined) discardCopy(found.copy);
+    }
+    const atStart = this.initialScan;
+    if (this.rotationChecks.has(path)) return { verdict: 'pending', atStart };
     const head = await gunzipHead(path, this.opts.fingerprintBytes).catch(() => EMPTY);
-    if (head.length === 0) return 'none';
-    const seen = new Set<Tracker>();
-    for (const t of [...this.fpCandidates(head), ...this.recent.keys()]) {
-      if (seen.has(t)) continue;
-      seen.add(t);
+    if (head.length === 0) return { verdict: 'none', atStart };
+    const candidates: Tracker[] = [];
+    for (const t of new Set([...this.fpCandidates(head), ...this.recent.keys()])) {
       if (t.archive !== undefined || t.fp.length === 0 || head.length < t.fp.length || !head.subarray(0, t.fp.length).equals(t.fp)) continue;
       if (t.state === 'released' && (this.recent.get(t) ?? 0) <= now) continue;
-      const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}-archive`);
-      const fh = await openInflated(path, tmp, t).catch((err: unknown) => {
-        this.ioError('archive', err);
-        return undefined;
-      });
-      if (fh === undefined) continue;
-      const alive =
-        t.state !== 'released' &&
-        (t.fd !== undefined || (t.state !== 'retired' && (await stat(t.path).then((s) => keyOf(s) === t.key && sameBirth(t.btime, s.birthtimeMs), () => false))));
-      if (alive || t.inflight.length > 0 || t.failed) {
-        await fh.close().catch(() => {});
-        await unlink(tmp).catch(() => {});
-        if (alive) return 'read';
-        this.archiveWait.set(path, now + this.opts.rotatedIdleMs);
-        return 'wait';
-      }
-      if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
-      const tst = await fh.stat();
-      if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
-      if (t.state === 'released') {
-        // Let go lately: its identity is written down again before its next line goes out.
-        this.recent.delete(t);
-        t.persisted = false;
-        this.ckUrgent = true;
-      }
-      this.unindexFp(t);
-      t.archive = 'reading';
-      t.state = 'live';
-      if (!this.trackers.has(t)) this.track(t);
-      this.note(t);
-      this.holdOpen(t, fh);
-      t.gzTemp = tmp;
-      t.eof = false;
-      t.finishing = false;
-      this.moveTo(t, path, st);
-      t.size = tst.size;
-      t.maxSize = tst.size;
-      this.byPath.set(path, t);
-      const bytes = Math.max(0, tst.size - t.readOffset);
-      this.ctx.telemetry.add(C.gzRecovered, this.labels);
-      this.ctx.telemetry.add(C.gzRecoveredBytes, this.labels, bytes);
-      this.ctx.log.info('a followed file, compressed by its rotation: read on from its archive', { path, from: t.readOffset, bytes });
-      return 'taken';
+      candidates.push(t);
     }
-    return 'none';
+    if (candidates.length === 0) return { verdict: 'none', atStart };
+    this.checkRotation(path, mark, atStart, candidates);
+    return { verdict: 'pending', atStart };
   }
+
+  /**
+   * Uncompresses the archive at `path` for each candidate in turn, until one's content is found
+   * from its fingerprint to where its reading got; off the work loop: other files are read
+   * meanwhile. The verdict waits in rotationChecked, and the path is looked at again.
+   */
+  private checkRotation(path: string, mark: string, atStart: boolean, candidates: Tracker[]): void {
+    const job = (async (): Promise<RotationCheck> => {
+      for (const t of candidates) {
+        const offset = t.readOffset;
+        const tmp = join(this.opts.stateDir, `${GZ_TEMP}${t.sid}-${t.gen}-archive-${++this.copySeq}`);
+        const fh = await openInflated(path, tmp, t, this.aborter.signal).catch((err: unknown) => {
+          if (!this.stopping) this.ioError('archive', err);
+          return undefined;
+        });
+        if (fh !== undefined) return { mark, atStart, at: this.ctx.now(), t, offset, copy: { fh, tmp, seen: mark } };
+        if (this.stopping) break;
+      }
+      return { mark, atStart, at: this.ctx.now() };
+    })().then((r) => {
+      this.rotationChecks.delete(path);
+      if (this.stopping) {
+        if (r.copy !== undefined) discardCopy(r.copy);
+        return;
+      }
+      this.rotationChecked.set(path, r);
+      this.hints.set(path, 'rename');
+      this.kick();
+    });
+    this.rotationChecks.set(path, job);
+  }
+
+  /** A checked archive's verdict, on the followed file as it is now. */
+  private async applyRotation(path: string, st: Stats, now: number, r: RotationCheck): Promise<'none' | 'read' | 'taken' | 'wait' | 'pending'> {
+    const t = r.t;
+    const fh = r.copy?.fh;
+    if (t === undefined || fh === undefined || r.copy === undefined) return 'none';
+    const tmp = r.copy.tmp;
+    const alive =
+      t.state !== 'released' &&
+      (t.fd !== undefined || (t.state !== 'retired' && (await stat(t.path).then((s) => keyOf(s) === t.key && sameBirth(t.btime, s.birthtimeMs), () => false))));
+    const moved = t.archive !== undefined || (t.state === 'released' && !this.recent.has(t)) || t.readOffset !== r.offset;
+    if (alive || moved || t.inflight.length > 0 || t.failed) {
+      discardCopy(r.copy);
+      if (alive) return 'read';
+      if (moved) {
+        // The file moved on while the copy was written: checked again against it as it is now.
+        this.hints.set(path, 'rename');
+        return 'pending';
+      }
+      this.archiveWait.set(path, now + this.opts.rotatedIdleMs);
+      return 'wait';
+    }
+    if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
+    const tst = await fh.stat();
+    if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
+    if (t.state === 'released') {
+      // Let go lately: its identity is written down again before its next line goes out.
+      this.recent.delete(t);
+      t.persisted = false;
+      this.ckUrgent = true;
+    }
+    this.unindexFp(t);
+    t.archive = 'reading';
+    t.state = 'live';
+    if (!this.trackers.has(t)) this.track(t);
+    this.note(t);
+    this.holdOpen(t, fh);
+    t.gzTemp = tmp;
+    t.eof = false;
+    t.finishing = false;
+    this.moveTo(t, path, st);
+    t.size = tst.size;
+    t.maxSize = tst.size;
+    this.byPath.set(path, t);
+    const bytes = Math.max(0, tst.size - t.readOffset);
+    this.ctx.telemetry.add(C.gzRecovered, this.labels);
+    this.ctx.telemetry.add(C.gzRecoveredBytes, this.labels, bytes);
+    this.ctx.log.info('a followed file, compressed by its rotation: read on from its archive', { path, from: t.readOffset, bytes });
+    return 'taken';
+  }
+
 
   /**
    * An archive's handle is on its uncompressed copy, written anew (from the fingerprint and the
@@ -2067,6 +2145,8 @@ const BESIDE_CANDIDATES = 8;
 const GZ_CHUNK = 256 * 1024;
 /** Archives' uncompressed copies on disk at once: one read while the next is written. */
 const ARCHIVE_COPIES = 2;
+/** A new archive's verdict (rotationChecked) not taken within this long is dropped with its copy. */
+const ROTATION_CHECK_KEEP_MS = 60_000;
 /** Files let go lately, kept to recognise their compressed rotation (FileTailer.recent), at most. */
 const RECENT_MAX = 1024;
 /**

@@ -247,6 +247,36 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(0);
     });
 
+    test('a large rotation being checked against the followed file does not hold up the new file', async () => {
+      const s0 = await setup();
+      // The rotated file is held (draining) while its archive is checked: rotated_idle_ms well
+      // above the test's own pauses (the source runs in this process).
+      const s = await setup({ ...withLogs(opts, s0.logs), rotated_idle_ms: 3000 }, s0.dir);
+      const log = join(s.logs, 'app.log');
+      const n = scale(64, 256) * 1024;
+      const text = Array.from({ length: n }, (_, i) => `a-${String(i).padStart(7, '0')} ${'k'.repeat(1000)}\n`).join('');
+      const gz = gzipSync(Buffer.from(text));
+      await writeFile(log, text);
+      await s.src.start();
+      await until(() => s.ctx.confirmed.length === n, 60_000, 'the file');
+      // logrotate compress: renamed, a new file, the rotation compressed and removed.
+      await rename(log, `${log}.1`);
+      await writeFile(log, '');
+      await writeFile(`${log}.1.gz`, gz);
+      const past = new Date(Date.now() - 60_000);
+      await utimes(`${log}.1.gz`, past, past);
+      await unlink(`${log}.1`);
+      const checking = async (): Promise<boolean> => (await tempsIn(s.dir)).some((f) => f.includes('-archive'));
+      await until(checking, 10_000, 'the archive being checked');
+      await appendFile(log, 'new-line\n');
+      await until(() => bodies(s.ctx).includes('new-line'), 20_000, 'the new line');
+      expect(await checking()).toBe(true);
+      await settle(s.src);
+      // The rotation was the followed file's: not read again.
+      expect(s.ctx.emitted().length).toBe(n + 1);
+      expect(await tempsIn(s.dir)).toEqual([]);
+    }, 120_000);
+
     test('rotated and compressed while the agent was down: the archive goes on from the checkpoint, under the same identity', async () => {
       const { s, log, o } = await following(20, { ...opts, stop_timeout_ms: 100 });
       await s.src.stop();
