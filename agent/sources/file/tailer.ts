@@ -301,6 +301,12 @@ export class FileTailer implements Source {
    * (rotatedInto).
    */
   private readonly recent = new Map<Tracker, number>();
+  /**
+   * Files let go after they were rotated away, by `dev:ino`, for copy_detect_ms or two rescans:
+   * one renamed into the selection and seen there only after it was let go (a late event, the
+   * next rescan, or renamed out and back) reads on where it was, under its identity (newFile).
+   */
+  private readonly movedAway = new Map<string, { t: Tracker; until: number }>();
   /** Archives being uncompressed into their copies, off the work loop (inflate). */
   private readonly inflating = new Map<Tracker, Promise<void>>();
   /** Copies written and not yet taken by openArchive. */
@@ -917,6 +923,31 @@ export class FileTailer implements Source {
         await handle.close().catch(() => {});
       }
     };
+    const back = this.movedAway.get(key);
+    if (back !== undefined) {
+      this.movedAway.delete(key);
+      const t = back.t;
+      // The same file (inode, birth, fingerprint and the bytes before where reading got), not one
+      // on a reused inode.
+      if (back.until > now && t.state === 'released' && sameBirth(t.btime, st.birthtimeMs) && st.size >= t.readOffset && (await holds(handle, t).catch(() => false))) {
+        this.recent.delete(t);
+        t.state = 'live';
+        t.eof = false;
+        t.finishing = false;
+        t.lastActiveAt = now;
+        t.lastGrowthAt = now;
+        // Written down again before its next line goes out.
+        t.persisted = false;
+        this.ckUrgent = true;
+        this.track(t);
+        this.note(t);
+        await adopt(t);
+        this.moveTo(t, path, st);
+        this.byPath.set(path, t);
+        this.ctx.log.debug('a file let go after its rotation is back in the selection: read on where it was', { path, from: t.readOffset });
+        return;
+      }
+    }
     const verdict = await this.classify(path, head, st);
     if (verdict.kind !== 'copy' && verdict.kind !== 'new') await handle.close().catch(() => {});
     if (verdict.kind === 'copy') {
@@ -1828,6 +1859,12 @@ export class FileTailer implements Source {
   }
 
   private async release(t: Tracker): Promise<void> {
+    // Only a file still linked somewhere can be renamed back: a deleted one's inode may be reused.
+    if (t.state === 'draining' && t.archive === undefined && t.fp.length > 0 && !this.stopping && ((await t.fd?.stat().catch(() => undefined))?.nlink ?? 0) > 0) {
+      const now = this.ctx.now();
+      for (const [k, m] of this.movedAway) if (m.until <= now || this.movedAway.size >= MOVED_MAX) this.movedAway.delete(k);
+      this.movedAway.set(t.key, { t, until: now + Math.max(this.opts.copyDetectMs, 2 * this.opts.rescanIntervalMs) });
+    }
     const remember = this.archives && t.archive === undefined && t.fp.length > 0 && !this.stopping;
     // Its checkpoint entry needs the bytes before its confirmed offset, read while it is open.
     if (remember) await this.entryOf(t);
@@ -2147,6 +2184,8 @@ const GZ_CHUNK = 256 * 1024;
 const ARCHIVE_COPIES = 2;
 /** A new archive's verdict (rotationChecked) not taken within this long is dropped with its copy. */
 const ROTATION_CHECK_KEEP_MS = 60_000;
+/** Files let go after a rotation, remembered by inode (FileTailer.movedAway), at most. */
+const MOVED_MAX = 1024;
 /** Files let go lately, kept to recognise their compressed rotation (FileTailer.recent), at most. */
 const RECENT_MAX = 1024;
 /**

@@ -781,6 +781,35 @@ describe('file source: checkpoints', () => {
 });
 
 describe('file source: rotation and truncation (every line arrives, none twice)', () => {
+  test('renamed out of the selection, let go, then renamed back in: read on where it was, under its identity, not again from the start', async () => {
+    const s = await setup({ rotated_idle_ms: 50 });
+    await writeFile(s.log, lines('a', 0, 100));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 100, 5000, 'the file');
+    const away = join(s.dir, 'logs', 'app.1.tmp');
+    await rename(s.log, away);
+    await appendFile(away, lines('a', 100, 10));
+    await until(() => s.src.lag().length === 0, 5000, 'the file let go');
+    // Written while it was out of sight, then seen again (as a rename noticed late would be).
+    await appendFile(away, lines('a', 110, 5));
+    await rename(away, join(s.dir, 'logs', 'app.1.log'));
+    await until(() => s.ctx.confirmed.length >= 115, 5000, 'the rest');
+    await new Promise((r) => setTimeout(r, 200));
+    await s.src.sync();
+    expectOnce(bodies(s.ctx.confirmedLines()), wantLines(lines('a', 0, 115)));
+    expect(new Set(s.ctx.confirmedLines().map((d) => `${d.sid}/${d.gen}`)).size).toBe(1);
+    // Its identity was written down again: a restart goes on from it too.
+    await appendFile(join(s.dir, 'logs', 'app.1.log'), lines('a', 115, 5));
+    await until(() => s.ctx.confirmed.length >= 120, 5000, 'more');
+    await s.src.stop();
+    const s2 = await setup({ rotated_idle_ms: 50 }, s.dir);
+    await appendFile(join(s.dir, 'logs', 'app.1.log'), lines('a', 120, 5));
+    await s2.src.start();
+    await until(() => s2.ctx.confirmed.length >= 5, 5000, 'after the restart');
+    await s2.src.sync();
+    expectOnce(bodies(s2.ctx.confirmedLines()), wantLines(lines('a', 120, 5)));
+  });
+
   test('rename rotation every 100 ms during a large write (rotated names selected, as an operator would)', async () => {
     const s = await setup((d) => ({ include: [join(d, 'logs', 'app.log*')], rotated_idle_ms: 300, read_buffer_bytes: 16_384 }));
     await s.src.start();
