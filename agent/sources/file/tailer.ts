@@ -930,17 +930,9 @@ export class FileTailer implements Source {
       // The same file (inode, birth, fingerprint and the bytes before where reading got), not one
       // on a reused inode.
       if (back.until > now && t.state === 'released' && sameBirth(t.btime, st.birthtimeMs) && st.size >= t.readOffset && (await holds(handle, t).catch(() => false))) {
-        this.recent.delete(t);
-        t.state = 'live';
-        t.eof = false;
-        t.finishing = false;
+        this.readOn(t);
         t.lastActiveAt = now;
         t.lastGrowthAt = now;
-        // Written down again before its next line goes out.
-        t.persisted = false;
-        this.ckUrgent = true;
-        this.track(t);
-        this.note(t);
         await adopt(t);
         this.moveTo(t, path, st);
         this.byPath.set(path, t);
@@ -1235,6 +1227,23 @@ export class FileTailer implements Source {
     this.rotationChecks.set(path, job);
   }
 
+  /**
+   * t reads on, from where it was: one let go lately is tracked again, and its identity written
+   * down again before its next line goes out.
+   */
+  private readOn(t: Tracker): void {
+    if (t.state === 'released') {
+      this.recent.delete(t);
+      t.persisted = false;
+      this.ckUrgent = true;
+    }
+    t.state = 'live';
+    t.eof = false;
+    t.finishing = false;
+    if (!this.trackers.has(t)) this.track(t);
+    this.note(t);
+  }
+
   /** A checked archive's verdict, on the followed file as it is now. */
   private async applyRotation(path: string, st: Stats, now: number, r: RotationCheck): Promise<'none' | 'read' | 'taken' | 'wait' | 'pending'> {
     const t = r.t;
@@ -1259,21 +1268,11 @@ export class FileTailer implements Source {
     if (this.openCount >= this.opts.maxOpenFiles) await this.evictIdle();
     const tst = await fh.stat();
     if (this.byPath.get(t.path) === t) this.byPath.delete(t.path);
-    if (t.state === 'released') {
-      // Let go lately: its identity is written down again before its next line goes out.
-      this.recent.delete(t);
-      t.persisted = false;
-      this.ckUrgent = true;
-    }
     this.unindexFp(t);
     t.archive = 'reading';
-    t.state = 'live';
-    if (!this.trackers.has(t)) this.track(t);
-    this.note(t);
+    this.readOn(t);
     this.holdOpen(t, fh);
     t.gzTemp = tmp;
-    t.eof = false;
-    t.finishing = false;
     this.moveTo(t, path, st);
     t.size = tst.size;
     t.maxSize = tst.size;
