@@ -1284,7 +1284,6 @@ export class FileTailer implements Source {
     return 'taken';
   }
 
-
   /**
    * An archive's handle is on its uncompressed copy, written anew (from the fingerprint and the
    * tail before where reading stopped, as for a recovered .gz) each time it is opened. One that
@@ -1388,7 +1387,6 @@ export class FileTailer implements Source {
     this.archiveQueue.clear();
     this.kick();
   }
-
 
   /**
    * An archive read to its end: its last partial line and multiline event go out at once (no
@@ -2201,10 +2199,12 @@ const GZ_MAX_BYTES = 4 * 2 ** 30;
  * tail on are written, at their offsets; the rest of `out` is a hole.
  */
 async function inflateFrom(gz: string, out: string, t: Tracker, signal?: AbortSignal): Promise<boolean> {
-  const { createGunzip } = await import('node:zlib');
+  // Taken before the first await: off the work loop, t may read on meanwhile.
   const fp = t.fp;
   const offset = t.readOffset;
-  const tailFrom = offset - t.tail.length;
+  const tail = t.tail;
+  const tailFrom = offset - tail.length;
+  const { createGunzip } = await import('node:zlib');
   const fh = await open(out, 'w');
   const input = createReadStream(gz);
   try {
@@ -2223,7 +2223,7 @@ async function inflateFrom(gz: string, out: string, t: Tracker, signal?: AbortSi
       }
       if (end > tailFrom && pos < offset) {
         const b = Math.min(end, offset);
-        if (c.compare(t.tail, a - tailFrom, b - tailFrom, a - pos, b - pos) !== 0) return false;
+        if (c.compare(tail, a - tailFrom, b - tailFrom, a - pos, b - pos) !== 0) return false;
       }
       if (end > a) await fh.write(c, a - pos, end - a, a);
       pos = end;

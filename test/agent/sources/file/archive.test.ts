@@ -247,18 +247,23 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       expect(s2.ctx.telemetry.value('tidewatch_file_gz_recovered_files_total', { source: 'app' })).toBe(0);
     });
 
-    test('a large rotation being checked against the followed file does not hold up the new file', async () => {
+    /** app.log* followed, app.log's 64 MiB (scaled) read and confirmed; its gzip made ahead. */
+    const followingLarge = async (o: Opts = {}): Promise<{ s: Awaited<ReturnType<typeof setup>>; log: string; n: number; gz: Buffer }> => {
       const s0 = await setup();
-      // The rotated file is held (draining) while its archive is checked: rotated_idle_ms well
-      // above the test's own pauses (the source runs in this process).
-      const s = await setup({ ...withLogs(opts, s0.logs), rotated_idle_ms: 3000 }, s0.dir);
+      const s = await setup({ ...withLogs(opts, s0.logs), ...o }, s0.dir);
       const log = join(s.logs, 'app.log');
       const n = scale(64, 256) * 1024;
       const text = Array.from({ length: n }, (_, i) => `a-${String(i).padStart(7, '0')} ${'k'.repeat(1000)}\n`).join('');
-      const gz = gzipSync(Buffer.from(text));
       await writeFile(log, text);
       await s.src.start();
       await until(() => s.ctx.confirmed.length === n, 60_000, 'the file');
+      return { s, log, n, gz: gzipSync(Buffer.from(text)) };
+    };
+
+    test('a large rotation being checked against the followed file does not hold up the new file', async () => {
+      // The rotated file is held (draining) while its archive is checked: rotated_idle_ms well
+      // above the test's own pauses (the source runs in this process).
+      const { s, log, n, gz } = await followingLarge({ rotated_idle_ms: 3000 });
       // logrotate compress: renamed, a new file, the rotation compressed and removed.
       await rename(log, `${log}.1`);
       await writeFile(log, '');
@@ -275,6 +280,20 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       // The rotation was the followed file's: not read again.
       expect(s.ctx.emitted().length).toBe(n + 1);
       expect(await tempsIn(s.dir)).toEqual([]);
+    }, 120_000);
+
+    test('a compressed copy (gzip -k) of a large file written to while the copy is checked: the file reads on, the copy is not read', async () => {
+      const { s, log, n, gz } = await followingLarge();
+      await writeFile(`${log}.gz`, gz);
+      const past = new Date(Date.now() - 60_000);
+      await utimes(`${log}.gz`, past, past);
+      await until(async () => (await tempsIn(s.dir)).some((f) => f.includes('-archive')), 10_000, 'the copy being checked');
+      // The file reads on while its copy is compared with where its reading was.
+      await appendFile(log, lines('b', 10));
+      await until(() => s.ctx.confirmed.length >= n + 10, 20_000, 'the new lines');
+      await settle(s.src);
+      expect(s.ctx.emitted().length).toBe(n + 10);
+      expect(new Set(s.ctx.confirmedLines().map((d) => d.path))).toEqual(new Set([log]));
     }, 120_000);
 
     test('rotated and compressed while the agent was down: the archive goes on from the checkpoint, under the same identity', async () => {
