@@ -2196,7 +2196,8 @@ const GZ_MAX_BYTES = 4 * 2 ** 30;
 /**
  * Uncompresses `gz` into the sparse file `out` if its content is t's file: the fingerprint at
  * offset 0 and t's tail just before t.readOffset. Only the fingerprint and the bytes from that
- * tail on are written, at their offsets; the rest of `out` is a hole.
+ * tail on (from TAIL before the confirmed offset, where a rejected batch rewinds to, if earlier)
+ * are written, at their offsets; the rest of `out` is a hole.
  */
 async function inflateFrom(gz: string, out: string, t: Tracker, signal?: AbortSignal): Promise<boolean> {
   // Taken before the first await: off the work loop, t may read on meanwhile.
@@ -2204,6 +2205,7 @@ async function inflateFrom(gz: string, out: string, t: Tracker, signal?: AbortSi
   const offset = t.readOffset;
   const tail = t.tail;
   const tailFrom = offset - tail.length;
+  const from = Math.max(0, Math.min(tailFrom, t.confirmed - TAIL));
   const { createGunzip } = await import('node:zlib');
   const fh = await open(out, 'w');
   const input = createReadStream(gz);
@@ -2213,19 +2215,20 @@ async function inflateFrom(gz: string, out: string, t: Tracker, signal?: AbortSi
       signal?.throwIfAborted();
       const c = chunk as Buffer;
       const end = pos + c.length;
-      // From `a` on, this chunk is in the region written whole (the tail and what follows it).
+      // From `w` on, this chunk is in the region written whole; from `a` on, in the tail and after.
+      const w = Math.max(pos, from);
       const a = Math.max(pos, tailFrom);
       if (pos < fp.length) {
         const k = Math.min(end, fp.length);
         if (c.compare(fp, pos, k, 0, k - pos) !== 0) return false;
-        const e = Math.min(k, a);
+        const e = Math.min(k, w);
         if (e > pos) await fh.write(c, 0, e - pos, pos);
       }
       if (end > tailFrom && pos < offset) {
         const b = Math.min(end, offset);
         if (c.compare(tail, a - tailFrom, b - tailFrom, a - pos, b - pos) !== 0) return false;
       }
-      if (end > a) await fh.write(c, a - pos, end - a, a);
+      if (end > w) await fh.write(c, w - pos, end - w, w);
       pos = end;
       if (pos - offset > GZ_MAX_BYTES) throw new Error(`${gz}: more than ${GZ_MAX_BYTES} bytes uncompressed past offset ${offset}`);
     }
