@@ -10,6 +10,9 @@
 //               readline over a read stream, one record per line.
 //   idle        one followed file, no writes, 5 s: CPU and RSS.
 //   rate10k     a writer process appends 10,000 lines/s for 5 s: CPU, RSS, write-to-emit latency.
+//   backfill    a live file written at 1,000 lines/s while a 1M-line .gz archive appears beside it
+//               (`exclude_gz: false`), then a 1M-line plain file: the live lines' write-to-emit
+//               latency meanwhile, and the backlog's time.
 //   files10k    10,000 idle files in one directory: time to take them in, then 12 s idle (one
 //               rescan): CPU, RSS, inotify watches, open files; beside it, chokidar watching the
 //               same files one by one (its default way).
@@ -257,6 +260,73 @@ const scenarios = {
     return r;
   },
 
+  async backfill(dir, variant) {
+    // A live file written at 1,000 lines/s by another process while a large .gz archive appears
+    // beside it (exclude_gz: false; variant `plain`: a large plain file): the live lines'
+    // write-to-emit latency while the backlog is uncompressed and read, and how long it takes.
+    const gzip = variant !== 'plain';
+    const live = join(dir, 'logs', 'live.log');
+    writeFileSync(live, '');
+    const n = full ? 5_000_000 : 1_000_000;
+    const plain = join(dir, 'old.txt');
+    const mb = writeLines(plain, n) / 2 ** 20;
+    const backlog = gzip ? `${plain}.gz` : plain;
+    if (gzip) {
+      const r0 = spawnSync('sh', ['-c', `gzip -1 -c '${plain}' > '${backlog}'`]);
+      if (r0.status !== 0) throw new Error(`gzip: ${r0.stderr}`);
+      rmSync(plain);
+    }
+    const make = await loadSource();
+    const lat = [];
+    let archived = 0;
+    let archiveDoneAt = 0;
+    const src = make({ include: [join(dir, 'logs', '*')], exclude_gz: false, start_at: 'beginning', rotated_idle_ms: 100 }, dir, async (events) => {
+      const now = Date.now();
+      for (const e of events) {
+        if (e.body.startsWith('10.0.')) {
+          if (++archived === n) archiveDoneAt = now;
+          continue;
+        }
+        const t = Number(e.body.slice(0, 13));
+        if (Number.isFinite(t)) lat.push(now - t);
+      }
+    });
+    await src.start();
+    const seconds = full ? 20 : 6;
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(live)},'a');let i=0;const end=Date.now()+${seconds * 1000};` +
+          `const t0=Date.now();const tick=()=>{let s='';const now=Date.now();const due=Math.floor(now-t0);for(;i<due;){s+=now+' '+(i++)+' GET /api/item 200 1234 "-" "bench-writer"\\n'}if(s)fs.writeSync(fd,s);if(now<end)setTimeout(tick,10);else fs.closeSync(fd)};tick();`,
+      ],
+      { stdio: 'ignore' },
+    );
+    const written = new Promise((r) => writer.once('exit', r));
+    await sleep(500);
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(backlog, past, past);
+    spawnSync('mv', [backlog, join(dir, 'logs', gzip ? 'old.log.gz' : 'old.log')]);
+    const appeared = Date.now();
+    const before = lat.length;
+    await written;
+    while (archived < n && Date.now() - appeared < 120_000) await sleep(50);
+    await sleep(300);
+    await src.stop();
+    const during = lat.slice(before).sort((a, b) => a - b);
+    const q = (p) => during[Math.min(during.length - 1, Math.floor(p * during.length))];
+    return {
+      backlog: gzip ? 'gz' : 'plain',
+      archive_lines: archived,
+      archive_mb: mb,
+      archive_s: archived === n ? (archiveDoneAt - appeared) / 1000 : undefined,
+      live_lines: during.length,
+      live_latency_ms_p50: q(0.5),
+      live_latency_ms_p99: q(0.99),
+      live_latency_ms_max: during[during.length - 1],
+    };
+  },
+
   async files10k(dir, which) {
     const n = 10_000;
     const logs = join(dir, 'logs');
@@ -348,7 +418,10 @@ if (process.argv[2] === '--child') {
   const want = pick.length > 0 ? pick : ['throughput', 'idle', 'rate10k', 'files10k'];
   const results = {};
   for (const s of want) {
-    if (s === 'files10k') {
+    if (s === 'backfill') {
+      results.backfill = await runChild('backfill');
+      results.backfill_plain = await runChild('backfill', 'plain');
+    } else if (s === 'files10k') {
       results.files10k = await runChild('files10k', 'tidewatch');
       results.files10k_chokidar_per_file = await runChild('files10k', 'chokidar');
     } else {
@@ -379,6 +452,11 @@ if (process.argv[2] === '--child') {
   if (results.rate10k) {
     const r = results.rate10k;
     console.log(`\n10k lines/s for 5 s (writer in another process): ${fmt(r.lines_per_s, 0)} lines/s taken in, CPU ${fmt(r.cpu_pct)} %, RSS ${fmt(r.rss_mb)} MB (peak ${fmt(r.peak_rss_mb)}), write-to-emit p50 ${r.latency_ms_p50} ms, p99 ${r.latency_ms_p99} ms; tail -F on the same file: CPU ${fmt(r.tail_f_cpu_pct)} %`);
+  }
+  for (const b of [results.backfill, results.backfill_plain]) {
+    if (b === undefined) continue;
+    const what = b.backlog === 'gz' ? '.gz archive (`exclude_gz: false`)' : 'plain file';
+    console.log(`\nbackfill: a ${fmt(b.archive_lines, 0)}-line ${what} (${fmt(b.archive_mb)} MB uncompressed) read in ${fmt(b.archive_s, 2)} s beside a live file at 1,000 lines/s: live write-to-emit p50 ${b.live_latency_ms_p50} ms, p99 ${b.live_latency_ms_p99} ms, max ${b.live_latency_ms_max} ms (${fmt(b.live_lines, 0)} live lines)`);
   }
   if (results.files10k) {
     const a = results.files10k;

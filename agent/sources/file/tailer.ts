@@ -706,7 +706,9 @@ export class FileTailer implements Source {
           const ts = [...this.dirty];
           this.dirty.clear();
           for (const t of ts) await this.service(t);
-          if (this.ckUrgent) break;
+          // A file reading on re-adds itself after its turn: writes to other files (hints) are
+          // looked at between turns, not once it is done.
+          if (this.ckUrgent || this.hints.size > 0) break;
         }
         if (this.ckUrgent && !this.stopping) await this.saveCheckpoint();
       } catch (err) {

@@ -1109,6 +1109,23 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
 });
 
 describe('file source: many files', () => {
+  test('a file with a large backlog does not hold up a write to another file until it is read through', async () => {
+    const s = await setup();
+    const live = join(s.dir, 'logs', 'live.log');
+    await writeFile(live, lines('live', 0, 1));
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 1, 5000, 'the live file');
+    const n = scale(32, 128) * 1024;
+    const big = Array.from({ length: n }, (_, i) => `big-${String(i).padStart(7, '0')} ${'k'.repeat(1000)}\n`).join('');
+    await writeFile(join(s.dir, 'logs', 'big.log'), big);
+    await until(() => s.ctx.confirmed.length > 1, 10_000, 'the backlog begun');
+    await appendFile(live, 'live-now\n');
+    await until(() => bodies(s.ctx.confirmedLines()).includes('live-now'), 20_000, 'the live line');
+    // Looked at between the backlog's turns, not after its last one.
+    expect(s.ctx.confirmed.length).toBeLessThan(n + 2);
+    await until(() => s.ctx.confirmed.length === n + 2, 60_000, 'the backlog');
+  }, 120_000);
+
   test('max_open_files caps handles; idle files are closed and reopened on change; every line arrives', async () => {
     const n = scale(300, 3000);
     const s = await setup({ max_open_files: 16, close_idle_ms: 0, rescan_interval_ms: 200 });
