@@ -1293,13 +1293,12 @@ export class FileTailer implements Source {
    * content is no longer what was read is let go and read again as a new archive.
    */
   private async openArchive(t: Tracker): Promise<boolean> {
-    const r = this.takeInflated(t);
-    if (r === undefined) return false;
     if (t.archive !== 'reading') {
-      discardCopy(r);
-      this.wakeArchives();
+      this.dropInflated(t);
       return false;
     }
+    const r = this.takeInflated(t);
+    if (r === undefined) return false;
     if (r.fh === undefined) {
       if (r.err !== undefined) {
         this.ioError('archive', r.err);
@@ -1866,7 +1865,7 @@ export class FileTailer implements Source {
     }
     const remember = this.archives && t.archive === undefined && t.fp.length > 0 && !this.stopping;
     // Its checkpoint entry needs the bytes before its confirmed offset, read while it is open.
-    if (remember) await this.entryOf(t);
+    if (remember) await this.tailAtConfirmed(t);
     await this.closeFd(t);
     if (t.gzTemp !== undefined) await unlink(t.gzTemp).catch(() => {});
     if (remember) {
@@ -2024,12 +2023,13 @@ export class FileTailer implements Source {
 
   // ---- checkpoint -----------------------------------------------------------------------
 
-  /** t's checkpoint entry: cached while its confirmed offset stays where it was. */
-  private async entryOf(t: Tracker): Promise<CheckpointEntry> {
-    if (t.entry !== undefined) return t.entry;
-    // Offset and tail are taken together: an acknowledgement may move the confirmed offset while
-    // the tail is read below, and a tail saved with another offset's bytes makes the next start
-    // take the file for rewritten (it sent the whole file again).
+  /**
+   * The confirmed offset and the bytes just before it, read through t's handle when not known
+   * (kept as confirmedTail while the offset stays). Taken together: an acknowledgement may move the
+   * confirmed offset while the tail is read, and a tail saved with another offset's bytes makes the
+   * next start take the file for rewritten (it sent the whole file again).
+   */
+  private async tailAtConfirmed(t: Tracker): Promise<{ offset: number; tail: Buffer | undefined }> {
     const offset = t.confirmed;
     let tail = t.confirmedTail;
     if (tail === undefined && t.fd !== undefined && offset > 0) {
@@ -2039,6 +2039,13 @@ export class FileTailer implements Source {
       tail = r?.bytesRead === n ? b : EMPTY;
       if (t.confirmed === offset) t.confirmedTail = tail;
     }
+    return { offset, tail };
+  }
+
+  /** t's checkpoint entry: cached while its confirmed offset stays where it was. */
+  private async entryOf(t: Tracker): Promise<CheckpointEntry> {
+    if (t.entry !== undefined) return t.entry;
+    const { offset, tail } = await this.tailAtConfirmed(t);
     const retired = t.state === 'retired' || t.state === 'released';
     const entry: CheckpointEntry = {
       sid: t.sid,
