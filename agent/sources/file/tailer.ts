@@ -234,6 +234,8 @@ class Tracker {
 const newSid = (): string => randomBytes(8).toString('hex');
 const keyOf = (st: Stats): string => `${st.dev}:${st.ino}`;
 const sameBirth = (a: number, b: number): boolean => a === 0 || b === 0 || Math.abs(a - b) < 1;
+/** `st` is t's file: its device, inode and birth time. */
+const isFileOf = (st: Stats, t: Tracker): boolean => st.dev === t.dev && st.ino === t.ino && sameBirth(t.btime, st.birthtimeMs);
 
 /** Counter names; every drop or loss has one (STYLE.md rule 3). */
 const C = {
@@ -873,7 +875,7 @@ export class FileTailer implements Source {
       }
       try {
         const st = await fh.stat();
-        if (st.dev !== t.dev || st.ino !== t.ino || !sameBirth(t.btime, st.birthtimeMs)) {
+        if (!isFileOf(st, t)) {
           // Renamed since the stat: look for it beside its old name, then check it there.
           const p = t.path;
           await this.pathGone(t);
@@ -1254,7 +1256,7 @@ export class FileTailer implements Source {
     const tmp = r.copy.tmp;
     const alive =
       t.state !== 'released' &&
-      (t.fd !== undefined || (t.state !== 'retired' && (await stat(t.path).then((s) => keyOf(s) === t.key && sameBirth(t.btime, s.birthtimeMs), () => false))));
+      (t.fd !== undefined || (t.state !== 'retired' && (await stat(t.path).then((s) => isFileOf(s, t), () => false))));
     const moved = t.archive !== undefined || (t.state === 'released' && !this.recent.has(t)) || t.readOffset !== r.offset;
     if (alive || moved || t.inflight.length > 0 || t.failed) {
       discardCopy(r.copy);
@@ -1330,7 +1332,7 @@ export class FileTailer implements Source {
     }
     this.archiveQueue.delete(t);
     const seen = await stat(t.path).catch(() => undefined);
-    if (seen === undefined || keyOf(seen) !== t.key || !sameBirth(t.btime, seen.birthtimeMs)) {
+    if (seen === undefined || !isFileOf(seen, t)) {
       const p = t.path;
       await this.pathGone(t);
       this.hints.set(p, 'rename');
@@ -1967,7 +1969,7 @@ export class FileTailer implements Source {
       return false;
     }
     const st = await fh.stat().catch(() => undefined);
-    if (st === undefined || st.dev !== t.dev || st.ino !== t.ino || !sameBirth(t.btime, st.birthtimeMs)) {
+    if (st === undefined || !isFileOf(st, t)) {
       // Another file is at the path now: ours was renamed or deleted while closed.
       await fh.close().catch(() => {});
       const p = t.path;
@@ -2322,7 +2324,7 @@ async function findByInode(dir: string, t: Tracker): Promise<string | undefined>
   for (const name of names) {
     const p = join(dir, name);
     const st = await stat(p).catch(() => undefined);
-    if (st !== undefined && st.isFile() && st.dev === t.dev && st.ino === t.ino && sameBirth(t.btime, st.birthtimeMs)) return p;
+    if (st !== undefined && st.isFile() && isFileOf(st, t)) return p;
   }
   return undefined;
 }
