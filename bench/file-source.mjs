@@ -99,6 +99,26 @@ function writeLines(path, n, make = line, encoding = 'utf8') {
   return bytes;
 }
 
+/**
+ * A writer process (its CPU is not this one's) appending `perMs` lines per millisecond to `path`
+ * for `seconds`, in 10 ms ticks; each line starts with its write time (epoch ms). Resolves on exit.
+ */
+function writeFor(path, seconds, perMs) {
+  const writer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(path)},'a');let i=0;const end=Date.now()+${seconds * 1000};` +
+        `const t0=Date.now();const tick=()=>{let s='';const now=Date.now();const due=Math.floor((now-t0)*${perMs});for(;i<due;){s+=now+' '+(i++)+' GET /api/item 200 1234 "-" "bench-writer"\\n'}if(s)fs.writeSync(fd,s);if(now<end)setTimeout(tick,10);else fs.closeSync(fd)};tick();`,
+    ],
+    { stdio: 'ignore' },
+  );
+  return new Promise((r) => writer.once('exit', r));
+}
+
+/** The p-quantile of ascending `sorted`. */
+const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+
 const scenarios = {
   async throughput(dir) {
     const n = full ? 5_000_000 : 500_000;
@@ -225,26 +245,17 @@ const scenarios = {
     await sleep(200);
     const tail0 = procCpuMs(tail.pid);
     const seconds = 5;
-    // The writer is another process, so its CPU is not counted here: 100 lines every 10 ms.
-    const writer = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(path)},'a');let i=0;const end=Date.now()+${seconds * 1000};` +
-          `const t0=Date.now();const tick=()=>{let s='';const now=Date.now();const due=Math.floor((now-t0)*10);for(;i<due;){s+=now+' '+(i++)+' GET /api/item 200 1234 "-" "bench-writer"\\n'}if(s)fs.writeSync(fd,s);if(now<end)setTimeout(tick,10);else fs.closeSync(fd)};tick();`,
-      ],
-      { stdio: 'ignore' },
-    );
+    // 100 lines every 10 ms.
+    const written = writeFor(path, seconds, 10);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await new Promise((r) => writer.once('exit', r));
+    await written;
     await sleep(500);
     const wall = performance.now() - t0;
     const cpu = cpuMs(c0);
     const tailCpu = procCpuMs(tail.pid) - tail0;
     tail.kill();
     lat.sort((a, b) => a - b);
-    const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
     const r = {
       lines: got,
       lines_per_s: got / seconds,
@@ -252,8 +263,8 @@ const scenarios = {
       cpu_pct: cpu / wall * 100,
       rss_mb: rssMb(),
       peak_rss_mb: peakRssMb(),
-      latency_ms_p50: q(0.5),
-      latency_ms_p99: q(0.99),
+      latency_ms_p50: quantile(lat, 0.5),
+      latency_ms_p99: quantile(lat, 0.99),
       tail_f_cpu_pct: (tailCpu / wall) * 100,
     };
     await src.stop();
@@ -278,13 +289,13 @@ const scenarios = {
     }
     const make = await loadSource();
     const lat = [];
-    let archived = 0;
-    let archiveDoneAt = 0;
+    let backlogged = 0;
+    let backlogDoneAt = 0;
     const src = make({ include: [join(dir, 'logs', '*')], exclude_gz: false, start_at: 'beginning', rotated_idle_ms: 100 }, dir, async (events) => {
       const now = Date.now();
       for (const e of events) {
         if (e.body.startsWith('10.0.')) {
-          if (++archived === n) archiveDoneAt = now;
+          if (++backlogged === n) backlogDoneAt = now;
           continue;
         }
         const t = Number(e.body.slice(0, 13));
@@ -292,17 +303,7 @@ const scenarios = {
       }
     });
     await src.start();
-    const seconds = full ? 20 : 6;
-    const writer = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(live)},'a');let i=0;const end=Date.now()+${seconds * 1000};` +
-          `const t0=Date.now();const tick=()=>{let s='';const now=Date.now();const due=Math.floor(now-t0);for(;i<due;){s+=now+' '+(i++)+' GET /api/item 200 1234 "-" "bench-writer"\\n'}if(s)fs.writeSync(fd,s);if(now<end)setTimeout(tick,10);else fs.closeSync(fd)};tick();`,
-      ],
-      { stdio: 'ignore' },
-    );
-    const written = new Promise((r) => writer.once('exit', r));
+    const written = writeFor(live, full ? 20 : 6, 1);
     await sleep(500);
     const past = new Date(Date.now() - 60_000);
     utimesSync(backlog, past, past);
@@ -310,19 +311,18 @@ const scenarios = {
     const appeared = Date.now();
     const before = lat.length;
     await written;
-    while (archived < n && Date.now() - appeared < 120_000) await sleep(50);
+    while (backlogged < n && Date.now() - appeared < 120_000) await sleep(50);
     await sleep(300);
     await src.stop();
     const during = lat.slice(before).sort((a, b) => a - b);
-    const q = (p) => during[Math.min(during.length - 1, Math.floor(p * during.length))];
     return {
       backlog: gzip ? 'gz' : 'plain',
-      archive_lines: archived,
-      archive_mb: mb,
-      archive_s: archived === n ? (archiveDoneAt - appeared) / 1000 : undefined,
+      backlog_lines: backlogged,
+      backlog_mb: mb,
+      backlog_s: backlogged === n ? (backlogDoneAt - appeared) / 1000 : undefined,
       live_lines: during.length,
-      live_latency_ms_p50: q(0.5),
-      live_latency_ms_p99: q(0.99),
+      live_latency_ms_p50: quantile(during, 0.5),
+      live_latency_ms_p99: quantile(during, 0.99),
       live_latency_ms_max: during[during.length - 1],
     };
   },
@@ -456,7 +456,7 @@ if (process.argv[2] === '--child') {
   for (const b of [results.backfill, results.backfill_plain]) {
     if (b === undefined) continue;
     const what = b.backlog === 'gz' ? '.gz archive (`exclude_gz: false`)' : 'plain file';
-    console.log(`\nbackfill: a ${fmt(b.archive_lines, 0)}-line ${what} (${fmt(b.archive_mb)} MB uncompressed) read in ${fmt(b.archive_s, 2)} s beside a live file at 1,000 lines/s: live write-to-emit p50 ${b.live_latency_ms_p50} ms, p99 ${b.live_latency_ms_p99} ms, max ${b.live_latency_ms_max} ms (${fmt(b.live_lines, 0)} live lines)`);
+    console.log(`\nbackfill: a ${fmt(b.backlog_lines, 0)}-line ${what} (${fmt(b.backlog_mb)} MB uncompressed) read in ${fmt(b.backlog_s, 2)} s beside a live file at 1,000 lines/s: live write-to-emit p50 ${b.live_latency_ms_p50} ms, p99 ${b.live_latency_ms_p99} ms, max ${b.live_latency_ms_max} ms (${fmt(b.live_lines, 0)} live lines)`);
   }
   if (results.files10k) {
     const a = results.files10k;
