@@ -40,9 +40,9 @@ const lines = (prefix: string, n: number): string => Array.from({ length: n }, (
 const split = (text: string): string[] => text.split('\n').filter((l) => l !== '');
 const bodies = (ctx: FakeSourceContext): string[] => ctx.confirmedLines().map((d) => d.body);
 
-/** A .gz written a while ago (not still being compressed). */
-async function writeGz(path: string, text: string): Promise<void> {
-  await writeFile(path, gzipSync(Buffer.from(text)));
+/** A .gz written a while ago (not still being compressed): `text`, or bytes already compressed. */
+async function writeGz(path: string, text: string | Buffer): Promise<void> {
+  await writeFile(path, typeof text === 'string' ? gzipSync(Buffer.from(text)) : text);
   const past = new Date(Date.now() - 60_000);
   await utimes(path, past, past);
 }
@@ -267,9 +267,7 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
       // logrotate compress: renamed, a new file, the rotation compressed and removed.
       await rename(log, `${log}.1`);
       await writeFile(log, '');
-      await writeFile(`${log}.1.gz`, gz);
-      const past = new Date(Date.now() - 60_000);
-      await utimes(`${log}.1.gz`, past, past);
+      await writeGz(`${log}.1.gz`, gz);
       await unlink(`${log}.1`);
       const checking = async (): Promise<boolean> => (await tempsIn(s.dir)).some((f) => f.includes('-archive'));
       await until(checking, 10_000, 'the archive being checked');
@@ -284,9 +282,7 @@ describe('file source: .gz archives (exclude_gz: false)', () => {
 
     test('a compressed copy (gzip -k) of a large file written to while the copy is checked: the file reads on, the copy is not read', async () => {
       const { s, log, n, gz } = await followingLarge();
-      await writeFile(`${log}.gz`, gz);
-      const past = new Date(Date.now() - 60_000);
-      await utimes(`${log}.gz`, past, past);
+      await writeGz(`${log}.gz`, gz);
       await until(async () => (await tempsIn(s.dir)).some((f) => f.includes('-archive')), 10_000, 'the copy being checked');
       // The file reads on while its copy is compared with where its reading was.
       await appendFile(log, lines('b', 10));
