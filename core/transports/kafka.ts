@@ -195,12 +195,17 @@ async function partitionCounts(admin: Admin, topics: readonly string[]): Promise
 
 const METADATA_ATTEMPTS = 15;
 
-/** kafkajs marks such errors retriable, also when its own retries gave up (originalError). */
-function metadataRetriable(err: unknown): boolean {
-  const e = err as { retriable?: boolean; type?: string; originalError?: unknown } | undefined;
-  if (e === undefined || e === null) return false;
-  return e.retriable === true || e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'LEADER_NOT_AVAILABLE' || (e.originalError !== undefined && metadataRetriable(e.originalError));
+/**
+ * Whether asking for a topic's metadata again may succeed: what mapError calls retriable (also
+ * when kafkajs's own retries gave up), and a topic or leader the broker does not know yet, however
+ * kafkajs marked it.
+ */
+export function metadataRetriable(err: unknown): boolean {
+  const mapped = mapError(err, 'topic metadata');
+  return mapped.retriable || METADATA_PENDING.has(String(mapped.details['kafka_error']));
 }
+
+const METADATA_PENDING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
 /** What `KafkaTransport.prepare` found: message limits and partition counts by topic. */
 export interface Prepared {
