@@ -236,6 +236,13 @@ const keyOf = (st: Stats): string => `${st.dev}:${st.ino}`;
 const sameBirth = (a: number, b: number): boolean => a === 0 || b === 0 || Math.abs(a - b) < 1;
 /** `st` is t's file: its device, inode and birth time. */
 const isFileOf = (st: Stats, t: Tracker): boolean => st.dev === t.dev && st.ino === t.ino && sameBirth(t.btime, st.birthtimeMs);
+/**
+ * Bytes of t's file not read yet, by its size as last seen. A file that a tracker still reads and
+ * that is shorter than where reading got was truncated or rewritten, and the tracker has not taken
+ * it so yet (it waits out a rejected batch's backoff, or its next read): all of it is unread, not
+ * none of it. A retired tracker reads nothing more (its size is the next generation's).
+ */
+const unreadOf = (t: Tracker): number => (t.size >= t.readOffset ? t.size - t.readOffset : t.state === 'live' || t.state === 'draining' ? t.size : 0);
 
 /** Counter names; every drop or loss has one (STYLE.md rule 3). */
 const C = {
@@ -523,7 +530,7 @@ export class FileTailer implements Source {
       streamId: t.sid,
       generation: t.gen,
       state: t.state,
-      unreadBytes: Math.max(0, t.size - t.readOffset),
+      unreadBytes: unreadOf(t),
       unconfirmedBytes: t.readOffset - t.confirmed,
     }));
   }
@@ -532,7 +539,7 @@ export class FileTailer implements Source {
   get settled(): boolean {
     if (this.pending.size > 0 || this.archiveWait.size > 0) return false;
     for (const t of this.trackers) {
-      if (t.state !== 'live' || t.holding || t.inflight.length > 0 || t.failed || t.size > t.readOffset) return false;
+      if (t.state !== 'live' || t.holding || t.inflight.length > 0 || t.failed || unreadOf(t) > 0) return false;
     }
     return true;
   }
@@ -1901,6 +1908,9 @@ export class FileTailer implements Source {
         head = r === undefined ? EMPTY : Buffer.from(b.subarray(0, r.bytesRead));
       }
     }
+    // The new generation's size now, so that lag() counts its bytes unread from here on, not only
+    // once its first read returns.
+    const size = t.fd === undefined ? 0 : ((await t.fd.stat().catch(() => undefined))?.size ?? 0);
     const n = new Tracker(
       {
         sid: t.head ? t.sid : newSid(),
@@ -1918,6 +1928,8 @@ export class FileTailer implements Source {
       now,
     );
     n.fd = t.fd;
+    n.size = size;
+    n.maxSize = size;
     // The handle's place among the open ones goes with it: the timer visits open trackers only, so
     // without it the new generation's partial line or multiline event waited for the old one's
     // release (copy_detect_ms) instead of its own timeout.
@@ -2111,7 +2123,7 @@ export class FileTailer implements Source {
     let unread = 0;
     let unconfirmed = 0;
     for (const t of this.trackers) {
-      unread += Math.max(0, t.size - t.readOffset);
+      unread += unreadOf(t);
       unconfirmed += t.readOffset - t.confirmed;
     }
     this.ctx.telemetry.set('tidewatch_file_unread_bytes', this.labels, unread);
@@ -2121,7 +2133,7 @@ export class FileTailer implements Source {
     // of files (the telemetry registry caps and counts the rest).
     const top: { path: string; unread: number; unconfirmed: number }[] = [];
     for (const t of this.trackers) {
-      const unread = Math.max(0, t.size - t.readOffset);
+      const unread = unreadOf(t);
       const unconfirmed = t.readOffset - t.confirmed;
       if (unread + unconfirmed > 0) top.push({ path: t.path, unread, unconfirmed });
     }

@@ -704,6 +704,31 @@ describe('file source: checkpoints', () => {
     expect(s.ctx.telemetry.value('tidewatch_file_emit_rejected_total', { source: 'app', code: 'TW_INTERNAL' })).toBe(1);
   });
 
+  // Found by the tailer-vs-model property test (seed -1823220763): lag() said 0 unread bytes for
+  // such a file, so a caller waiting for "caught up" went on, and a second truncation took lines
+  // the source had never read.
+  test('a file truncated and rewritten during a rejected batch\'s backoff shows its new content as unread until it is read', async () => {
+    const s = await setup({ max_batch_lines: 5, retry_backoff_ms: 4000 });
+    await writeFile(s.log, lines('a', 0, 100));
+    let rejected = false;
+    s.ctx.policy = (_b, i) => (i === 2 && !rejected ? ((rejected = true), 'reject') : 'ok');
+    await s.src.start();
+    await until(() => rejected, 5000, 'a batch rejected');
+    // Same inode, shorter than where reading got: the source sees it at its next scan, and takes
+    // it for a truncation once the backoff is over.
+    const rewritten = lines('b', 0, 5);
+    await writeFile(s.log, rewritten);
+    await s.src.sync();
+    expect(s.src.lag()).toMatchObject([{ path: s.log, generation: 0, unreadBytes: Buffer.byteLength(rewritten) }]);
+    await until(() => s.ctx.telemetry.value('tidewatch_file_unread_bytes', { source: 'app' }) === Buffer.byteLength(rewritten), 2500, 'the unread gauge (published every second)');
+    await until(() => lines('b', 0, 5).split('\n').slice(0, -1).every((l) => bodies(s.ctx.confirmedLines()).includes(l)), 10_000, 'the new content after the backoff');
+    // The old generation stays (retired) for a copy of its content: nothing of it is unread.
+    expect(s.src.lag().map((l) => [l.generation, l.state, l.unreadBytes, l.unconfirmedBytes])).toEqual([
+      [0, 'retired', 0, 0],
+      [1, 'live', 0, 0],
+    ]);
+  });
+
   test('an identity is on disk before any line carrying it is emitted (a crash cannot re-identify sent lines)', async () => {
     const s = await setup((d) => ({ include: [join(d, 'logs', 'app.log*')] }));
     const ck = join(s.dir, 'data', 'source', 'app', 'checkpoint');
