@@ -904,7 +904,12 @@ export class FileTailer implements Source {
   }
 
   private async newFile(path: string, st: Stats): Promise<void> {
-    if (st.size === 0) return; // nothing to read; its first write brings it back here
+    if (st.size === 0) {
+      // Nothing to read; its first write brings it back here. A possible copy emptied since (the
+      // "original" of two alike, truncated) waits for nothing any more.
+      this.pending.delete(keyOf(st));
+      return;
+    }
     const now = this.ctx.now();
     const key = keyOf(st);
     // One open serves both the fingerprint and, for a file we go on to read, the reading.
@@ -1030,10 +1035,11 @@ export class FileTailer implements Source {
     let wait = false;
     if (this.waitedOut.has(keyOf(st))) return { kind: 'new' };
     for (const t of this.fpCandidates(head)) {
-      // Only a live file (copytruncate) or a retired one (truncated away) can have a copy; a file
-      // renamed away and drained is not copied by anyone.
-      if ((t.state !== 'live' && t.state !== 'retired') || t.fp.length === 0 || t.archive !== undefined) continue;
-      if (t.state === 'live' && t.dev === st.dev && t.ino === st.ino) continue;
+      // Only a file still read or a retired one (truncated away) can have a copy; a file let go is
+      // not copied by anyone. Still read: live (copytruncate), or draining, since a truncated
+      // file can be renamed away before its reading sees the truncation: the copy waits for it.
+      if ((t.state !== 'live' && t.state !== 'draining' && t.state !== 'retired') || t.fp.length === 0 || t.archive !== undefined) continue;
+      if (t.state !== 'retired' && t.dev === st.dev && t.ino === st.ino) continue;
       const k = Math.min(head.length, t.fp.length);
       if (!head.subarray(0, k).equals(t.fp.subarray(0, k))) continue;
       if (head.length < t.fp.length || st.size < t.readOffset) {

@@ -993,6 +993,61 @@ describe('file source: rotation and truncation (every line arrives, none twice)'
     expect(fresh[0]).toMatchObject({ sid: old[0]?.sid, gen: 1, offset: 0, path: s.log });
   });
 
+  // Found by the tailer-vs-model property test at full scale (seed -1080624190): the rename was
+  // seen first, the original was draining when the copy turned up, and a draining file was not
+  // a copy candidate, so the copy was read from its start (here: all 260 lines twice).
+  test('copytruncate, then the truncated original renamed away: a copy seen while the original drains goes on where reading got', async () => {
+    const s = await setup((d) => ({ include: [join(d, 'logs', 'app.log*')], max_inflight_batches: 1, max_batch_lines: 20 }));
+    const a = lines('first', 0, 60);
+    await writeFile(s.log, a);
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 60, 5000, 'the first lines');
+    // The sink stalls: the file is read no further, so its reading cannot see the truncation yet.
+    s.ctx.policy = () => 'hold';
+    const b = lines('later', 0, 200);
+    await appendFile(s.log, b);
+    await until(() => s.ctx.heldCount > 0 && s.src.lag()[0]?.unreadBytes === 0, 5000, 'the new lines read, held');
+    const copy = join(s.dir, 'logs', 'copy.tmp');
+    await copyFile(s.log, copy);
+    await truncate(s.log, 0);
+    await rename(s.log, join(s.dir, 'logs', 'old-app'));
+    await s.src.sync();
+    expect(s.src.lag().map((l) => l.state)).toEqual(['draining']);
+    // The copy enters the selection while the original drains.
+    await rename(copy, `${s.log}.0`);
+    await s.src.sync();
+    s.ctx.policy = () => 'ok';
+    s.ctx.release();
+    await until(() => new Set(bodies(s.ctx.confirmedLines())).size >= 260, 5000, 'the lines after the copy');
+    await new Promise((r) => setTimeout(r, 200));
+    await s.src.sync();
+    expectOnce(bodies(s.ctx.confirmedLines()), wantLines(a + b));
+    expect(s.ctx.telemetry.value('tidewatch_file_copies_recognised_total', { source: 'app' })).toBe(1);
+  });
+
+  // Found by the tailer-vs-model property test at full scale (seed 1853508523): of two files alike,
+  // the one taken for a copy was then truncated; it stayed a copy candidate for good (looked at
+  // again on every tick), and the source never settled.
+  test('a file taken for a possible copy and then emptied is waited for no more; its next lines are new', async () => {
+    const s = await setup((d) => ({ include: [join(d, 'logs', '*.log')], copy_detect_ms: 60_000 }));
+    const a = lines('orig', 0, 50);
+    await writeFile(s.log, a);
+    await s.src.start();
+    await until(() => s.ctx.confirmed.length === 50, 5000, 'the original read');
+    const other = join(s.dir, 'logs', 'other.log');
+    await copyFile(s.log, other);
+    await s.src.sync();
+    expect(s.src.settled).toBe(false); // a possible copy, waiting for the original's truncation
+    await truncate(other, 0);
+    await s.src.sync();
+    await until(() => s.src.settled, 3000, 'settled: nothing waits for the emptied file');
+    const b = lines('other', 0, 10);
+    await appendFile(other, b);
+    await until(() => s.ctx.confirmed.length === 60, 5000, 'its new lines');
+    expectOnce(bodies(s.ctx.confirmedLines()), wantLines(a + b));
+    expect(s.ctx.telemetry.value('tidewatch_file_copies_recognised_total', { source: 'app' })).toBe(0);
+  });
+
   test('truncation and rewrite of an identical first line is a new generation, never mistaken for a replay', async () => {
     const s = await setup();
     await s.src.start();

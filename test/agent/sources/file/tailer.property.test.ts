@@ -109,6 +109,50 @@ const REGRESSIONS: [Op[], boolean, number, Encoding, number][] = [
     'utf-16le',
     30,
   ],
+  // TW_SCALE=full, seed -1080624190: a copytruncate, then the truncated file renamed (within the
+  // selection). The rename was seen first, and the copy, found while the original drained, was
+  // read from its start (60 lines twice; every run before the fix).
+  [
+    [
+      { k: 'restart' },
+      { k: 'append', f: 0, n: 60 },
+      { k: 'sleep', ms: 28 },
+      { k: 'append', f: 1, n: 298 },
+      { k: 'append', f: 1, n: 293 },
+      { k: 'append', f: 0, n: 203 },
+      { k: 'copytruncate', f: 0 },
+      { k: 'rename', f: 0 },
+      { k: 'append', f: 1, n: 210 },
+      { k: 'sync' },
+      { k: 'split', f: 1 },
+      { k: 'split', f: 1 },
+    ],
+    false,
+    1073741797,
+    'utf-16le',
+    0,
+  ],
+  // TW_SCALE=full, seed 1853508523: a rename, a new file, its copytruncate. The new file, seen
+  // after its copy, was taken for a possible copy of it and then emptied: it stayed one for good,
+  // and the tailer never settled.
+  [
+    [
+      { k: 'sleep', ms: 33 },
+      { k: 'sleep', ms: 14 },
+      { k: 'append', f: 1, n: 131 },
+      { k: 'append', f: 0, n: 272 },
+      { k: 'sleep', ms: 24 },
+      { k: 'sleep', ms: 6 },
+      { k: 'rename', f: 1 },
+      { k: 'append', f: 1, n: 104 },
+      { k: 'copytruncate', f: 1 },
+      { k: 'sleep', ms: 0 },
+    ],
+    true,
+    680634644,
+    'utf-8',
+    0,
+  ],
   // 0: the basic copytruncate of a file already read: the copy must not be read again.
   [[{ k: 'append', f: 0, n: 100 }, { k: 'sync' }, { k: 'copytruncate', f: 0 }, { k: 'append', f: 0, n: 10 }], false, 1, 'utf-8', 0],
   [
