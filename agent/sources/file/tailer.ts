@@ -904,14 +904,14 @@ export class FileTailer implements Source {
   }
 
   private async newFile(path: string, st: Stats): Promise<void> {
+    const key = keyOf(st);
     if (st.size === 0) {
       // Nothing to read; its first write brings it back here. A possible copy emptied since (the
       // "original" of two alike, truncated) waits for nothing any more.
-      this.pending.delete(keyOf(st));
+      this.pending.delete(key);
       return;
     }
     const now = this.ctx.now();
-    const key = keyOf(st);
     // One open serves both the fingerprint and, for a file we go on to read, the reading.
     let fh: FileHandle | undefined;
     let head: Buffer;
@@ -2126,23 +2126,21 @@ export class FileTailer implements Source {
   // ---- telemetry ------------------------------------------------------------------------
 
   private publishLag(): void {
-    let unread = 0;
-    let unconfirmed = 0;
-    for (const t of this.trackers) {
-      unread += unreadOf(t);
-      unconfirmed += t.readOffset - t.confirmed;
-    }
-    this.ctx.telemetry.set('tidewatch_file_unread_bytes', this.labels, unread);
-    this.ctx.telemetry.set('tidewatch_file_unconfirmed_bytes', this.labels, unconfirmed);
-    this.ctx.telemetry.set('tidewatch_file_inflight_bytes', this.labels, this.inflightBytes);
+    let totalUnread = 0;
+    let totalUnconfirmed = 0;
     // Per file, for the most lagging files only: a bounded number of series whatever the count
     // of files (the telemetry registry caps and counts the rest).
     const top: { path: string; unread: number; unconfirmed: number }[] = [];
     for (const t of this.trackers) {
       const unread = unreadOf(t);
       const unconfirmed = t.readOffset - t.confirmed;
+      totalUnread += unread;
+      totalUnconfirmed += unconfirmed;
       if (unread + unconfirmed > 0) top.push({ path: t.path, unread, unconfirmed });
     }
+    this.ctx.telemetry.set('tidewatch_file_unread_bytes', this.labels, totalUnread);
+    this.ctx.telemetry.set('tidewatch_file_unconfirmed_bytes', this.labels, totalUnconfirmed);
+    this.ctx.telemetry.set('tidewatch_file_inflight_bytes', this.labels, this.inflightBytes);
     top.sort((a, b) => b.unread + b.unconfirmed - (a.unread + a.unconfirmed));
     const shown = new Set<string>();
     for (const l of top.slice(0, LAG_SERIES)) {
