@@ -5,25 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { openFilesCap, openFilesLimit } from '../../agent/sources/file.js';
-import { kafkajsExports } from '../../core/kafkajs.js';
 import { mapError } from '../../core/transports/kafka.js';
-
-const { KafkaJSProtocolError } = kafkajsExports;
-
-/** What kafkajs throws for a broker error code (its constructor reads type and retriable off `e`). */
-function brokerError(type: string, code: number): Error {
-  return new KafkaJSProtocolError(Object.assign(new Error(`The broker said ${type}`), { type, code, retriable: false }));
-}
+import { brokerError } from '../support/kafkajs-errors.js';
 
 describe('kafka sink stuck on "out of order sequence number" after a broker kill -9', () => {
   it('maps the idempotent producer state errors to retriable, so the caller starts a fresh producer', () => {
     for (const type of ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']) {
       // kafkajs marks these not retriable: a retry with the same producer id fails forever.
-      const mapped = mapError(brokerError(type, 45), 'publish to t');
+      const mapped = mapError(brokerError(type, 45, false), 'publish to t');
       expect(mapped.code).toBe('TW_TRANSPORT_UNAVAILABLE');
       expect(mapped.retriable).toBe(true);
     }
-    const denied = mapError(brokerError('TOPIC_AUTHORIZATION_FAILED', 29), 'publish to t');
+    const denied = mapError(brokerError('TOPIC_AUTHORIZATION_FAILED', 29, false), 'publish to t');
     expect(denied.retriable).toBe(false);
   });
 });

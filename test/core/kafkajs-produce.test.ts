@@ -7,13 +7,11 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { kafkajsExports } from '../../core/kafkajs.js';
 import { createSendMessages } from '../../core/kafkajs-produce.js';
 import type { SendMessagesDeps } from '../../core/kafkajs-produce.js';
+import { brokerError } from '../support/kafkajs-errors.js';
 
-const { KafkaJSProtocolError } = kafkajsExports;
-const notLeader = (): Error =>
-  new KafkaJSProtocolError(Object.assign(new Error('This server is not the leader for that topic-partition'), { type: 'NOT_LEADER_FOR_PARTITION', code: 6, retriable: true }));
+const notLeader = (): Error => brokerError('NOT_LEADER_FOR_PARTITION', 6, true, 'This server is not the leader for that topic-partition');
 
 interface Sent {
   broker: number;
@@ -116,7 +114,7 @@ describe('kafkajs produce retries (mended)', () => {
   });
 
   it('an error that is not retriable is given up at once', async () => {
-    const denied = new KafkaJSProtocolError(Object.assign(new Error('Not authorized to access topics'), { type: 'TOPIC_AUTHORIZATION_FAILED', code: 29, retriable: false }));
+    const denied = brokerError('TOPIC_AUTHORIZATION_FAILED', 29, false, 'Not authorized to access topics');
     const c = scripted([{ 0: 1, 1: 1, 2: 1 }], () => denied);
     await expect(c.send({ acks: -1, timeout: 1000, compression: 0, topicMessages: [{ topic: 't', messages }] })).rejects.toThrow('Not authorized');
     expect(c.sent).toEqual([]);
